@@ -1,0 +1,69 @@
+"""Per-column accumulator: sums a pixel's tile sums across reduction tiles."""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from sense_models.config import ArrayConfig
+
+__all__ = ["ColumnAccumulator"]
+
+
+class ColumnAccumulator(wiring.Component):
+    """One column's partial results, ``acc_depth`` pixels deep, in a memory.
+
+    A two-stage read-modify-write. The address is presented one cycle ahead (``rd_tag``) so
+    the synchronous read lines up with the tile sum; the read port is transparent to the
+    write port, so back-to-back vectors of the same pixel (a one-pixel pass) see each other.
+
+    Members
+    -------
+    rd_tag : In(range(acc_depth))
+        Tag of the vector whose ``psum`` arrives next cycle.
+    valid, tag, first, last : In
+        The vector whose ``psum`` is here now: ``first`` starts from zero instead of the
+        stored sum; ``last`` sends the total to ``result`` instead of storing it.
+    psum : In(signed(acc_width))
+        The tile sum from the bottom of the column.
+    result : Out(signed(acc_width))
+        ``stored + psum`` (or ``psum`` when ``first``), registered: valid one cycle after a
+        ``last`` vector. Throughput one vector per cycle.
+    """
+
+    def __init__(self, *, config):
+        if not isinstance(config, ArrayConfig):
+            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
+        self._config = config
+        super().__init__({
+            "rd_tag": In(range(config.acc_depth)),
+            "valid": In(1),
+            "tag": In(range(config.acc_depth)),
+            "first": In(1),
+            "last": In(1),
+            "psum": In(signed(config.acc_width)),
+            "result": Out(signed(config.acc_width)),
+        })
+
+    @property
+    def config(self):
+        return self._config
+
+    def elaborate(self, platform):
+        cfg = self._config
+        m = Module()
+        m.submodules.sums = sums = Memory(shape=signed(cfg.acc_width), depth=cfg.acc_depth,
+                                          init=[])
+        write = sums.write_port()
+        read = sums.read_port(transparent_for=(write,))
+
+        total = Signal(signed(cfg.acc_width))
+        m.d.comb += [
+            read.addr.eq(self.rd_tag),
+            total.eq(Mux(self.first, 0, read.data) + self.psum),
+            write.addr.eq(self.tag),
+            write.data.eq(total),
+            write.en.eq(self.valid & ~self.last),
+        ]
+        m.d.sync += self.result.eq(total)
+        return m

@@ -1,0 +1,74 @@
+"""The weight-stationary systolic array of processing elements."""
+
+from amaranth.hdl import Module, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from sense_models.config import ArrayConfig
+
+from .layouts import weight_layout
+from .pe import ProcessingElement
+
+__all__ = ["SystolicArray"]
+
+
+class SystolicArray(wiring.Component):
+    """``rows x cols`` PEs: IFM values flow right, partial sums flow down.
+
+    Row ``i`` covers reduction group ``i`` of the tile, column ``j`` kernel ``j``. The inputs
+    must already be skewed: row ``i`` sees a pixel vector ``i`` cycles after row 0. Column
+    ``j``'s sum for that vector leaves ``rows + j`` cycles after row 0 saw it.
+
+    Members
+    -------
+    x_in : In(ArrayLayout(ArrayLayout(signed(ifm_width), row_span), rows))
+        Per-row IFM values at the left edge.
+    bank_in : In(rows)
+        Per-row weight bank travelling with ``x_in``.
+    psum_out : Out(ArrayLayout(signed(acc_width), cols))
+        Per-column tile sums at the bottom edge.
+    w_en, w_row, w_bank : In
+        Weight write: row ``w_row`` of bank ``w_bank`` takes ``w_data`` at the clock edge.
+    w_data : In(weight_layout(config))
+        One PE row of weights, ``[column][lane]``.
+    """
+
+    def __init__(self, *, config):
+        if not isinstance(config, ArrayConfig):
+            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
+        self._config = config
+        row = data.ArrayLayout(signed(config.ifm_width), config.row_span)
+        super().__init__({
+            "x_in": In(data.ArrayLayout(row, config.rows)),
+            "bank_in": In(config.rows),
+            "psum_out": Out(data.ArrayLayout(signed(config.acc_width), config.cols)),
+            "w_en": In(1),
+            "w_row": In(range(config.rows)),
+            "w_bank": In(1),
+            "w_data": In(weight_layout(config)),
+        })
+
+    @property
+    def config(self):
+        return self._config
+
+    def elaborate(self, platform):
+        cfg = self._config
+        m = Module()
+        grid = [[ProcessingElement(config=cfg) for _ in range(cfg.cols)] for _ in range(cfg.rows)]
+        for i, pe_row in enumerate(grid):
+            for j, pe in enumerate(pe_row):
+                m.submodules[f"pe_r{i}_c{j}"] = pe
+                m.d.comb += [
+                    pe.x_in.eq(self.x_in[i] if j == 0 else pe_row[j - 1].x_out),
+                    pe.bank_in.eq(self.bank_in[i] if j == 0 else pe_row[j - 1].bank_out),
+                    pe.psum_in.eq(0 if i == 0 else grid[i - 1][j].psum_out),
+                    pe.w_en.eq(self.w_en & (self.w_row == i)),
+                    pe.w_bank.eq(self.w_bank),
+                    pe.w_value.eq(self.w_data.value[j]),
+                ]
+                if cfg.sparse:
+                    m.d.comb += pe.w_index.eq(self.w_data.index[j])
+        for j in range(cfg.cols):
+            m.d.comb += self.psum_out[j].eq(grid[-1][j].psum_out)
+        return m

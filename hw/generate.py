@@ -1,0 +1,130 @@
+"""Verilog generation: ``python -m sense_hw.generate`` (what ``make verilog`` runs).
+
+Writes ``<out>/<config.name>/`` with the Verilog, ``config.json`` (the configuration it was
+built from) and ``manifest.json`` (files, top module, ports, configuration). The output is
+byte-identical when regenerated: no timestamps, and no source-location attributes (they
+would hold this machine's absolute paths).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Value
+from amaranth.lib import wiring
+
+from sense_models.config import ArrayConfig
+
+from .core import SenseCore
+from .pe import ProcessingElement
+
+__all__ = ["TOPS", "build_top", "to_verilog", "write_rtl", "main"]
+
+#: Generated tops: name -> component class. ``core`` is the product; ``pe`` is built alone
+#: for its unit testbench.
+TOPS = {"core": SenseCore, "pe": ProcessingElement}
+
+
+def build_top(config, top="core"):
+    try:
+        return TOPS[top](config=config)
+    except KeyError:
+        raise ValueError(f"unknown top {top!r}; choose one of {sorted(TOPS)}") from None
+
+
+def module_name(top):
+    return f"sense_{top}"
+
+
+def _ports(component):
+    ports = []
+    for path, member, value in component.signature.flatten(component):
+        ports.append({
+            "name": "__".join(str(p) for p in path),
+            "direction": "input" if member.flow == wiring.In else "output",
+            "width": len(Value.cast(value)),
+        })
+    return [{"name": "clk", "direction": "input", "width": 1},
+            {"name": "rst", "direction": "input", "width": 1}] + ports
+
+
+def to_verilog(config, top="core"):
+    """The Verilog text and the port list of one top."""
+    component = build_top(config, top)
+    text = verilog.convert(component, name=module_name(top), emit_src=False)
+    return text, _ports(component)
+
+
+def write_rtl(config, out_dir, tops=("core",)):
+    """Generate ``tops`` for ``config`` into ``out_dir``; returns the manifest dict."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for top in tops:
+        text, ports = to_verilog(config, top)
+        name = f"{module_name(top)}.v"
+        (out_dir / name).write_text(text)
+        files.append({"file": name, "top": module_name(top), "ports": ports,
+                      "sha256": hashlib.sha256(text.encode()).hexdigest()})
+    config_text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
+    (out_dir / "config.json").write_text(config_text)
+    manifest = {
+        "generator": "sense_hw.generate",
+        "config_name": config.name,
+        "config": config.to_dict(),
+        "derived": {"multipliers": config.multipliers, "tile_reduction": config.tile_reduction,
+                    "latency": config.latency, "tag_width": config.tag_width},
+        "top": module_name(tops[0]),
+        "files": files,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def config_from_args(args):
+    """An :class:`ArrayConfig` from a ``--config`` file overridden by explicit options."""
+    values = json.loads(Path(args.config).read_text()) if args.config else {}
+    for field in dataclasses.fields(ArrayConfig):
+        value = getattr(args, field.name, None)
+        if value is not None:
+            values[field.name] = value
+    return ArrayConfig.from_dict(values)
+
+
+def add_config_arguments(parser):
+    parser.add_argument("--config", help="JSON file with configuration keys")
+    for field in dataclasses.fields(ArrayConfig):
+        if field.type in (bool, "bool"):
+            parser.add_argument(f"--{field.name}", type=lambda s: s.lower() in ("1", "true", "yes"),
+                                help=f"(default {field.default})")
+        else:
+            parser.add_argument(f"--{field.name}", type=int, help=f"(default {field.default})")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_config_arguments(parser)
+    parser.add_argument("--out", default="rtl_out", help="parent folder (default rtl_out)")
+    parser.add_argument("--top", action="append", choices=sorted(TOPS),
+                        help="tops to generate (default: core)")
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
+    out_dir = Path(args.out) / config.name
+    manifest = write_rtl(config, out_dir, tuple(args.top or ["core"]))
+    for entry in manifest["files"]:
+        print(f"wrote {out_dir / entry['file']} (top {entry['top']})")
+    print(f"wrote {out_dir / 'manifest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

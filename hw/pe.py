@@ -1,0 +1,104 @@
+"""The processing element: ``G/2`` multipliers with index-driven IFM selection."""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from sense_models.config import ArrayConfig
+
+__all__ = ["ProcessingElement"]
+
+
+class ProcessingElement(wiring.Component):
+    """One (reduction group, kernel) pair of the current tile.
+
+    Each cycle the PE takes one pixel's ``row_span`` IFM values from the left and passes them
+    right, picks with its stationary indices the ``G/2`` values that meet its stationary
+    weights (sparse; the dense baseline takes its ``G/2`` values in order), multiplies, adds
+    the products to the partial sum from above and passes the sum down. Stationary weights are
+    double-buffered: ``bank_in`` travels with the IFM values and selects the bank, so a new tile
+    takes effect exactly when its first pixel vector reaches this PE, while the loader writes
+    the other bank.
+
+    Parameters
+    ----------
+    config : ArrayConfig
+        ``group``, ``sparse`` and the widths are used.
+
+    Members
+    -------
+    x_in : In(ArrayLayout(signed(ifm_width), row_span))
+        IFM values from the left.
+    bank_in : In(1)
+        Weight bank that ``x_in`` is to meet.
+    psum_in : In(signed(acc_width))
+        Partial sum from the PE above (0 at the top row).
+    x_out, bank_out : Out
+        ``x_in`` and ``bank_in``, registered: to the PE on the right.
+    psum_out : Out(signed(acc_width))
+        ``psum_in + sum(w * x)``, wrapped to ``acc_width`` bits, registered: to the PE below.
+    w_en, w_bank, w_value, w_index : In
+        Weight write port: when ``w_en``, bank ``w_bank`` takes ``w_value`` (and, sparse,
+        ``w_index``) at the clock edge.
+
+    Latency is one cycle from ``x_in``/``psum_in`` to ``x_out``/``psum_out``; throughput is
+    one pixel vector per cycle.
+    """
+
+    def __init__(self, *, config):
+        if not isinstance(config, ArrayConfig):
+            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
+        self._config = config
+        m = config.mults_per_pe
+        ifm = data.ArrayLayout(signed(config.ifm_width), config.row_span)
+        members = {
+            "x_in": In(ifm),
+            "bank_in": In(1),
+            "psum_in": In(signed(config.acc_width)),
+            "x_out": Out(ifm),
+            "bank_out": Out(1),
+            "psum_out": Out(signed(config.acc_width)),
+            "w_en": In(1),
+            "w_bank": In(1),
+            "w_value": In(data.ArrayLayout(signed(config.weight_width), m)),
+        }
+        if config.sparse:
+            members["w_index"] = In(data.ArrayLayout(unsigned(config.index_width), m))
+        super().__init__(members)
+
+    @property
+    def config(self):
+        return self._config
+
+    def elaborate(self, platform):
+        cfg = self._config
+        m = Module()
+
+        banks = []
+        for b in range(2):
+            value = Signal.like(self.w_value, name=f"w_value_b{b}")
+            index = Signal.like(self.w_index, name=f"w_index_b{b}") if cfg.sparse else None
+            with m.If(self.w_en & (self.w_bank == b)):
+                m.d.sync += value.eq(self.w_value)
+                if cfg.sparse:
+                    m.d.sync += index.eq(self.w_index)
+            banks.append((value, index))
+
+        products = []
+        for lane in range(cfg.mults_per_pe):
+            weight = Mux(self.bank_in, banks[1][0][lane], banks[0][0][lane])
+            if cfg.sparse:
+                index = Mux(self.bank_in, banks[1][1][lane], banks[0][1][lane])
+                operand = self.x_in[index]
+            else:
+                operand = self.x_in[lane]
+            product = Signal(signed(cfg.ifm_width + cfg.weight_width), name=f"product{lane}")
+            m.d.comb += product.eq(weight * operand)
+            products.append(product)
+
+        m.d.sync += [
+            self.x_out.eq(self.x_in),
+            self.bank_out.eq(self.bank_in),
+            self.psum_out.eq(self.psum_in + sum(products)),
+        ]
+        return m

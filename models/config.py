@@ -1,0 +1,142 @@
+"""The one configuration object that drives the RTL, the golden model, the tests and the builds.
+
+Everything that depends on a generator parameter (port widths, tile shapes, the cycle model,
+the build directory name) derives it from an :class:`ArrayConfig`, so the hardware, the models
+and the testbenches can never disagree about it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+__all__ = ["ArrayConfig"]
+
+_GROUPS = (2, 4, 8, 16)
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayConfig:
+    """Generator parameters of one accelerator core.
+
+    Parameters
+    ----------
+    rows : int
+        PE rows. Row ``i`` covers reduction group ``i`` of a tile.
+    cols : int
+        PE columns. Column ``j`` covers kernel ``j`` of a tile.
+    group : int
+        ``G``, the sparsity group size (2, 4, 8 or 16). Every group of ``G`` consecutive
+        weights of a kernel keeps exactly ``G/2``; a PE has ``G/2`` multipliers.
+    sparse : bool
+        ``True`` builds the sparse array. ``False`` builds the dense baseline with the same
+        multiplier count: each PE multiplies ``G/2`` consecutive weights, no index selection.
+    ifm_width, weight_width : int
+        Signed operand widths (two's complement).
+    acc_width : int
+        Partial-sum and accumulator width; all sums wrap modulo ``2**acc_width``.
+    acc_depth : int
+        Accumulator entries per column: the largest pixel tile of a pass (a power of two).
+    """
+
+    rows: int = 8
+    cols: int = 8
+    group: int = 4
+    sparse: bool = True
+    ifm_width: int = 8
+    weight_width: int = 8
+    acc_width: int = 32
+    acc_depth: int = 256
+
+    def __post_init__(self):
+        _check_int("rows", self.rows, 1)
+        _check_int("cols", self.cols, 1)
+        _check_int("ifm_width", self.ifm_width, 2)
+        _check_int("weight_width", self.weight_width, 2)
+        _check_int("acc_width", self.acc_width, 1)
+        _check_int("acc_depth", self.acc_depth, 1)
+        _check_int("group", self.group, 2)
+        if not isinstance(self.sparse, bool):
+            raise TypeError(f"sparse must be a bool, not {self.sparse!r}")
+        if self.group not in _GROUPS:
+            raise ValueError(f"group must be one of {_GROUPS} (a power of two), not {self.group}")
+        if self.acc_width < self.ifm_width + self.weight_width:
+            raise ValueError(
+                f"acc_width {self.acc_width} is too narrow: it must hold one product of "
+                f"{self.ifm_width}-bit by {self.weight_width}-bit operands, so at least "
+                f"{self.ifm_width + self.weight_width} bits")
+        if self.acc_depth & (self.acc_depth - 1):
+            raise ValueError(f"acc_depth must be a power of two, not {self.acc_depth}")
+
+    # -- derived shapes ------------------------------------------------------------------------
+
+    @property
+    def mults_per_pe(self) -> int:
+        """Multipliers in one PE (``G/2`` for both the sparse and the dense array)."""
+        return self.group // 2
+
+    @property
+    def multipliers(self) -> int:
+        """Multipliers in the whole array."""
+        return self.rows * self.cols * self.mults_per_pe
+
+    @property
+    def row_span(self) -> int:
+        """Reduction elements one PE row covers: ``G`` sparse, ``G/2`` dense."""
+        return self.group if self.sparse else self.mults_per_pe
+
+    @property
+    def tile_reduction(self) -> int:
+        """Reduction elements of one tile (``rows * row_span``): the length of a pixel vector."""
+        return self.rows * self.row_span
+
+    @property
+    def index_width(self) -> int:
+        """Bits of a weight index: ``log2(G)`` sparse, 0 dense."""
+        return (self.group.bit_length() - 1) if self.sparse else 0
+
+    @property
+    def tag_width(self) -> int:
+        """Bits of a pixel tag (the accumulator address)."""
+        return max(1, (self.acc_depth - 1).bit_length())
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a pixel vector's acceptance to its result beat being valid."""
+        return self.rows + self.cols + 1
+
+    @property
+    def name(self) -> str:
+        """A stable name for build directories and the top module."""
+        kind = "sparse" if self.sparse else "dense"
+        return (f"{kind}_r{self.rows}c{self.cols}g{self.group}"
+                f"_i{self.ifm_width}w{self.weight_width}a{self.acc_width}d{self.acc_depth}")
+
+    # -- (de)serialisation ---------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ArrayConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown configuration keys {unknown}; known keys are {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path) -> "ArrayConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def dense_baseline(self) -> "ArrayConfig":
+        """The dense array of the same multiplier count built by the same generator."""
+        return dataclasses.replace(self, sparse=False)

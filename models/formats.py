@@ -1,0 +1,137 @@
+"""Bit-level formats of the core's stream payloads, shared by the RTL and the testbenches.
+
+The hardware builds its ``data.StructLayout`` payloads from these descriptions
+(:mod:`sense_hw.layouts`), and the host side packs and unpacks beats with the same ones, so
+the two cannot disagree on a bit. Fields are laid out from bit 0 upwards in the order given;
+a field with a shape is an array whose element ``[a][b]`` sits at flat position
+``a * shape[1] + b`` (Amaranth's ``ArrayLayout`` order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .intmath import to_unsigned, wrap
+
+__all__ = ["Field", "BusFormat", "pixel_format", "weight_format", "result_format"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One payload field: ``shape`` elements of ``width`` bits each."""
+    name: str
+    width: int
+    shape: tuple = ()
+    signed: bool = False
+
+    @property
+    def count(self):
+        return math.prod(self.shape)
+
+    @property
+    def bits(self):
+        return self.width * self.count
+
+
+@dataclasses.dataclass(frozen=True)
+class BusFormat:
+    """An ordered set of fields packed into one integer per beat."""
+    fields: tuple
+
+    @property
+    def width(self):
+        return sum(f.bits for f in self.fields)
+
+    def offset(self, name):
+        position = 0
+        for field in self.fields:
+            if field.name == name:
+                return position
+            position += field.bits
+        raise KeyError(name)
+
+    def __getitem__(self, name):
+        for field in self.fields:
+            if field.name == name:
+                return field
+        raise KeyError(name)
+
+    def pack(self, **columns):
+        """Pack per-beat field arrays (leading axis = beat) into a list of Python ints."""
+        names = {f.name for f in self.fields}
+        if set(columns) != names:
+            raise ValueError(f"pack needs exactly the fields {sorted(names)}, got {sorted(columns)}")
+        beats = None
+        planes = []
+        for field in self.fields:
+            values = np.asarray(columns[field.name], dtype=np.int64)
+            n = values.shape[0] if values.ndim else 1
+            values = values.reshape(n, field.count)
+            beats = n if beats is None else beats
+            if n != beats:
+                raise ValueError(f"field {field.name} has {n} beats, expected {beats}")
+            unsigned = to_unsigned(values, field.width)
+            if not field.signed and np.any(values != unsigned):
+                raise ValueError(f"field {field.name} does not fit {field.width} unsigned bits")
+            if field.signed and np.any(wrap(values, field.width) != values):
+                raise ValueError(f"field {field.name} does not fit {field.width} signed bits")
+            bits = (unsigned[:, :, None] >> np.arange(field.width)) & 1
+            planes.append(bits.reshape(beats, field.bits).astype(np.uint8))
+        bits = np.concatenate(planes, axis=1)
+        raw = np.packbits(bits, axis=1, bitorder="little")
+        return [int.from_bytes(row.tobytes(), "little") for row in raw]
+
+    def unpack(self, words):
+        """Unpack a sequence of beat integers into a dict of per-beat field arrays."""
+        nbytes = (self.width + 7) // 8
+        raw = np.frombuffer(b"".join(int(w).to_bytes(nbytes, "little") for w in words),
+                            dtype=np.uint8).reshape(len(words), nbytes)
+        bits = np.unpackbits(raw, axis=1, bitorder="little")[:, :self.width].astype(np.int64)
+        out = {}
+        position = 0
+        for field in self.fields:
+            chunk = bits[:, position:position + field.bits].reshape(len(words), field.count,
+                                                                    field.width)
+            values = (chunk << np.arange(field.width)).sum(axis=2)
+            if field.signed:
+                values = wrap(values, field.width)
+            out[field.name] = values.reshape((len(words),) + field.shape)
+            position += field.bits
+        return out
+
+
+def pixel_format(config):
+    """A pixel vector: one tile's IFM values of one pixel, ``[row][element]``, plus control.
+
+    ``tag`` is the pixel's accumulator address; ``first`` marks the pass over the first
+    reduction tile (the accumulator starts from zero), ``last`` the pass over the last one
+    (the accumulator emits the result), ``end`` the last pixel vector of a pass (the array
+    switches to the other weight bank after it).
+    """
+    return BusFormat((
+        Field("data", config.ifm_width, (config.rows, config.row_span), signed=True),
+        Field("tag", config.tag_width),
+        Field("first", 1),
+        Field("last", 1),
+        Field("end", 1),
+    ))
+
+
+def weight_format(config):
+    """One PE row of a weight tile: ``G/2`` (value, index) pairs for each column."""
+    shape = (config.cols, config.mults_per_pe)
+    fields = [Field("value", config.weight_width, shape, signed=True)]
+    if config.sparse:
+        fields.append(Field("index", config.index_width, shape))
+    return BusFormat(tuple(fields))
+
+
+def result_format(config):
+    """One pixel's accumulated outputs for the ``cols`` kernels of a kernel tile."""
+    return BusFormat((
+        Field("value", config.acc_width, (config.cols,), signed=True),
+        Field("tag", config.tag_width),
+    ))
