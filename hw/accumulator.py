@@ -65,5 +65,7 @@ class ColumnAccumulator(wiring.Component):
             write.data.eq(total),
             write.en.eq(self.valid & ~self.last),
         ]
-        m.d.sync += self.result.eq(total)
+        result = Signal.like(self.result, name="result_reg", reset_less=True)
+        m.d.sync += result.eq(total)
+        m.d.comb += self.result.eq(result)
         return m

@@ -1,6 +1,6 @@
 """The accelerator core: weight loader, IFM skew, array, accumulators, result deskew."""
 
-from amaranth.hdl import Array, EnableInserter, Module, Mux, Signal
+from amaranth.hdl import EnableInserter, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,11 +13,14 @@ from .layouts import pixel_layout, result_layout, weight_layout
 __all__ = ["SenseEngine", "SenseCore"]
 
 
-def _delay(m, value, cycles, name):
-    """``value`` delayed by ``cycles`` registers (a list: index ``k`` is ``k`` cycles late)."""
+def _delay(m, value, cycles, name, *, reset_less=True):
+    """``value`` delayed by ``cycles`` registers (a list: index ``k`` is ``k`` cycles late).
+
+    Datapath delays carry no reset; only control (``reset_less=False``) needs one.
+    """
     taps = [value]
     for k in range(1, cycles + 1):
-        reg = Signal.like(value, name=f"{name}_d{k}")
+        reg = Signal.like(value, name=f"{name}_d{k}", reset_less=reset_less)
         m.d.sync += reg.eq(taps[-1])
         taps.append(reg)
     return taps
@@ -50,38 +53,42 @@ class SenseEngine(wiring.Component):
         m = Module()
         m.submodules.array = array = SystolicArray(config=cfg)
 
-        # -- weight banks: load one PE row per beat into the free bank --------------------------
-        bank_full = Array(Signal(name=f"bank{b}_full") for b in range(2))
-        bank_drain = Array(Signal(range(cols), name=f"bank{b}_drain") for b in range(2))
+        # -- weight banks -----------------------------------------------------------------------
+        # A bank is free (``~full``, ``drain == 0``), then loaded one PE row per beat, then full
+        # until the last pixel vector of its pass is issued, then draining until that vector
+        # has passed the last column, which frees it again.
         load_bank = Signal()
         load_row = Signal(range(rows))
         issue_bank = Signal()
-
-        m.d.comb += self.weights.ready.eq(
-            self.advance & ~bank_full[load_bank] & (bank_drain[load_bank] == 0))
+        pixel = self.pixels.payload
+        accept = Signal()
+        m.d.comb += accept.eq(self.pixels.valid & self.pixels.ready)
         m.d.comb += [
             array.w_en.eq(self.weights.valid & self.weights.ready),
             array.w_row.eq(load_row),
             array.w_bank.eq(load_bank),
             array.w_data.eq(self.weights.payload),
         ]
-        for b in range(2):
-            with m.If(bank_drain[b] != 0):
-                m.d.sync += bank_drain[b].eq(bank_drain[b] - 1)
         with m.If(array.w_en):
-            m.d.sync += load_row.eq(load_row + 1)
+            m.d.sync += load_row.eq(Mux(load_row == rows - 1, 0, load_row + 1))
             with m.If(load_row == rows - 1):
-                m.d.sync += [load_row.eq(0), bank_full[load_bank].eq(1), load_bank.eq(~load_bank)]
-
-        # -- issue: accept a pixel vector when its weight tile is loaded -------------------------
-        m.d.comb += self.pixels.ready.eq(self.advance & bank_full[issue_bank])
-        accept = Signal()
-        m.d.comb += accept.eq(self.pixels.valid & self.pixels.ready)
-        pixel = self.pixels.payload
+                m.d.sync += load_bank.eq(~load_bank)
         with m.If(accept & pixel.end):
-            # The bank is reloadable once this last vector has passed the last column.
-            m.d.sync += [bank_full[issue_bank].eq(0), bank_drain[issue_bank].eq(cols - 1),
-                         issue_bank.eq(~issue_bank)]
+            m.d.sync += issue_bank.eq(~issue_bank)
+
+        for b in range(2):
+            full = Signal(name=f"bank{b}_full")
+            drain = Signal(range(cols), name=f"bank{b}_drain")
+            with m.If(load_bank == b):
+                m.d.comb += self.weights.ready.eq(self.advance & ~full & (drain == 0))
+            with m.If(issue_bank == b):
+                m.d.comb += self.pixels.ready.eq(self.advance & full)
+            with m.If(drain != 0):
+                m.d.sync += drain.eq(drain - 1)
+            with m.If(array.w_en & (load_bank == b) & (load_row == rows - 1)):
+                m.d.sync += full.eq(1)
+            with m.If(accept & pixel.end & (issue_bank == b)):
+                m.d.sync += [full.eq(0), drain.eq(cols - 1)]
 
         # -- skew: row i sees the vector i + 1 cycles after acceptance --------------------------
         for i in range(rows):
@@ -96,7 +103,7 @@ class SenseEngine(wiring.Component):
                                          "tag": range(cfg.acc_depth)}), name="meta")
         m.d.comb += [meta.valid.eq(accept), meta.first.eq(pixel.first),
                      meta.last.eq(pixel.last), meta.tag.eq(pixel.tag)]
-        meta_taps = _delay(m, meta, rows + cols + 1, "meta")
+        meta_taps = _delay(m, meta, rows + cols + 1, "meta", reset_less=False)
 
         # -- accumulate per column, then deskew so a pixel's columns leave together -------------
         for j in range(cols):

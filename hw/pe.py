@@ -80,8 +80,10 @@ class ProcessingElement(wiring.Component):
 
         banks = []
         for b in range(2):
-            value = Signal.like(self.w_value, name=f"w_value_b{b}")
-            index = Signal.like(self.w_index, name=f"w_index_b{b}") if cfg.sparse else None
+            # Datapath registers carry no reset: nothing reads them before a valid write.
+            value = Signal.like(self.w_value, name=f"w_value_b{b}", reset_less=True)
+            index = Signal.like(self.w_index, name=f"w_index_b{b}", reset_less=True) \
+                if cfg.sparse else None
             with m.If(self.w_en & (self.w_bank == b)):
                 m.d.sync += value.eq(self.w_value)
                 if cfg.sparse:
@@ -98,9 +100,13 @@ class ProcessingElement(wiring.Component):
             m.d.comb += product.eq(weight * operand)
             products.append(product)
 
+        x_reg = Signal.like(self.x_in, name="x_reg", reset_less=True)
+        bank_reg = Signal(name="bank_reg", reset_less=True)
+        psum_reg = Signal.like(self.psum_out, name="psum_reg", reset_less=True)
         m.d.sync += [
-            self.x_out.eq(self.x_in),
-            self.bank_out.eq(self.bank_in),
-            self.psum_out.eq(self.psum_in + sum(products)),
+            x_reg.eq(self.x_in),
+            bank_reg.eq(self.bank_in),
+            psum_reg.eq(self.psum_in + sum(products)),
         ]
+        m.d.comb += [self.x_out.eq(x_reg), self.bank_out.eq(bank_reg), self.psum_out.eq(psum_reg)]
         return m

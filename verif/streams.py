@@ -131,4 +131,7 @@ class Clocked:
             for source in self._sources:
                 source.sample()
             self._sink.sample()
+        await RisingEdge(self._clk)  # leave the read-only phase; sources are done: drop valid
+        for source in self._sources:
+            source.drive()
         return self._sink.cycles[-1] + 1

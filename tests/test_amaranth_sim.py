@@ -1,0 +1,63 @@
+"""Fast unit tests on Amaranth's own simulator: the core and the PE against the models."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from amaranth_tb import run_core
+from sense_hw.pe import ProcessingElement
+from sense_models.config import ArrayConfig
+from sense_models.cycle_model import layer_cycles
+from sense_models.golden import pe_sum
+from sense_models.tiling import results_to_matrix, schedule_layer
+from sense_models.workloads import random_layer
+
+
+@pytest.mark.parametrize("config", [ArrayConfig(rows=2, cols=2, acc_depth=4),
+                                    ArrayConfig(rows=2, cols=3, group=2, sparse=False,
+                                                acc_depth=4)], ids=lambda c: c.name)
+@pytest.mark.parametrize("case", ["ragged", "one_pixel", "pix_tiles"])
+def test_core_matches_golden_and_cycle_model(config, case):
+    rng = np.random.default_rng(3)
+    x, w = random_layer(config, rng, case)
+    s = schedule_layer(config, x, w)
+    fields, cycles = run_core(config, s)
+    assert np.array_equal(fields["tag"], s.results["tag"])
+    assert np.array_equal(results_to_matrix(s.tiling, fields["value"]), s.expected)
+    assert cycles == layer_cycles(config, s.tiling.pass_pixels)
+
+
+@pytest.mark.parametrize("config", [ArrayConfig(group=8), ArrayConfig(group=4, sparse=False)],
+                         ids=lambda c: c.name)
+def test_pe_step(config):
+    dut = ProcessingElement(config=config)
+    rng = np.random.default_rng(5)
+    m = config.mults_per_pe
+
+    async def testbench(ctx):
+        weights = {}
+        for bank in (0, 1):
+            weights[bank] = (rng.integers(-128, 128, m), np.sort(rng.choice(config.group, m, False)))
+            ctx.set(dut.w_en, 1)
+            ctx.set(dut.w_bank, bank)
+            ctx.set(dut.w_value, weights[bank][0].tolist())
+            if config.sparse:
+                ctx.set(dut.w_index, weights[bank][1].tolist())
+            await ctx.tick()
+        ctx.set(dut.w_en, 0)
+        for _ in range(20):
+            x = rng.integers(-128, 128, config.row_span)
+            psum, bank = int(rng.integers(-2**31, 2**31)), int(rng.integers(2))
+            ctx.set(dut.x_in, x.tolist())
+            ctx.set(dut.psum_in, psum)
+            ctx.set(dut.bank_in, bank)
+            await ctx.tick()
+            values, indices = weights[bank]
+            assert ctx.get(dut.psum_out) == pe_sum(x, psum, values,
+                                                   indices if config.sparse else None)
+            assert ctx.get(dut.bank_out) == bank
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()

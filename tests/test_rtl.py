@@ -1,0 +1,53 @@
+"""The generated Verilog on Verilator under cocotb, against the golden and cycle models."""
+
+import pytest
+
+from rtl_configs import CORE_CONFIGS, PE_CONFIGS
+from sense_models.workloads import SHAPE_CASES
+from sense_verif.mutants import mutant
+from sense_verif.runner import build, run_tests
+from sense_verif.test_core import TRAFFIC
+
+pytestmark = pytest.mark.rtl
+
+CORE_TESTS = len(SHAPE_CASES) * len(TRAFFIC)
+
+
+@pytest.mark.parametrize("config", CORE_CONFIGS, ids=lambda c: c.name)
+def test_core(config):
+    directory = build(config, "core")
+    assert run_tests(config, "core", "sense_verif.test_core", directory=directory) \
+        == (CORE_TESTS, 0)
+
+
+@pytest.mark.parametrize("config", PE_CONFIGS, ids=lambda c: c.name)
+def test_pe(config):
+    directory = build(config, "pe")
+    assert run_tests(config, "pe", "sense_verif.test_pe", directory=directory) == (2, 0)
+
+
+# -- the comparison can fail ------------------------------------------------------------------
+
+def test_core_test_fails_on_a_corrupted_expected_value():
+    config = CORE_CONFIGS[0]
+    directory = build(config, "core")
+    tests, failures = run_tests(config, "core", "sense_verif.test_core", directory=directory,
+                                extra_env={"SENSE_CORRUPT_EXPECTED": "1", "SENSE_LAYERS": "1"},
+                                results_name="results-corrupt.xml")
+    assert (tests, failures) == (CORE_TESTS, CORE_TESTS)
+    assert "differ from the golden model" in (directory / "results-corrupt.xml").read_text()
+
+
+def test_core_test_fails_on_a_pe_without_index_selection():
+    config = CORE_CONFIGS[0]
+    directory = build(config, "core", variant="mutant-no_index", patch=mutant("no_index"))
+    tests, failures = run_tests(config, "core", "sense_verif.test_core", directory=directory,
+                                extra_env={"SENSE_LAYERS": "1"})
+    assert (tests, failures) == (CORE_TESTS, CORE_TESTS)
+    assert "differ from the golden model" in (directory / "results.xml").read_text()
+
+
+def test_pe_test_fails_on_a_pe_without_index_selection():
+    config = PE_CONFIGS[1]
+    directory = build(config, "pe", variant="mutant-no_index", patch=mutant("no_index_top"))
+    assert run_tests(config, "pe", "sense_verif.test_pe", directory=directory) == (2, 2)
