@@ -61,6 +61,34 @@ class BusFormat:
 
     def pack(self, **columns):
         """Pack per-beat field arrays (leading axis = beat) into a list of Python ints."""
+        raw = self.pack_bytes(**columns)
+        return [int.from_bytes(row.tobytes(), "little") for row in raw]
+
+    def to_hex(self, **columns):
+        """Pack beats as ``$readmemh`` text: one big-endian hex word per line."""
+        raw = self.pack_bytes(**columns)[:, ::-1]
+        digits = (self.width + 3) // 4
+        text = raw.tobytes().hex()
+        step = 2 * raw.shape[1]
+        return "".join(text[i + step - digits:i + step] + "\n" for i in range(0, len(text), step))
+
+    def from_hex(self, text):
+        """Unpack ``$writememh`` text into a dict of per-beat field arrays."""
+        return self.unpack([int(line, 16) for line in text.split() if not line.startswith("//")])
+
+    def pack_bytes(self, *, chunk=16384, **columns):
+        """Pack per-beat field arrays into a ``(beats, bytes)`` little-endian uint8 array.
+
+        Works through ``chunk`` beats at a time so that long streams stay small in memory.
+        """
+        beats = len(np.asarray(next(iter(columns.values())))) if columns else 0
+        if beats > chunk:
+            return np.concatenate([
+                self._pack_bytes({k: np.asarray(v)[i:i + chunk] for k, v in columns.items()})
+                for i in range(0, beats, chunk)])
+        return self._pack_bytes(columns)
+
+    def _pack_bytes(self, columns):
         names = {f.name for f in self.fields}
         if set(columns) != names:
             raise ValueError(f"pack needs exactly the fields {sorted(names)}, got {sorted(columns)}")
@@ -81,8 +109,7 @@ class BusFormat:
             bits = (unsigned[:, :, None] >> np.arange(field.width)) & 1
             planes.append(bits.reshape(beats, field.bits).astype(np.uint8))
         bits = np.concatenate(planes, axis=1)
-        raw = np.packbits(bits, axis=1, bitorder="little")
-        return [int.from_bytes(row.tobytes(), "little") for row in raw]
+        return np.packbits(bits, axis=1, bitorder="little")
 
     def unpack(self, words):
         """Unpack a sequence of beat integers into a dict of per-beat field arrays."""

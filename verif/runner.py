@@ -17,7 +17,7 @@ from cocotb_tools.runner import get_results, get_runner
 
 from sense_hw.generate import module_name, write_rtl
 
-__all__ = ["REPO", "verilator_env", "build", "run_tests"]
+__all__ = ["REPO", "verilator_env", "build", "run_tests", "run_jobs"]
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build"
@@ -49,11 +49,14 @@ def build_dir(config, top, variant=""):
     return BUILD / config.name / (top + (f"-{variant}" if variant else ""))
 
 
-def build(config, top="core", *, waves=False, variant="", patch=None):
+def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=None,
+          parameters=None):
     """Generate ``top`` for ``config`` and compile it with Verilator; returns the build dir.
 
     ``patch`` is a context manager active while the Verilog is generated: the mutation tests
     use it to swap a block for a broken one, in their own ``variant`` build directory.
+    ``wrapper`` is a Verilog file whose module instantiates ``top`` and becomes the
+    simulation top, with ``parameters``.
     """
     verilator_env()
     if waves:
@@ -61,10 +64,14 @@ def build(config, top="core", *, waves=False, variant="", patch=None):
     directory = build_dir(config, top, variant)
     with patch or nullcontext():
         write_rtl(config, directory / "rtl", (top,))
+    sources = [directory / "rtl" / f"{module_name(top)}.v"]
+    if wrapper is not None:
+        sources.append(Path(wrapper))
     runner = get_runner("verilator")
     runner.build(
-        sources=[directory / "rtl" / f"{module_name(top)}.v"],
-        hdl_toplevel=module_name(top),
+        sources=sources,
+        hdl_toplevel=Path(wrapper).stem if wrapper else module_name(top),
+        parameters=parameters or {},
         build_dir=directory,
         build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND"] + (["--trace-fst"] if waves else []),
         waves=waves,
@@ -74,7 +81,7 @@ def build(config, top="core", *, waves=False, variant="", patch=None):
 
 
 def run_tests(config, top, test_module, *, directory, testcase=None, seed=None, waves=False,
-              extra_env=None, results_name="results.xml"):
+              extra_env=None, results_name="results.xml", toplevel=None):
     """Run the cocotb ``test_module`` against a build; returns ``(tests, failures)``."""
     verilator_env()
     env = {"SENSE_CONFIG": json.dumps(config.to_dict())}
@@ -87,7 +94,7 @@ def run_tests(config, top, test_module, *, directory, testcase=None, seed=None, 
     try:
         runner.test(
             test_module=test_module,
-            hdl_toplevel=module_name(top),
+            hdl_toplevel=toplevel or module_name(top),
             hdl_toplevel_lang="verilog",
             build_dir=directory,
             test_dir=directory,
@@ -101,3 +108,24 @@ def run_tests(config, top, test_module, *, directory, testcase=None, seed=None, 
         if not xml.exists():
             raise
     return get_results(xml)
+
+
+def run_jobs(config, jobs, *, tag="jobs"):
+    """Run harness ``jobs`` (see :mod:`sense_verif.harness`); returns ``(records, failures)``.
+
+    ``records`` holds one dict per job that ran; ``failures`` is 0 when every job was
+    bit-exact (and cycle-exact under steady traffic).
+    """
+    from .harness import HARNESS, harness_parameters
+    parameters = harness_parameters(config, jobs)
+    variant = "bench-p{PIXEL_DEPTH}-w{WEIGHT_DEPTH}-r{RESULT_DEPTH}".format(**parameters)
+    directory = build(config, "core", variant=variant, wrapper=HARNESS, parameters=parameters)
+    jobs_file = directory / f"{tag}.json"
+    report = directory / f"{tag}-report.json"
+    jobs_file.write_text(json.dumps(jobs, indent=1))
+    report.unlink(missing_ok=True)
+    _, failures = run_tests(config, "core", "sense_verif.test_harness", directory=directory,
+                            toplevel=HARNESS.stem, results_name=f"{tag}-results.xml",
+                            extra_env={"SENSE_JOBS": str(jobs_file), "SENSE_REPORT": str(report)})
+    records = json.loads(report.read_text()) if report.exists() else []
+    return records, failures

@@ -1,0 +1,107 @@
+"""Benchmark: real CNN layer shapes through RTL simulation (``make bench``).
+
+Every ResNet-50 and VGG-16 layer shape of :mod:`sense_models.layers` runs on the sparse array
+(default 8x8, G=4) and on the dense baseline of the same multiplier count built by the same
+generator, through the ``sense_bench`` harness on Verilator. The pixel count of each layer
+is cut to ``--pixels`` (default 64) so the whole run takes minutes; that does not change the
+tiling of the reduction and kernel dimensions, only how many pixel vectors each pass streams.
+Every run is checked bit-exact against the golden model and cycle-exact against the cycle
+model. Writes ``reports/bench.json`` and prints the same as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from sense_hw.generate import add_config_arguments, config_from_args
+from sense_models.cycle_model import ideal_cycles
+from sense_models.layers import LAYERS
+
+from .runner import REPO, run_jobs
+
+COLUMNS = ("layer", "rows", "cols", "group", "pixels", "reduction", "kernels", "rtl_cycles",
+           "model_cycles", "utilization", "dense_rtl_cycles", "speedup_vs_dense",
+           "sim_cycles_per_s")
+
+
+def layer_jobs(layers, pixels, seed):
+    return [{"name": layer.name, "pixels": min(pixels, layer.pixels),
+             "reduction": layer.reduction, "kernels": layer.kernels, "seed": seed + n}
+            for n, layer in enumerate(layers)]
+
+
+def bench(config, layers, pixels, seed=2026):
+    """Run ``layers`` on ``config`` and its dense baseline; returns (records, failures)."""
+    jobs = layer_jobs(layers, pixels, seed)
+    sparse, sparse_failures = run_jobs(config, jobs, tag="bench")
+    dense, dense_failures = run_jobs(config.dense_baseline(), jobs, tag="bench")
+    records = []
+    for job, s, d in zip(jobs, sparse, dense):
+        ideal = ideal_cycles(config, s["dense_macs"])
+        records.append({
+            "layer": job["name"], "rows": config.rows, "cols": config.cols,
+            "group": config.group, "pixels": job["pixels"], "full_pixels":
+                LAYERS[job["name"]].pixels, "reduction": job["reduction"],
+                "kernels": job["kernels"], "rtl_cycles": s["cycles"],
+            "model_cycles": s["model_cycles"], "ideal_cycles": ideal,
+            "utilization": ideal / s["cycles"], "dense_rtl_cycles": d["cycles"],
+            "dense_model_cycles": d["model_cycles"],
+            "speedup_vs_dense": d["cycles"] / s["cycles"],
+            "bit_exact": s["mismatches"] == 0 and d["mismatches"] == 0,
+            "sim_cycles_per_s": s["sim_cycles_per_s"],
+            "dense_sim_cycles_per_s": d["sim_cycles_per_s"],
+        })
+    return records, sparse_failures + dense_failures
+
+
+def table(records):
+    head = ("layer", "P", "T", "K", "rtl_cyc", "model", "util", "dense_cyc", "speedup", "cyc/s")
+    lines = [f"{head[0]:24s} {head[1]:>4s} {head[2]:>5s} {head[3]:>5s} {head[4]:>9s} "
+             f"{head[5]:>9s} {head[6]:>6s} {head[7]:>10s} {head[8]:>7s} {head[9]:>8s}"]
+    for r in records:
+        lines.append(f"{r['layer']:24s} {r['pixels']:4d} {r['reduction']:5d} {r['kernels']:5d} "
+                     f"{r['rtl_cycles']:9d} {r['model_cycles']:9d} {r['utilization']:6.1%} "
+                     f"{r['dense_rtl_cycles']:10d} {r['speedup_vs_dense']:6.3f}x "
+                     f"{r['sim_cycles_per_s']:8.0f}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_config_arguments(parser)
+    parser.add_argument("--pixels", type=int, default=64, help="pixels per layer (default 64)")
+    parser.add_argument("--layers", nargs="*", choices=sorted(LAYERS), metavar="LAYER",
+                        help="layer names (default: all)")
+    parser.add_argument("--out", default=str(REPO / "reports" / "bench.json"))
+    args = parser.parse_args(argv)
+    config = config_from_args(args)
+    layers = [LAYERS[name] for name in args.layers] if args.layers else list(LAYERS.values())
+    started = time.perf_counter()
+    records, failures = bench(config, layers, args.pixels)
+    report = {
+        "config": config.to_dict(),
+        "dense_config": config.dense_baseline().to_dict(),
+        "pixels_per_layer": args.pixels,
+        "note": "pixel counts are cut to pixels_per_layer (full_pixels is the real layer's); "
+                "reduction and kernel dimensions are the real ones",
+        "command": "make bench" + (f" BENCH_ARGS='{' '.join(argv or sys.argv[1:])}'"
+                                   if (argv or sys.argv[1:]) else ""),
+        "wall_s": time.perf_counter() - started,
+        "layers": records,
+    }
+    out = __import__("pathlib").Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(table(records))
+    print(f"wrote {out} in {report['wall_s']:.0f} s")
+    if failures or len(records) != len(layers):
+        print("FAILED: a run was not bit-exact or not cycle-exact (see the log above)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
