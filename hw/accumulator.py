@@ -1,16 +1,15 @@
 """Per-column accumulator: sums a pixel's tile sums across reduction tiles."""
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from sense_models.config import ArrayConfig
+from .component import ConfigComponent
 
 __all__ = ["ColumnAccumulator"]
 
 
-class ColumnAccumulator(wiring.Component):
+class ColumnAccumulator(ConfigComponent):
     """One column's partial results, ``acc_depth`` pixels deep, in a memory.
 
     A two-stage read-modify-write. The address is presented one cycle ahead (``rd_tag``) so
@@ -31,11 +30,8 @@ class ColumnAccumulator(wiring.Component):
         ``last`` vector. Throughput one vector per cycle.
     """
 
-    def __init__(self, *, config):
-        if not isinstance(config, ArrayConfig):
-            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
-        self._config = config
-        super().__init__({
+    def members(self, config):
+        return {
             "rd_tag": In(range(config.acc_depth)),
             "valid": In(1),
             "tag": In(range(config.acc_depth)),
@@ -43,11 +39,7 @@ class ColumnAccumulator(wiring.Component):
             "last": In(1),
             "psum": In(signed(config.acc_width)),
             "result": Out(signed(config.acc_width)),
-        })
-
-    @property
-    def config(self):
-        return self._config
+        }
 
     def elaborate(self, platform):
         cfg = self._config

@@ -1,18 +1,17 @@
 """The weight-stationary systolic array of processing elements."""
 
 from amaranth.hdl import Module, signed
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
-from sense_models.config import ArrayConfig
-
+from .component import ConfigComponent
 from .layouts import weight_layout
 from .pe import ProcessingElement
 
 __all__ = ["SystolicArray"]
 
 
-class SystolicArray(wiring.Component):
+class SystolicArray(ConfigComponent):
     """``rows x cols`` PEs: IFM values flow right, partial sums flow down.
 
     Row ``i`` covers reduction group ``i`` of the tile, column ``j`` kernel ``j``. The inputs
@@ -33,12 +32,9 @@ class SystolicArray(wiring.Component):
         One PE row of weights, ``[column][lane]``.
     """
 
-    def __init__(self, *, config):
-        if not isinstance(config, ArrayConfig):
-            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
-        self._config = config
+    def members(self, config):
         row = data.ArrayLayout(signed(config.ifm_width), config.row_span)
-        super().__init__({
+        return {
             "x_in": In(data.ArrayLayout(row, config.rows)),
             "bank_in": In(config.rows),
             "psum_out": Out(data.ArrayLayout(signed(config.acc_width), config.cols)),
@@ -46,11 +42,7 @@ class SystolicArray(wiring.Component):
             "w_row": In(range(config.rows)),
             "w_bank": In(1),
             "w_data": In(weight_layout(config)),
-        })
-
-    @property
-    def config(self):
-        return self._config
+        }
 
     def elaborate(self, platform):
         cfg = self._config

@@ -4,10 +4,9 @@ from amaranth.hdl import EnableInserter, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from sense_models.config import ArrayConfig
-
 from .accumulator import ColumnAccumulator
 from .array import SystolicArray
+from .component import ConfigComponent
 from .layouts import pixel_layout, result_layout, weight_layout
 
 __all__ = ["SenseEngine", "SenseCore"]
@@ -26,26 +25,22 @@ def _delay(m, value, cycles, name, *, reset_less=True):
     return taps
 
 
-class SenseEngine(wiring.Component):
+def _stream_members(config):
+    return {
+        "weights": In(stream.Signature(weight_layout(config))),
+        "pixels": In(stream.Signature(pixel_layout(config))),
+        "results": Out(stream.Signature(result_layout(config))),
+    }
+
+
+class SenseEngine(ConfigComponent):
     """The core's pipeline, stepping only when ``advance`` is high.
 
     See :class:`SenseCore`, which drives ``advance``; the members are the same plus ``advance``.
     """
 
-    def __init__(self, *, config):
-        if not isinstance(config, ArrayConfig):
-            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
-        self._config = config
-        super().__init__({
-            "weights": In(stream.Signature(weight_layout(config))),
-            "pixels": In(stream.Signature(pixel_layout(config))),
-            "results": Out(stream.Signature(result_layout(config))),
-            "advance": In(1),
-        })
-
-    @property
-    def config(self):
-        return self._config
+    def members(self, config):
+        return {**_stream_members(config), "advance": In(1)}
 
     def elaborate(self, platform):
         cfg = self._config
@@ -129,7 +124,7 @@ class SenseEngine(wiring.Component):
         return m
 
 
-class SenseCore(wiring.Component):
+class SenseCore(ConfigComponent):
     """A Sense-style sparse systolic CNN accelerator core.
 
     Computes ``Y = X @ W`` for one layer tiled as in :mod:`sense_models.tiling`: per pass, a
@@ -159,19 +154,8 @@ class SenseCore(wiring.Component):
     pipeline (a common clock enable) while a result beat waits.
     """
 
-    def __init__(self, *, config):
-        if not isinstance(config, ArrayConfig):
-            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
-        self._config = config
-        super().__init__({
-            "weights": In(stream.Signature(weight_layout(config))),
-            "pixels": In(stream.Signature(pixel_layout(config))),
-            "results": Out(stream.Signature(result_layout(config))),
-        })
-
-    @property
-    def config(self):
-        return self._config
+    def members(self, config):
+        return _stream_members(config)
 
     def elaborate(self, platform):
         m = Module()

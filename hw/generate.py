@@ -93,6 +93,15 @@ def write_rtl(config, out_dir, tops=("core",)):
     return manifest
 
 
+def parse_config(parser, argv=None):
+    """Parse ``argv``; returns ``(args, config)``, exiting with the reason on a bad config."""
+    args = parser.parse_args(argv)
+    try:
+        return args, config_from_args(args)
+    except (TypeError, ValueError, OSError) as error:
+        parser.error(str(error))
+
+
 def config_from_args(args):
     """An :class:`ArrayConfig` from a ``--config`` file overridden by explicit options."""
     values = json.loads(Path(args.config).read_text()) if args.config else {}
@@ -119,11 +128,7 @@ def main(argv=None):
     parser.add_argument("--out", default="rtl_out", help="parent folder (default rtl_out)")
     parser.add_argument("--top", action="append", choices=sorted(TOPS),
                         help="tops to generate (default: core)")
-    args = parser.parse_args(argv)
-    try:
-        config = config_from_args(args)
-    except (TypeError, ValueError) as error:
-        parser.error(str(error))
+    args, config = parse_config(parser, argv)
     out_dir = Path(args.out) / config.name
     manifest = write_rtl(config, out_dir, tuple(args.top or ["core"]))
     for entry in manifest["files"]:

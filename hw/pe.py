@@ -1,15 +1,15 @@
 """The processing element: ``G/2`` multipliers with index-driven IFM selection."""
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
-from sense_models.config import ArrayConfig
+from .component import ConfigComponent
 
 __all__ = ["ProcessingElement"]
 
 
-class ProcessingElement(wiring.Component):
+class ProcessingElement(ConfigComponent):
     """One (reduction group, kernel) pair of the current tile.
 
     Each cycle the PE takes one pixel's ``row_span`` IFM values from the left and passes them
@@ -45,10 +45,7 @@ class ProcessingElement(wiring.Component):
     one pixel vector per cycle.
     """
 
-    def __init__(self, *, config):
-        if not isinstance(config, ArrayConfig):
-            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
-        self._config = config
+    def members(self, config):
         m = config.mults_per_pe
         ifm = data.ArrayLayout(signed(config.ifm_width), config.row_span)
         members = {
@@ -64,11 +61,7 @@ class ProcessingElement(wiring.Component):
         }
         if config.sparse:
             members["w_index"] = In(data.ArrayLayout(unsigned(config.index_width), m))
-        super().__init__(members)
-
-    @property
-    def config(self):
-        return self._config
+        return members
 
     def select(self, lane, index):
         """The IFM value multiplier ``lane`` takes: ``x_in[index]`` (sparse), ``x_in[lane]``."""

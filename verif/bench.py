@@ -15,8 +15,9 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
-from sense_hw.generate import add_config_arguments, config_from_args
+from sense_hw.generate import add_config_arguments, parse_config
 from sense_models.cycle_model import ideal_cycles
 from sense_models.layers import LAYERS
 
@@ -76,8 +77,7 @@ def main(argv=None):
     parser.add_argument("--layers", nargs="*", choices=sorted(LAYERS), metavar="LAYER",
                         help="layer names (default: all)")
     parser.add_argument("--out", default=str(REPO / "reports" / "bench.json"))
-    args = parser.parse_args(argv)
-    config = config_from_args(args)
+    args, config = parse_config(parser, argv)
     layers = [LAYERS[name] for name in args.layers] if args.layers else list(LAYERS.values())
     started = time.perf_counter()
     records, failures = bench(config, layers, args.pixels)
@@ -92,7 +92,7 @@ def main(argv=None):
         "wall_s": time.perf_counter() - started,
         "layers": records,
     }
-    out = __import__("pathlib").Path(args.out)
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(table(records))

@@ -5,7 +5,7 @@ a cycle counter. The host writes a layer's beats as ``$readmemh`` files, the sim
 on its own until ``done``, and the results come back in bulk. Jobs are JSON dicts::
 
     {"name": ..., "pixels": P, "reduction": T, "kernels": K, "seed": s,
-     "relu": true, "source_stall": 0.0, "sink_stall": 0.0}
+     "relu": true, "source_stall": 0.0, "sink_stall": 0.0, "corrupt_expected": false}
 """
 
 from __future__ import annotations
@@ -111,7 +111,10 @@ class BenchHarness:
         await self._pulse(dut.dump)
         fields = result_format(config).from_hex((self.workdir / "bench_results.hex").read_text())
         got = results_to_matrix(schedule.tiling, fields["value"])
-        mismatches = int(np.count_nonzero(got != schedule.expected))
+        expected = schedule.expected.copy()
+        if job.get("corrupt_expected"):  # proves the bulk comparison can fail
+            expected[-1, -1] += 1
+        mismatches = int(np.count_nonzero(got != expected))
         tags_ok = bool(np.array_equal(fields["tag"], schedule.results["tag"]))
         return {"cycles": cycles, "wall_s": wall, "mismatches": mismatches, "tags_ok": tags_ok,
                 "outputs": int(schedule.expected.size), "tiling": schedule.tiling}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sense_hw.generate import add_config_arguments, config_from_args
+from sense_hw.generate import add_config_arguments, parse_config
 
 from .runner import build, run_tests
 
@@ -25,11 +25,7 @@ def main(argv=None):
     parser.add_argument("--testcase", help="run only this cocotb test")
     parser.add_argument("--top", choices=[top for top, _ in SUITES], action="append",
                         help="which testbenches (default: all)")
-    args = parser.parse_args(argv)
-    try:
-        config = config_from_args(args)
-    except (TypeError, ValueError) as error:
-        parser.error(str(error))
+    args, config = parse_config(parser, argv)
     failed = 0
     for top, module in SUITES:
         if args.top and top not in args.top:

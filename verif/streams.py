@@ -13,17 +13,24 @@ from cocotb.triggers import ReadOnly, RisingEdge
 __all__ = ["StreamSource", "StreamSink", "Clocked"]
 
 
-class StreamSource:
+class _StreamPort:
+    """The three signals of one stream port of a DUT, ``<prefix>__{valid,ready,payload}``."""
+
+    def __init__(self, dut, prefix):
+        self.name = prefix
+        self._valid = getattr(dut, f"{prefix}__valid")
+        self._ready = getattr(dut, f"{prefix}__ready")
+        self._payload = getattr(dut, f"{prefix}__payload")
+
+
+class StreamSource(_StreamPort):
     """Drives ``<prefix>__valid``/``__payload`` from a list of beat integers.
 
     ``idle`` is the probability of an idle cycle between two beats (random source stalls).
     """
 
     def __init__(self, dut, prefix, words, *, rng, idle=0.0):
-        self.name = prefix
-        self._valid = getattr(dut, f"{prefix}__valid")
-        self._ready = getattr(dut, f"{prefix}__ready")
-        self._payload = getattr(dut, f"{prefix}__payload")
+        super().__init__(dut, prefix)
         self._words = words
         self._rng = rng
         self._idle = idle
@@ -61,14 +68,11 @@ class StreamSource:
         self._fire = self._offered and bool(self._ready.value)
 
 
-class StreamSink:
+class StreamSink(_StreamPort):
     """Accepts beats on ``<prefix>__valid``/``__ready``, with random back-pressure."""
 
     def __init__(self, dut, prefix, *, rng, backpressure=0.0):
-        self.name = prefix
-        self._valid = getattr(dut, f"{prefix}__valid")
-        self._ready = getattr(dut, f"{prefix}__ready")
-        self._payload = getattr(dut, f"{prefix}__payload")
+        super().__init__(dut, prefix)
         self._rng = rng
         self._backpressure = backpressure
         self._ready_now = 1
