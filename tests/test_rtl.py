@@ -51,3 +51,12 @@ def test_pe_test_fails_on_a_pe_without_index_selection():
     config = PE_CONFIGS[1]
     directory = build(config, "pe", variant="mutant-no_index", patch=mutant("no_index_top"))
     assert run_tests(config, "pe", "sense_verif.test_pe", directory=directory) == (2, 2)
+
+
+def test_waves_write_an_fst_file():
+    config = PE_CONFIGS[0]
+    directory = build(config, "pe", waves=True)
+    (directory / "dump.fst").unlink(missing_ok=True)
+    assert run_tests(config, "pe", "sense_verif.test_pe", directory=directory,
+                     waves=True) == (2, 0)
+    assert (directory / "dump.fst").stat().st_size > 1000

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from sense_hw.generate import add_config_arguments, parse_config
-from sense_models.cycle_model import ideal_cycles
+from sense_models.cycle_model import ideal_cycles, layer_cycles
+from sense_models.tiling import tile_layer
 from sense_models.layers import LAYERS
 
 from .runner import REPO, run_jobs
@@ -42,6 +43,8 @@ def bench(config, layers, pixels, seed=2026):
     records = []
     for job, s, d in zip(jobs, sparse, dense):
         ideal = ideal_cycles(config, s["dense_macs"])
+        full = tile_layer(config, LAYERS[job["name"]].pixels, job["reduction"], job["kernels"])
+        full_cycles = layer_cycles(config, full.pass_pixels)
         records.append({
             "layer": job["name"], "rows": config.rows, "cols": config.cols,
             "group": config.group, "pixels": job["pixels"], "full_pixels":
@@ -54,6 +57,9 @@ def bench(config, layers, pixels, seed=2026):
             "bit_exact": s["mismatches"] == 0 and d["mismatches"] == 0,
             "sim_cycles_per_s": s["sim_cycles_per_s"],
             "dense_sim_cycles_per_s": d["sim_cycles_per_s"],
+            # The cycle model (equal to the RTL on every simulated run) at the full pixel count.
+            "full_model_cycles": full_cycles,
+            "full_utilization": ideal_cycles(config, full.dense_macs) / full_cycles,
         })
     return records, sparse_failures + dense_failures
 

