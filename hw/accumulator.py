@@ -50,14 +50,17 @@ class ColumnAccumulator(ConfigComponent):
         read = sums.read_port(transparent_for=(write,))
 
         total = Signal(signed(cfg.acc_width))
+        m.d.comb += total.eq(Mux(self.first, 0, read.data) + self.psum)
+        total = self._faults.wire(m, total, kind="accumulator", block=self._name, name="total")
         m.d.comb += [
             read.addr.eq(self.rd_tag),
-            total.eq(Mux(self.first, 0, read.data) + self.psum),
             write.addr.eq(self.tag),
             write.data.eq(total),
             write.en.eq(self.valid & ~self.last),
         ]
         result = Signal.like(self.result, name="result_reg", reset_less=True)
         m.d.sync += result.eq(total)
+        result = self._faults.register(m, result, kind="accumulator", block=self._name,
+                                       name="result_reg")
         m.d.comb += self.result.eq(result)
         return m

@@ -4,6 +4,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
+from .abft import ChecksumPE
 from .component import ConfigComponent
 from .layouts import weight_layout
 from .pe import ProcessingElement
@@ -26,6 +27,9 @@ class SystolicArray(ConfigComponent):
         Per-row weight bank travelling with ``x_in``.
     psum_out : Out(ArrayLayout(signed(acc_width), cols))
         Per-column tile sums at the bottom edge.
+    check_psum_out : Out(signed(acc_width))
+        With the kernel-side check only: the checksum column's ``w_s . x`` for the vector,
+        one cycle after column ``cols - 1``'s sum.
     w_en, w_row, w_bank : In
         Weight write: row ``w_row`` of bank ``w_bank`` takes ``w_data`` at the clock edge.
     w_data : In(weight_layout(config))
@@ -34,7 +38,7 @@ class SystolicArray(ConfigComponent):
 
     def members(self, config):
         row = data.ArrayLayout(signed(config.ifm_width), config.row_span)
-        return {
+        members = {
             "x_in": In(data.ArrayLayout(row, config.rows)),
             "bank_in": In(config.rows),
             "psum_out": Out(data.ArrayLayout(signed(config.acc_width), config.cols)),
@@ -43,11 +47,15 @@ class SystolicArray(ConfigComponent):
             "w_bank": In(1),
             "w_data": In(weight_layout(config)),
         }
+        if config.kernel_check:
+            members["check_psum_out"] = Out(signed(config.acc_width))
+        return members
 
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
-        grid = [[ProcessingElement(config=cfg) for _ in range(cfg.cols)] for _ in range(cfg.rows)]
+        grid = [[ProcessingElement(config=cfg, faults=self._faults, name=f"pe_r{i}_c{j}")
+                 for j in range(cfg.cols)] for i in range(cfg.rows)]
         for i, pe_row in enumerate(grid):
             for j, pe in enumerate(pe_row):
                 m.submodules[f"pe_r{i}_c{j}"] = pe
@@ -63,4 +71,23 @@ class SystolicArray(ConfigComponent):
                     m.d.comb += pe.w_index.eq(self.w_data.index[j])
         for j in range(cfg.cols):
             m.d.comb += self.psum_out[j].eq(grid[-1][j].psum_out)
+        if cfg.kernel_check:
+            self._checksum_column(m, grid)
         return m
+
+    def _checksum_column(self, m, grid):
+        """The kernel checksum column, right of the last column, fed by its IFM forwarding."""
+        above = None
+        for i, pe_row in enumerate(grid):
+            pe = ChecksumPE(config=self._config, faults=self._faults, name=f"pe_r{i}_cs")
+            m.submodules[f"pe_r{i}_cs"] = pe
+            m.d.comb += [
+                pe.x_in.eq(pe_row[-1].x_out),
+                pe.bank_in.eq(pe_row[-1].bank_out),
+                pe.psum_in.eq(0 if above is None else above.psum_out),
+                pe.w_en.eq(self.w_en & (self.w_row == i)),
+                pe.w_bank.eq(self.w_bank),
+                pe.w_value.eq(self.w_data.checksum),
+            ]
+            above = pe
+        m.d.comb += self.check_psum_out.eq(above.psum_out)

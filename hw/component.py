@@ -4,6 +4,8 @@ from amaranth.lib import wiring
 
 from sense_models.config import ArrayConfig
 
+from .faults import NO_FAULTS
+
 __all__ = ["ConfigComponent"]
 
 
@@ -14,12 +16,18 @@ class ConfigComponent(wiring.Component):
     ----------
     config : ArrayConfig
         Keyword-only; anything else raises ``TypeError``.
+    faults : FaultSites, optional
+        The fault-site registry of a fault-injection build (see :mod:`sense_hw.faults`).
+    name : str, optional
+        The block's instance name, to label its fault sites.
     """
 
-    def __init__(self, *, config):
+    def __init__(self, *, config, faults=None, name=None):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"config must be an ArrayConfig, not {config!r}")
         self._config = config
+        self._faults = faults if faults is not None else NO_FAULTS
+        self._name = name or type(self).__name__
         super().__init__(self.members(config))
 
     def members(self, config):

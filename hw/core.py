@@ -1,13 +1,17 @@
 """The accelerator core: weight loader, IFM skew, array, accumulators, result deskew."""
 
-from amaranth.hdl import EnableInserter, Module, Mux, Signal
+from amaranth.hdl import Cat, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from sense_models.abft import DIGIT_BITS, checksum_width
 
 from .accumulator import ColumnAccumulator
 from .array import SystolicArray
 from .component import ConfigComponent
-from .layouts import pixel_layout, result_layout, weight_layout
+from .abft import ColumnChecker
+from .faults import FaultSites
+from .layouts import fault_layout, pixel_layout, result_layout, status_layout, weight_layout
 
 __all__ = ["SenseEngine", "SenseCore"]
 
@@ -26,37 +30,50 @@ def _delay(m, value, cycles, name, *, reset_less=True):
 
 
 def _stream_members(config):
-    return {
+    members = {
         "weights": In(stream.Signature(weight_layout(config))),
         "pixels": In(stream.Signature(pixel_layout(config))),
         "results": Out(stream.Signature(result_layout(config))),
     }
+    if config.abft != "none":
+        members["status"] = Out(status_layout(config))
+    if config.faults:
+        members["fault"] = In(fault_layout(config))
+    return members
 
 
 class SenseEngine(ConfigComponent):
     """The core's pipeline, stepping only when ``advance`` is high.
 
-    See :class:`SenseCore`, which drives ``advance``; the members are the same plus ``advance``.
+    See :class:`SenseCore`, which drives ``advance`` and ``cycle``; the members are the same
+    plus those two.
     """
 
     def members(self, config):
-        return {**_stream_members(config), "advance": In(1)}
+        members = {**_stream_members(config), "advance": In(1)}
+        members.pop("fault", None)
+        if config.abft != "none":
+            members["cycle"] = In(32)
+        return members
 
     def elaborate(self, platform):
         cfg = self._config
-        rows, cols = cfg.rows, cfg.cols
+        rows, cols, digits = cfg.rows, cfg.cols, cfg.check_digits
         m = Module()
-        m.submodules.array = array = SystolicArray(config=cfg)
+        m.submodules.array = array = SystolicArray(config=cfg, faults=self._faults,
+                                                   name="array")
 
         # -- weight banks -----------------------------------------------------------------------
         # A bank is free (``~full``, ``drain == 0``), then loaded one PE row per beat, then full
-        # until the last pixel vector of its pass is issued, then draining until that vector
-        # has passed the last column, which frees it again.
+        # until the last vector of its pass is issued (the last pixel vector, or the last
+        # checksum digit with the pixel-side check), then draining until that vector has passed
+        # the last column, which frees it again.
         load_bank = Signal()
         load_row = Signal(range(rows))
         issue_bank = Signal()
         pixel = self.pixels.payload
         accept = Signal()
+        pass_done = Signal()  # the pass's last vector is issued this cycle
         m.d.comb += accept.eq(self.pixels.valid & self.pixels.ready)
         m.d.comb += [
             array.w_en.eq(self.weights.valid & self.weights.ready),
@@ -68,60 +85,159 @@ class SenseEngine(ConfigComponent):
             m.d.sync += load_row.eq(Mux(load_row == rows - 1, 0, load_row + 1))
             with m.If(load_row == rows - 1):
                 m.d.sync += load_bank.eq(~load_bank)
-        with m.If(accept & pixel.end):
+        with m.If(pass_done):
             m.d.sync += issue_bank.eq(~issue_bank)
+
+        # -- pixel-side checksum: sum the pass's vectors, then issue the sum as digits ----------
+        digit = Signal(range(max(2, digits + 1)))  # 0: pixels; k + 1: issuing digit k
+        injecting = Signal()
+        x_in = Signal.like(pixel.data, name="x_issue")
+        if digits:
+            m.d.comb += [injecting.eq(digit != 0), pass_done.eq(digit == digits)]
+            x_sum = Signal(data.ArrayLayout(
+                data.ArrayLayout(signed(checksum_width(cfg.ifm_width, cfg.acc_depth)),
+                                 cfg.row_span), rows), name="x_sum", reset_less=True)
+            fresh = Signal(init=1)  # the next pixel vector starts a pass
+            with m.If(accept):
+                m.d.sync += fresh.eq(pixel.end)
+                for i in range(rows):
+                    for e in range(cfg.row_span):
+                        m.d.sync += x_sum[i][e].eq(Mux(fresh, 0, x_sum[i][e]) + pixel.data[i][e])
+                with m.If(pixel.end):
+                    m.d.sync += digit.eq(1)
+            with m.Elif(injecting):
+                m.d.sync += digit.eq(Mux(pass_done, 0, digit + 1))
+            digit_vector = Signal.like(pixel.data, name="x_digit")
+            with m.Switch(digit):
+                for k in range(digits):
+                    with m.Case(k + 1):
+                        for i in range(rows):
+                            for e in range(cfg.row_span):
+                                shifted = x_sum[i][e].shift_right(DIGIT_BITS * k)
+                                m.d.comb += digit_vector[i][e].eq(
+                                    shifted if k == digits - 1 else shifted[:DIGIT_BITS])
+            m.d.comb += x_in.eq(Mux(accept, pixel.data, digit_vector))
+        else:
+            m.d.comb += [pass_done.eq(accept & pixel.end),
+                         x_in.eq(Mux(accept, pixel.data, 0))]
 
         for b in range(2):
             full = Signal(name=f"bank{b}_full")
-            drain = Signal(range(cols), name=f"bank{b}_drain")
+            drain_cycles = cols - 1 + int(cfg.kernel_check)  # the checksum column is one more
+            drain = Signal(range(drain_cycles + 1), name=f"bank{b}_drain")
             with m.If(load_bank == b):
                 m.d.comb += self.weights.ready.eq(self.advance & ~full & (drain == 0))
             with m.If(issue_bank == b):
-                m.d.comb += self.pixels.ready.eq(self.advance & full)
+                m.d.comb += self.pixels.ready.eq(self.advance & full & ~injecting)
             with m.If(drain != 0):
                 m.d.sync += drain.eq(drain - 1)
             with m.If(array.w_en & (load_bank == b) & (load_row == rows - 1)):
                 m.d.sync += full.eq(1)
-            with m.If(accept & pixel.end & (issue_bank == b)):
-                m.d.sync += [full.eq(0), drain.eq(cols - 1)]
+            with m.If(pass_done & (issue_bank == b)):
+                m.d.sync += [full.eq(0), drain.eq(drain_cycles)]
 
         # -- skew: row i sees the vector i + 1 cycles after acceptance --------------------------
         for i in range(rows):
-            x = Signal.like(pixel.data[i], name=f"x_row{i}")
-            m.d.comb += x.eq(Mux(accept, pixel.data[i], 0))
-            x_taps = _delay(m, x, i + 1, f"x_row{i}")
+            x_taps = _delay(m, x_in[i], i + 1, f"x_row{i}")
             bank_taps = _delay(m, issue_bank, i + 1, f"bank_row{i}")
             m.d.comb += [array.x_in[i].eq(x_taps[-1]), array.bank_in[i].eq(bank_taps[-1])]
 
         # -- metadata travels beside the wavefront: down the rows, then along the columns -------
-        meta = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1,
-                                         "tag": range(cfg.acc_depth)}), name="meta")
-        m.d.comb += [meta.valid.eq(accept), meta.first.eq(pixel.first),
-                     meta.last.eq(pixel.last), meta.tag.eq(pixel.tag)]
-        meta_taps = _delay(m, meta, rows + cols + 1, "meta", reset_less=False)
+        meta = Signal(data.StructLayout({
+            "valid": 1, "first": 1, "last": 1, "tag": range(cfg.acc_depth),
+            "check": 1, "digit": range(max(2, digits)), "last_digit": 1}), name="meta")
+        m.d.comb += [meta.valid.eq(accept | injecting), meta.first.eq(pixel.first),
+                     meta.last.eq(pixel.last), meta.tag.eq(pixel.tag),
+                     meta.check.eq(injecting), meta.digit.eq(digit - 1),
+                     meta.last_digit.eq(pass_done & injecting)]
+        out_stage = rows + cols + 1 + int(cfg.kernel_check)
+        meta_taps = _delay(m, meta, out_stage, "meta", reset_less=False)
 
         # -- accumulate per column, then deskew so a pixel's columns leave together -------------
-        for j in range(cols):
-            acc = ColumnAccumulator(config=cfg)
-            m.submodules[f"acc_c{j}"] = acc
+        psums = [array.psum_out[j] for j in range(cols)]
+        if cfg.kernel_check:
+            psums.append(array.check_psum_out)
+        results = []
+        mismatches = []
+        for j, psum in enumerate(psums):
+            name = f"acc_c{j}" if j < cols else "acc_cs"
+            acc = ColumnAccumulator(config=cfg, faults=self._faults, name=name)
+            m.submodules[name] = acc
             here = meta_taps[rows + j + 1]
             m.d.comb += [
                 acc.rd_tag.eq(meta_taps[rows + j].tag),
-                acc.valid.eq(here.valid),
+                acc.valid.eq(here.valid & ~here.check),
                 acc.tag.eq(here.tag),
                 acc.first.eq(here.first),
                 acc.last.eq(here.last),
-                acc.psum.eq(array.psum_out[j]),
+                acc.psum.eq(psum),
             ]
-            out_taps = _delay(m, acc.result, cols - 1 - j, f"result_c{j}")
-            m.d.comb += self.results.payload.value[j].eq(out_taps[-1])
+            results.append(_delay(m, acc.result, len(psums) - 1 - j, f"result_c{j}")[-1])
+            if cfg.pixel_check and j < cols:
+                checker = ColumnChecker(config=cfg, faults=self._faults, name=f"check_c{j}")
+                m.submodules[f"check_c{j}"] = checker
+                m.d.comb += [checker.valid.eq(here.valid), checker.check.eq(here.check),
+                             checker.digit.eq(here.digit),
+                             checker.last_digit.eq(here.last_digit), checker.psum.eq(psum)]
+                mismatches.append(checker)
+        for j in range(cols):
+            m.d.comb += self.results.payload.value[j].eq(results[j])
 
-        out = meta_taps[rows + cols + 1]
+        out = meta_taps[out_stage]
         m.d.comb += [
-            self.results.valid.eq(out.valid & out.last),
+            self.results.valid.eq(out.valid & out.last & ~out.check),
             self.results.payload.tag.eq(out.tag),
         ]
+        if cfg.abft != "none":
+            self._status(m, mismatches, results, out)
         return m
+
+    def _status(self, m, checkers, results, out):
+        """Sticky error flag, saturating counters and the first mismatch of each check."""
+        cfg, status = self._config, self.status
+        first_seen = Signal()
+        pixel_hit = Signal()
+        kernel_hit = Signal()
+        if cfg.pixel_check:
+            hits = Cat(c.mismatch for c in checkers)
+            m.d.comb += pixel_hit.eq(hits.any())
+            with m.If(pixel_hit):
+                m.d.sync += status.pixel_errors.eq(
+                    Mux(status.pixel_errors == 0xFFFF, 0xFFFF, status.pixel_errors + 1))
+                with m.If(status.pixel_errors == 0):
+                    for j in reversed(range(cfg.cols)):
+                        with m.If(checkers[j].mismatch):
+                            m.d.sync += [status.pixel_column.eq(j),
+                                         status.pixel_syndrome.eq(checkers[j].syndrome),
+                                         status.pixel_pass.eq(self._checked_passes(m, j) - 1)]
+        if cfg.kernel_check:
+            beats = Signal(32)
+            observed = Signal(signed(cfg.acc_width))
+            m.d.comb += observed.eq(sum(results[:cfg.cols]))
+            syndrome = Signal(signed(cfg.acc_width))
+            m.d.comb += syndrome.eq(observed - results[cfg.cols])
+            syndrome = self._faults.wire(m, syndrome, kind="checker", block="engine",
+                                         name="kernel_syndrome")
+            emit = out.valid & out.last & ~out.check
+            with m.If(emit):
+                m.d.sync += beats.eq(beats + 1)
+            m.d.comb += kernel_hit.eq(emit & (syndrome != 0))
+            with m.If(kernel_hit):
+                m.d.sync += status.kernel_errors.eq(
+                    Mux(status.kernel_errors == 0xFFFF, 0xFFFF, status.kernel_errors + 1))
+                with m.If(status.kernel_errors == 0):
+                    m.d.sync += [status.kernel_beat.eq(beats),
+                                 status.kernel_syndrome.eq(syndrome)]
+        with m.If((pixel_hit | kernel_hit) & ~status.error):
+            m.d.sync += [status.error.eq(1), status.first_cycle.eq(self.cycle)]
+
+    def _checked_passes(self, m, j):
+        """Passes column ``j``'s checker has completed so far (the pass being flagged)."""
+        count = Signal(16, name=f"passes_checked_c{j}")
+        checker = m.submodules[f"check_c{j}"]
+        with m.If(checker.valid & checker.last_digit):
+            m.d.sync += count.eq(count + 1)
+        return count
 
 
 class SenseCore(ConfigComponent):
@@ -155,11 +271,27 @@ class SenseCore(ConfigComponent):
     """
 
     def members(self, config):
+        self._sites = None
         return _stream_members(config)
 
+    @property
+    def fault_sites(self):
+        """The fault sites of a fault-injection build, numbered (complete after elaboration)."""
+        return self._sites.sites if self._sites is not None else []
+
     def elaborate(self, platform):
+        cfg = self._config
         m = Module()
-        engine = SenseEngine(config=self._config)
+        self._sites = None
+        faults = None
+        if cfg.abft != "none" or cfg.faults:
+            cycle = Signal(32, name="cycle")  # cycles since reset, for fault timing and status
+            m.d.sync += cycle.eq(cycle + 1)
+        if cfg.faults:
+            self._sites = faults = FaultSites(self.fault, cycle)
+        engine = SenseEngine(config=cfg, faults=faults, name="engine")
+        if cfg.abft != "none":
+            m.d.comb += [engine.cycle.eq(cycle), self.status.eq(engine.status)]
         advance = Signal()
         m.submodules.engine = EnableInserter(advance)(engine)
         m.d.comb += advance.eq(~self.results.valid | self.results.ready)

@@ -115,7 +115,9 @@ def config_from_args(args):
 def add_config_arguments(parser):
     parser.add_argument("--config", help="JSON file with configuration keys")
     for field in dataclasses.fields(ArrayConfig):
-        if field.type in (bool, "bool"):
+        if field.type in (str, "str"):
+            parser.add_argument(f"--{field.name}", help=f"(default {field.default})")
+        elif field.type in (bool, "bool"):
             parser.add_argument(f"--{field.name}", type=lambda s: s.lower() in ("1", "true", "yes"),
                                 help=f"(default {field.default})")
         else:

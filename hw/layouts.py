@@ -6,9 +6,11 @@ The host-side packer and the RTL share one description of every bit, so they can
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from sense_models.formats import pixel_format, result_format, weight_format
+from sense_models.formats import (fault_format, pixel_format, result_format, status_format,
+                                  weight_format)
 
-__all__ = ["bus_layout", "pixel_layout", "weight_layout", "result_layout"]
+__all__ = ["bus_layout", "pixel_layout", "weight_layout", "result_layout", "status_layout",
+           "fault_layout"]
 
 
 def _field_shape(field):
@@ -33,3 +35,11 @@ def weight_layout(config):
 
 def result_layout(config):
     return bus_layout(result_format(config))
+
+
+def status_layout(config):
+    return bus_layout(status_format(config))
+
+
+def fault_layout(config):
+    return bus_layout(fault_format(config))

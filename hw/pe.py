@@ -68,7 +68,7 @@ class ProcessingElement(ConfigComponent):
         return self.x_in[lane] if index is None else self.x_in[index]
 
     def elaborate(self, platform):
-        cfg = self._config
+        cfg, faults, block = self._config, self._faults, self._name
         m = Module()
 
         banks = []
@@ -81,6 +81,11 @@ class ProcessingElement(ConfigComponent):
                 m.d.sync += value.eq(self.w_value)
                 if cfg.sparse:
                     m.d.sync += index.eq(self.w_index)
+            value = faults.register(m, value, kind="weight_register", block=block,
+                                    name=f"w_value_b{b}")
+            if cfg.sparse:
+                index = faults.register(m, index, kind="index_register", block=block,
+                                        name=f"w_index_b{b}")
             banks.append((value, index))
 
         products = []
@@ -91,15 +96,19 @@ class ProcessingElement(ConfigComponent):
             operand = self.select(lane, index)
             product = Signal(signed(cfg.ifm_width + cfg.weight_width), name=f"product{lane}")
             m.d.comb += product.eq(weight * operand)
-            products.append(product)
+            products.append(faults.wire(m, product, kind="multiplier", block=block,
+                                        name=f"product{lane}"))
+
+        total = Signal.like(self.psum_out, name="psum_sum")
+        m.d.comb += total.eq(self.psum_in + sum(products))
+        total = faults.wire(m, total, kind="adder", block=block, name="psum_sum")
 
         x_reg = Signal.like(self.x_in, name="x_reg", reset_less=True)
         bank_reg = Signal(name="bank_reg", reset_less=True)
         psum_reg = Signal.like(self.psum_out, name="psum_reg", reset_less=True)
-        m.d.sync += [
-            x_reg.eq(self.x_in),
-            bank_reg.eq(self.bank_in),
-            psum_reg.eq(self.psum_in + sum(products)),
-        ]
+        m.d.sync += [x_reg.eq(self.x_in), bank_reg.eq(self.bank_in), psum_reg.eq(total)]
+        x_reg = faults.register(m, x_reg, kind="ifm_register", block=block, name="x_reg")
+        psum_reg = faults.register(m, psum_reg, kind="psum_register", block=block,
+                                   name="psum_reg")
         m.d.comb += [self.x_out.eq(x_reg), self.bank_out.eq(bank_reg), self.psum_out.eq(psum_reg)]
         return m

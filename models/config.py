@@ -11,9 +11,12 @@ import dataclasses
 import json
 from pathlib import Path
 
+from .abft import digit_count, kernel_checksum_width
+
 __all__ = ["ArrayConfig"]
 
 _GROUPS = (2, 4, 8, 16)
+ABFT_OPTIONS = ("none", "pixel", "kernel", "both")
 
 
 def _check_int(name, value, minimum):
@@ -45,6 +48,12 @@ class ArrayConfig:
         Partial-sum and accumulator width; all sums wrap modulo ``2**acc_width``.
     acc_depth : int
         Accumulator entries per column: the largest pixel tile of a pass (a power of two).
+    abft : str
+        Checkers built in: ``"none"``, ``"pixel"`` (checksum pixel per pass, per column),
+        ``"kernel"`` (checksum column, per pixel) or ``"both"``; see :mod:`sense_models.abft`.
+    faults : bool
+        Instrument fault sites that a testbench can trigger at run time (fault-injection
+        build). ``False`` generates RTL identical to a build without the option.
     """
 
     rows: int = 8
@@ -55,6 +64,8 @@ class ArrayConfig:
     weight_width: int = 8
     acc_width: int = 32
     acc_depth: int = 256
+    abft: str = "none"
+    faults: bool = False
 
     def __post_init__(self):
         _check_int("rows", self.rows, 1)
@@ -64,8 +75,11 @@ class ArrayConfig:
         _check_int("acc_width", self.acc_width, 1)
         _check_int("acc_depth", self.acc_depth, 1)
         _check_int("group", self.group, 2)
-        if not isinstance(self.sparse, bool):
-            raise TypeError(f"sparse must be a bool, not {self.sparse!r}")
+        for name in ("sparse", "faults"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
+        if self.abft not in ABFT_OPTIONS:
+            raise ValueError(f"abft must be one of {ABFT_OPTIONS}, not {self.abft!r}")
         if self.group not in _GROUPS:
             raise ValueError(f"group must be one of {_GROUPS} (a power of two), not {self.group}")
         if self.acc_width < self.ifm_width + self.weight_width:
@@ -75,6 +89,9 @@ class ArrayConfig:
                 f"{self.ifm_width + self.weight_width} bits")
         if self.acc_depth & (self.acc_depth - 1):
             raise ValueError(f"acc_depth must be a power of two, not {self.acc_depth}")
+        if self.pixel_check and self.ifm_width < 8:
+            raise ValueError(f"the pixel-side check streams 7-bit digits: ifm_width must be at "
+                             f"least 8, not {self.ifm_width}")
 
     # -- derived shapes ------------------------------------------------------------------------
 
@@ -109,16 +126,46 @@ class ArrayConfig:
         return max(1, (self.acc_depth - 1).bit_length())
 
     @property
+    def pixel_check(self) -> bool:
+        return self.abft in ("pixel", "both")
+
+    @property
+    def kernel_check(self) -> bool:
+        return self.abft in ("kernel", "both")
+
+    @property
+    def array_columns(self) -> int:
+        """PE columns including the kernel checksum column."""
+        return self.cols + int(self.kernel_check)
+
+    @property
+    def check_digits(self) -> int:
+        """Checksum digit vectors issued after each pass (0 without the pixel-side check)."""
+        if not self.pixel_check:
+            return 0
+        return digit_count(self.ifm_width, self.acc_depth)
+
+    @property
+    def checksum_weight_width(self) -> int:
+        """Bits of a kernel-checksum weight ``w_s`` (sum over a kernel tile's ``cols``)."""
+        return kernel_checksum_width(self.weight_width, self.cols)
+
+    @property
     def latency(self) -> int:
-        """Cycles from a pixel vector's acceptance to its result beat being valid."""
-        return self.rows + self.cols + 1
+        """Cycles from a pixel vector's acceptance to its result beat being valid.
+
+        The kernel checksum column sits right of the last column: one more cycle.
+        """
+        return self.rows + self.cols + 1 + int(self.kernel_check)
 
     @property
     def name(self) -> str:
         """A stable name for build directories and the top module."""
         kind = "sparse" if self.sparse else "dense"
         return (f"{kind}_r{self.rows}c{self.cols}g{self.group}"
-                f"_i{self.ifm_width}w{self.weight_width}a{self.acc_width}d{self.acc_depth}")
+                f"_i{self.ifm_width}w{self.weight_width}a{self.acc_width}d{self.acc_depth}"
+                + ("" if self.abft == "none" else f"_abft-{self.abft}")
+                + ("_faults" if self.faults else ""))
 
     # -- (de)serialisation ---------------------------------------------------------------------
 

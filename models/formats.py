@@ -16,7 +16,8 @@ import numpy as np
 
 from .intmath import to_unsigned, wrap
 
-__all__ = ["Field", "BusFormat", "pixel_format", "weight_format", "result_format"]
+__all__ = ["Field", "BusFormat", "pixel_format", "weight_format", "result_format",
+           "status_format", "fault_format"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +154,46 @@ def weight_format(config):
     fields = [Field("value", config.weight_width, shape, signed=True)]
     if config.sparse:
         fields.append(Field("index", config.index_width, shape))
+    if config.kernel_check:
+        # w_s of this row's group: dense over the group (the kernels' indices differ).
+        fields.append(Field("checksum", config.checksum_weight_width, (config.row_span,),
+                            signed=True))
     return BusFormat(tuple(fields))
+
+
+def status_format(config):
+    """The ABFT status the core exposes (see :mod:`sense_models.abft`); all counts saturate.
+
+    ``error`` is sticky. ``pixel_*`` describe the first pixel-side mismatch (the pass counted
+    from 0 since reset, the column and the syndrome), ``kernel_*`` the first kernel-side one
+    (the result beat counted from 0, the syndrome); ``first_cycle`` is the cycle (counted
+    from reset) in which the first mismatch was flagged.
+    """
+    return BusFormat((
+        Field("error", 1),
+        Field("pixel_errors", 16),
+        Field("kernel_errors", 16),
+        Field("pixel_pass", 16),
+        Field("pixel_column", max(1, (config.cols - 1).bit_length())),
+        Field("pixel_syndrome", config.acc_width, signed=True),
+        Field("kernel_beat", 32),
+        Field("kernel_syndrome", config.acc_width, signed=True),
+        Field("first_cycle", 32),
+    ))
+
+
+def fault_format(config):
+    """Run-time control of the fault-injection build's sites.
+
+    ``mode`` 0 is off, 1 stuck-at-0, 2 stuck-at-1, 3 a one-cycle bit flip; the fault is
+    active from cycle ``start`` (counted from reset) on, or only in it for a flip.
+    """
+    return BusFormat((
+        Field("site", 16),
+        Field("bit", 6),
+        Field("mode", 2),
+        Field("start", 32),
+    ))
 
 
 def result_format(config):

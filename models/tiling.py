@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from .abft import kernel_checksum
 from .golden import matmul
 from .intmath import check_range
 from .sparsity import check_half_sparse, pack
@@ -130,13 +131,16 @@ def schedule_layer(config, x, w):
     xp = np.pad(x.astype(np.int64), ((0, 0), (0, -x.shape[1] % tr)))
     yp = np.pad(expected, ((0, 0), (0, -w.shape[1] % cols)))
 
-    wv, wi, pix, tags, first, last, end, res_v, res_t = ([] for _ in range(9))
+    wp = np.pad(w.astype(np.int64), ((0, -w.shape[0] % tr), (0, -w.shape[1] % cols)))
+    wv, wi, ws, pix, tags, first, last, end, res_v, res_t = ([] for _ in range(10))
     for kt, pt, rt in tiling.passes:
         groups = slice(rt * rows, (rt + 1) * rows)
         kernels = slice(kt * cols, (kt + 1) * cols)
         wv.append(values[groups, kernels])
         if indices is not None:
             wi.append(indices[groups, kernels])
+        if config.kernel_check:
+            ws.append(kernel_checksum(wp[rt * tr:(rt + 1) * tr, kernels]).reshape(rows, -1))
         pixels = tiling.pixel_tile(pt)
         n = len(pixels)
         pix.append(xp[pixels.start:pixels.stop, rt * tr:(rt + 1) * tr].reshape(n, rows, -1))
@@ -150,6 +154,8 @@ def schedule_layer(config, x, w):
     weights = {"value": np.concatenate(wv)}
     if indices is not None:
         weights["index"] = np.concatenate(wi)
+    if config.kernel_check:
+        weights["checksum"] = np.concatenate(ws)
     pixels = {"data": np.concatenate(pix), "tag": np.concatenate(tags),
               "first": np.concatenate(first).astype(np.int64),
               "last": np.concatenate(last).astype(np.int64),

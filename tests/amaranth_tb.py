@@ -3,21 +3,32 @@
 from amaranth.sim import Simulator
 
 from sense_hw.core import SenseCore
-from sense_models.formats import pixel_format, result_format, weight_format
+from sense_models.cycle_model import check_done_cycles
+from sense_models.formats import (fault_format, pixel_format, result_format, status_format,
+                                  weight_format)
 
 
-def run_core(config, schedule, *, max_cycles=100_000):
-    """Stream ``schedule`` through a SenseCore; returns (result fields dict, cycles)."""
+def run_core(config, schedule, *, max_cycles=100_000, fault=None):
+    """Stream ``schedule`` through a SenseCore; returns (result fields, cycles, status).
+
+    ``status`` (ABFT builds) is read once the last pass's checks are complete; ``fault`` is a
+    dict of :func:`sense_models.formats.fault_format` fields for fault-injection builds.
+    """
     dut = SenseCore(config=config)
     weight_words = weight_format(config).pack(**schedule.weights)
     pixel_words = pixel_format(config).pack(**schedule.pixels)
     expected_beats = len(schedule.results["tag"])
     words = []
     cycles = [None]
+    status = [None]
+    settle = check_done_cycles(config, schedule.tiling.pass_pixels) + 4
 
     async def testbench(ctx):
         wi = pi = cycle = 0
         ctx.set(dut.results.ready, 1)
+        if fault is not None:
+            ctx.set(dut.fault.as_value(), fault_format(config).pack(
+                **{k: [v] for k, v in fault.items()})[0])
         while len(words) < expected_beats:
             if cycle >= max_cycles:
                 raise TimeoutError(f"no result after {max_cycles} cycles")
@@ -36,9 +47,15 @@ def run_core(config, schedule, *, max_cycles=100_000):
             pi += p_ok
             cycle += 1
         cycles[0] = cycle
+        if config.abft != "none":
+            while cycle < settle:
+                await ctx.tick()
+                cycle += 1
+            status[0] = status_format(config).unpack([ctx.get(dut.status.as_value())])
+
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(testbench)
     sim.run()
-    return result_format(config).unpack(words), cycles[0]
+    return result_format(config).unpack(words), cycles[0], status[0]

@@ -500,49 +500,49 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   reg [31:0] \$108 ;
   reg [31:0] \$109 ;
   wire \$11 ;
-  reg [31:0] \$110 ;
+  reg \$110 ;
   reg \$111 ;
   reg \$112 ;
   reg \$113 ;
   reg \$114 ;
   reg \$115 ;
   reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg [10:0] \$119 ;
+  reg [31:0] \$117 ;
+  reg [31:0] \$118 ;
+  reg [31:0] \$119 ;
   wire \$12 ;
-  reg [10:0] \$120 ;
-  reg [10:0] \$121 ;
-  reg [10:0] \$122 ;
-  reg [10:0] \$123 ;
-  reg [10:0] \$124 ;
-  reg [10:0] \$125 ;
-  reg [10:0] \$126 ;
-  reg [10:0] \$127 ;
-  reg [10:0] \$128 ;
-  reg [10:0] \$129 ;
+  reg [31:0] \$120 ;
+  reg [31:0] \$121 ;
+  reg [31:0] \$122 ;
+  reg [31:0] \$123 ;
+  reg [31:0] \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg \$129 ;
   wire \$13 ;
-  reg [10:0] \$130 ;
-  reg [10:0] \$131 ;
-  reg [10:0] \$132 ;
-  reg [10:0] \$133 ;
-  reg [10:0] \$134 ;
-  reg [10:0] \$135 ;
-  reg [31:0] \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg [13:0] \$133 ;
+  reg [13:0] \$134 ;
+  reg [13:0] \$135 ;
+  reg [13:0] \$136 ;
+  reg [13:0] \$137 ;
+  reg [13:0] \$138 ;
+  reg [13:0] \$139 ;
   wire \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg [31:0] \$145 ;
-  reg [31:0] \$146 ;
-  reg [31:0] \$147 ;
-  reg [31:0] \$148 ;
-  reg [31:0] \$149 ;
+  reg [13:0] \$140 ;
+  reg [13:0] \$141 ;
+  reg [13:0] \$142 ;
+  reg [13:0] \$143 ;
+  reg [13:0] \$144 ;
+  reg [13:0] \$145 ;
+  reg [13:0] \$146 ;
+  reg [13:0] \$147 ;
+  reg [13:0] \$148 ;
+  reg [13:0] \$149 ;
   wire \$15 ;
   reg [31:0] \$150 ;
   reg [31:0] \$151 ;
@@ -554,19 +554,33 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   reg [31:0] \$157 ;
   reg [31:0] \$158 ;
   reg [31:0] \$159 ;
-  wire [3:0] \$16 ;
+  wire \$16 ;
   reg [31:0] \$160 ;
   reg [31:0] \$161 ;
   reg [31:0] \$162 ;
   reg [31:0] \$163 ;
-  wire [3:0] \$17 ;
+  reg [31:0] \$164 ;
+  reg [31:0] \$165 ;
+  reg [31:0] \$166 ;
+  reg [31:0] \$167 ;
+  reg [31:0] \$168 ;
+  reg [31:0] \$169 ;
+  wire \$17 ;
+  reg [31:0] \$170 ;
+  reg [31:0] \$171 ;
+  reg [31:0] \$172 ;
+  reg [31:0] \$173 ;
+  reg [31:0] \$174 ;
+  reg [31:0] \$175 ;
+  reg [31:0] \$176 ;
+  reg [31:0] \$177 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
+  wire [1:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [3:0] \$23 ;
+  wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
@@ -576,84 +590,84 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [3:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire \$32 ;
+  wire [3:0] \$33 ;
+  wire [3:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [3:0] \$39 ;
   wire \$4 ;
-  reg [2:0] \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg [2:0] \$43 ;
-  reg \$44 ;
-  reg [2:0] \$45 ;
-  reg \$46 ;
-  reg [31:0] \$47 ;
-  reg \$48 ;
-  reg [31:0] \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [3:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [31:0] \$50 ;
-  reg \$51 ;
-  reg \$52 ;
-  reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
-  reg [31:0] \$55 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  reg [2:0] \$54 ;
+  reg \$55 ;
   reg \$56 ;
-  reg \$57 ;
+  reg [2:0] \$57 ;
   reg \$58 ;
-  reg [31:0] \$59 ;
+  reg [2:0] \$59 ;
   wire \$6 ;
-  reg [31:0] \$60 ;
+  reg \$60 ;
   reg [31:0] \$61 ;
-  reg [31:0] \$62 ;
-  reg \$63 ;
-  reg \$64 ;
+  reg \$62 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
   reg \$65 ;
   reg \$66 ;
   reg [31:0] \$67 ;
   reg [31:0] \$68 ;
   reg [31:0] \$69 ;
   wire \$7 ;
-  reg [31:0] \$70 ;
-  reg [31:0] \$71 ;
+  reg \$70 ;
+  reg \$71 ;
   reg \$72 ;
-  reg \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg [31:0] \$77 ;
-  reg [31:0] \$78 ;
-  reg [31:0] \$79 ;
+  reg [31:0] \$73 ;
+  reg [31:0] \$74 ;
+  reg [31:0] \$75 ;
+  reg [31:0] \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  reg [31:0] \$80 ;
+  reg \$80 ;
   reg [31:0] \$81 ;
   reg [31:0] \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg \$85 ;
+  reg [31:0] \$83 ;
+  reg [31:0] \$84 ;
+  reg [31:0] \$85 ;
   reg \$86 ;
   reg \$87 ;
   reg \$88 ;
-  reg [31:0] \$89 ;
+  reg \$89 ;
   wire \$9 ;
-  reg [31:0] \$90 ;
+  reg \$90 ;
   reg [31:0] \$91 ;
   reg [31:0] \$92 ;
   reg [31:0] \$93 ;
   reg [31:0] \$94 ;
   reg [31:0] \$95 ;
-  reg \$96 ;
+  reg [31:0] \$96 ;
   reg \$97 ;
   reg \$98 ;
   reg \$99 ;
   wire accept;
   input advance;
   wire advance;
-  wire \advance$117 ;
+  wire \advance$113 ;
   reg [2:0] bank0_drain = 3'h0;
   reg bank0_full = 1'h0;
   reg [2:0] bank1_drain = 3'h0;
@@ -697,117 +711,174 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   reg bank_row7_d8 = 1'h0;
   input clk;
   wire clk;
+  wire digit;
   wire first;
-  wire \first$101 ;
-  wire \first$109 ;
-  wire \first$61 ;
+  wire \first$55 ;
+  wire \first$62 ;
   wire \first$69 ;
-  wire \first$77 ;
-  wire \first$85 ;
-  wire \first$93 ;
+  wire \first$76 ;
+  wire \first$83 ;
+  wire \first$90 ;
+  wire \first$97 ;
+  wire injecting;
   reg issue_bank = 1'h0;
   wire last;
-  wire \last$102 ;
-  wire \last$110 ;
-  wire \last$62 ;
+  wire \last$56 ;
+  wire \last$63 ;
   wire \last$70 ;
-  wire \last$78 ;
-  wire \last$86 ;
-  wire \last$94 ;
+  wire \last$77 ;
+  wire \last$84 ;
+  wire \last$91 ;
+  wire \last$98 ;
   (* init = 1'h0 *)
   wire load_bank;
   (* init = 3'h0 *)
   wire [2:0] load_row;
-  wire [10:0] meta;
+  wire [13:0] meta;
+  wire \meta.check ;
+  wire \meta.digit ;
   wire \meta.first ;
   wire \meta.last ;
+  wire \meta.last_digit ;
   wire [7:0] \meta.tag ;
   wire \meta.valid ;
-  reg [10:0] meta_d1 = 11'h000;
+  reg [13:0] meta_d1 = 14'h0000;
+  wire \meta_d1.check ;
+  wire \meta_d1.digit ;
   wire \meta_d1.first ;
   wire \meta_d1.last ;
+  wire \meta_d1.last_digit ;
   wire [7:0] \meta_d1.tag ;
   wire \meta_d1.valid ;
-  reg [10:0] meta_d10 = 11'h000;
+  reg [13:0] meta_d10 = 14'h0000;
+  wire \meta_d10.check ;
+  wire \meta_d10.digit ;
   wire \meta_d10.first ;
   wire \meta_d10.last ;
+  wire \meta_d10.last_digit ;
   wire [7:0] \meta_d10.tag ;
   wire \meta_d10.valid ;
-  reg [10:0] meta_d11 = 11'h000;
+  reg [13:0] meta_d11 = 14'h0000;
+  wire \meta_d11.check ;
+  wire \meta_d11.digit ;
   wire \meta_d11.first ;
   wire \meta_d11.last ;
+  wire \meta_d11.last_digit ;
   wire [7:0] \meta_d11.tag ;
   wire \meta_d11.valid ;
-  reg [10:0] meta_d12 = 11'h000;
+  reg [13:0] meta_d12 = 14'h0000;
+  wire \meta_d12.check ;
+  wire \meta_d12.digit ;
   wire \meta_d12.first ;
   wire \meta_d12.last ;
+  wire \meta_d12.last_digit ;
   wire [7:0] \meta_d12.tag ;
   wire \meta_d12.valid ;
-  reg [10:0] meta_d13 = 11'h000;
+  reg [13:0] meta_d13 = 14'h0000;
+  wire \meta_d13.check ;
+  wire \meta_d13.digit ;
   wire \meta_d13.first ;
   wire \meta_d13.last ;
+  wire \meta_d13.last_digit ;
   wire [7:0] \meta_d13.tag ;
   wire \meta_d13.valid ;
-  reg [10:0] meta_d14 = 11'h000;
+  reg [13:0] meta_d14 = 14'h0000;
+  wire \meta_d14.check ;
+  wire \meta_d14.digit ;
   wire \meta_d14.first ;
   wire \meta_d14.last ;
+  wire \meta_d14.last_digit ;
   wire [7:0] \meta_d14.tag ;
   wire \meta_d14.valid ;
-  reg [10:0] meta_d15 = 11'h000;
+  reg [13:0] meta_d15 = 14'h0000;
+  wire \meta_d15.check ;
+  wire \meta_d15.digit ;
   wire \meta_d15.first ;
   wire \meta_d15.last ;
+  wire \meta_d15.last_digit ;
   wire [7:0] \meta_d15.tag ;
   wire \meta_d15.valid ;
-  reg [10:0] meta_d16 = 11'h000;
+  reg [13:0] meta_d16 = 14'h0000;
+  wire \meta_d16.check ;
+  wire \meta_d16.digit ;
   wire \meta_d16.first ;
   wire \meta_d16.last ;
+  wire \meta_d16.last_digit ;
   wire [7:0] \meta_d16.tag ;
   wire \meta_d16.valid ;
-  reg [10:0] meta_d17 = 11'h000;
+  reg [13:0] meta_d17 = 14'h0000;
+  wire \meta_d17.check ;
+  wire \meta_d17.digit ;
   wire \meta_d17.first ;
   wire \meta_d17.last ;
+  wire \meta_d17.last_digit ;
   wire [7:0] \meta_d17.tag ;
   wire \meta_d17.valid ;
-  reg [10:0] meta_d2 = 11'h000;
+  reg [13:0] meta_d2 = 14'h0000;
+  wire \meta_d2.check ;
+  wire \meta_d2.digit ;
   wire \meta_d2.first ;
   wire \meta_d2.last ;
+  wire \meta_d2.last_digit ;
   wire [7:0] \meta_d2.tag ;
   wire \meta_d2.valid ;
-  reg [10:0] meta_d3 = 11'h000;
+  reg [13:0] meta_d3 = 14'h0000;
+  wire \meta_d3.check ;
+  wire \meta_d3.digit ;
   wire \meta_d3.first ;
   wire \meta_d3.last ;
+  wire \meta_d3.last_digit ;
   wire [7:0] \meta_d3.tag ;
   wire \meta_d3.valid ;
-  reg [10:0] meta_d4 = 11'h000;
+  reg [13:0] meta_d4 = 14'h0000;
+  wire \meta_d4.check ;
+  wire \meta_d4.digit ;
   wire \meta_d4.first ;
   wire \meta_d4.last ;
+  wire \meta_d4.last_digit ;
   wire [7:0] \meta_d4.tag ;
   wire \meta_d4.valid ;
-  reg [10:0] meta_d5 = 11'h000;
+  reg [13:0] meta_d5 = 14'h0000;
+  wire \meta_d5.check ;
+  wire \meta_d5.digit ;
   wire \meta_d5.first ;
   wire \meta_d5.last ;
+  wire \meta_d5.last_digit ;
   wire [7:0] \meta_d5.tag ;
   wire \meta_d5.valid ;
-  reg [10:0] meta_d6 = 11'h000;
+  reg [13:0] meta_d6 = 14'h0000;
+  wire \meta_d6.check ;
+  wire \meta_d6.digit ;
   wire \meta_d6.first ;
   wire \meta_d6.last ;
+  wire \meta_d6.last_digit ;
   wire [7:0] \meta_d6.tag ;
   wire \meta_d6.valid ;
-  reg [10:0] meta_d7 = 11'h000;
+  reg [13:0] meta_d7 = 14'h0000;
+  wire \meta_d7.check ;
+  wire \meta_d7.digit ;
   wire \meta_d7.first ;
   wire \meta_d7.last ;
+  wire \meta_d7.last_digit ;
   wire [7:0] \meta_d7.tag ;
   wire \meta_d7.valid ;
-  reg [10:0] meta_d8 = 11'h000;
+  reg [13:0] meta_d8 = 14'h0000;
+  wire \meta_d8.check ;
+  wire \meta_d8.digit ;
   wire \meta_d8.first ;
   wire \meta_d8.last ;
+  wire \meta_d8.last_digit ;
   wire [7:0] \meta_d8.tag ;
   wire \meta_d8.valid ;
-  reg [10:0] meta_d9 = 11'h000;
+  reg [13:0] meta_d9 = 14'h0000;
+  wire \meta_d9.check ;
+  wire \meta_d9.digit ;
   wire \meta_d9.first ;
   wire \meta_d9.last ;
+  wire \meta_d9.last_digit ;
   wire [7:0] \meta_d9.tag ;
   wire \meta_d9.valid ;
+  wire pass_done;
   input [266:0] pixels__payload;
   wire [266:0] pixels__payload;
   wire [255:0] \pixels__payload.data ;
@@ -860,13 +931,13 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   input pixels__valid;
   wire pixels__valid;
   wire [31:0] psum;
-  wire [31:0] \psum$103 ;
-  wire [31:0] \psum$111 ;
-  wire [31:0] \psum$63 ;
+  wire [31:0] \psum$57 ;
+  wire [31:0] \psum$64 ;
   wire [31:0] \psum$71 ;
-  wire [31:0] \psum$79 ;
-  wire [31:0] \psum$87 ;
-  wire [31:0] \psum$95 ;
+  wire [31:0] \psum$78 ;
+  wire [31:0] \psum$85 ;
+  wire [31:0] \psum$92 ;
+  wire [31:0] \psum$99 ;
   wire [255:0] psum_out;
   wire [31:0] \psum_out[0] ;
   wire [31:0] \psum_out[1] ;
@@ -877,21 +948,21 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [31:0] \psum_out[6] ;
   wire [31:0] \psum_out[7] ;
   wire [7:0] rd_tag;
-  wire [7:0] \rd_tag$105 ;
-  wire [7:0] \rd_tag$57 ;
+  wire [7:0] \rd_tag$51 ;
+  wire [7:0] \rd_tag$58 ;
   wire [7:0] \rd_tag$65 ;
-  wire [7:0] \rd_tag$73 ;
-  wire [7:0] \rd_tag$81 ;
-  wire [7:0] \rd_tag$89 ;
-  wire [7:0] \rd_tag$97 ;
+  wire [7:0] \rd_tag$72 ;
+  wire [7:0] \rd_tag$79 ;
+  wire [7:0] \rd_tag$86 ;
+  wire [7:0] \rd_tag$93 ;
   wire [31:0] result;
-  wire [31:0] \result$182 ;
-  wire [31:0] \result$189 ;
-  wire [31:0] \result$195 ;
+  wire [31:0] \result$178 ;
+  wire [31:0] \result$185 ;
+  wire [31:0] \result$191 ;
+  wire [31:0] \result$196 ;
   wire [31:0] \result$200 ;
+  wire [31:0] \result$203 ;
   wire [31:0] \result$204 ;
-  wire [31:0] \result$207 ;
-  wire [31:0] \result$208 ;
   reg [31:0] result_c0_d1 = 32'd0;
   reg [31:0] result_c0_d2 = 32'd0;
   reg [31:0] result_c0_d3 = 32'd0;
@@ -937,21 +1008,21 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   input rst;
   wire rst;
   wire [7:0] tag;
-  wire [7:0] \tag$100 ;
-  wire [7:0] \tag$108 ;
-  wire [7:0] \tag$60 ;
+  wire [7:0] \tag$54 ;
+  wire [7:0] \tag$61 ;
   wire [7:0] \tag$68 ;
-  wire [7:0] \tag$76 ;
-  wire [7:0] \tag$84 ;
-  wire [7:0] \tag$92 ;
+  wire [7:0] \tag$75 ;
+  wire [7:0] \tag$82 ;
+  wire [7:0] \tag$89 ;
+  wire [7:0] \tag$96 ;
   wire valid;
-  wire \valid$106 ;
-  wire \valid$58 ;
+  wire \valid$52 ;
+  wire \valid$59 ;
   wire \valid$66 ;
-  wire \valid$74 ;
-  wire \valid$82 ;
-  wire \valid$90 ;
-  wire \valid$98 ;
+  wire \valid$73 ;
+  wire \valid$80 ;
+  wire \valid$87 ;
+  wire \valid$94 ;
   reg w_bank = 1'h0;
   input [159:0] w_data;
   wire [159:0] w_data;
@@ -1103,21 +1174,52 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [7:0] \x_in[7][1] ;
   wire [7:0] \x_in[7][2] ;
   wire [7:0] \x_in[7][3] ;
-  wire [31:0] x_row0;
-  wire [7:0] \x_row0[0] ;
-  wire [7:0] \x_row0[1] ;
-  wire [7:0] \x_row0[2] ;
-  wire [7:0] \x_row0[3] ;
+  wire [255:0] x_issue;
+  wire [31:0] \x_issue[0] ;
+  wire [7:0] \x_issue[0][0] ;
+  wire [7:0] \x_issue[0][1] ;
+  wire [7:0] \x_issue[0][2] ;
+  wire [7:0] \x_issue[0][3] ;
+  wire [31:0] \x_issue[1] ;
+  wire [7:0] \x_issue[1][0] ;
+  wire [7:0] \x_issue[1][1] ;
+  wire [7:0] \x_issue[1][2] ;
+  wire [7:0] \x_issue[1][3] ;
+  wire [31:0] \x_issue[2] ;
+  wire [7:0] \x_issue[2][0] ;
+  wire [7:0] \x_issue[2][1] ;
+  wire [7:0] \x_issue[2][2] ;
+  wire [7:0] \x_issue[2][3] ;
+  wire [31:0] \x_issue[3] ;
+  wire [7:0] \x_issue[3][0] ;
+  wire [7:0] \x_issue[3][1] ;
+  wire [7:0] \x_issue[3][2] ;
+  wire [7:0] \x_issue[3][3] ;
+  wire [31:0] \x_issue[4] ;
+  wire [7:0] \x_issue[4][0] ;
+  wire [7:0] \x_issue[4][1] ;
+  wire [7:0] \x_issue[4][2] ;
+  wire [7:0] \x_issue[4][3] ;
+  wire [31:0] \x_issue[5] ;
+  wire [7:0] \x_issue[5][0] ;
+  wire [7:0] \x_issue[5][1] ;
+  wire [7:0] \x_issue[5][2] ;
+  wire [7:0] \x_issue[5][3] ;
+  wire [31:0] \x_issue[6] ;
+  wire [7:0] \x_issue[6][0] ;
+  wire [7:0] \x_issue[6][1] ;
+  wire [7:0] \x_issue[6][2] ;
+  wire [7:0] \x_issue[6][3] ;
+  wire [31:0] \x_issue[7] ;
+  wire [7:0] \x_issue[7][0] ;
+  wire [7:0] \x_issue[7][1] ;
+  wire [7:0] \x_issue[7][2] ;
+  wire [7:0] \x_issue[7][3] ;
   reg [31:0] x_row0_d1 = 32'd0;
   wire [7:0] \x_row0_d1[0] ;
   wire [7:0] \x_row0_d1[1] ;
   wire [7:0] \x_row0_d1[2] ;
   wire [7:0] \x_row0_d1[3] ;
-  wire [31:0] x_row1;
-  wire [7:0] \x_row1[0] ;
-  wire [7:0] \x_row1[1] ;
-  wire [7:0] \x_row1[2] ;
-  wire [7:0] \x_row1[3] ;
   reg [31:0] x_row1_d1 = 32'd0;
   wire [7:0] \x_row1_d1[0] ;
   wire [7:0] \x_row1_d1[1] ;
@@ -1128,11 +1230,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [7:0] \x_row1_d2[1] ;
   wire [7:0] \x_row1_d2[2] ;
   wire [7:0] \x_row1_d2[3] ;
-  wire [31:0] x_row2;
-  wire [7:0] \x_row2[0] ;
-  wire [7:0] \x_row2[1] ;
-  wire [7:0] \x_row2[2] ;
-  wire [7:0] \x_row2[3] ;
   reg [31:0] x_row2_d1 = 32'd0;
   wire [7:0] \x_row2_d1[0] ;
   wire [7:0] \x_row2_d1[1] ;
@@ -1148,11 +1245,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [7:0] \x_row2_d3[1] ;
   wire [7:0] \x_row2_d3[2] ;
   wire [7:0] \x_row2_d3[3] ;
-  wire [31:0] x_row3;
-  wire [7:0] \x_row3[0] ;
-  wire [7:0] \x_row3[1] ;
-  wire [7:0] \x_row3[2] ;
-  wire [7:0] \x_row3[3] ;
   reg [31:0] x_row3_d1 = 32'd0;
   wire [7:0] \x_row3_d1[0] ;
   wire [7:0] \x_row3_d1[1] ;
@@ -1173,11 +1265,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [7:0] \x_row3_d4[1] ;
   wire [7:0] \x_row3_d4[2] ;
   wire [7:0] \x_row3_d4[3] ;
-  wire [31:0] x_row4;
-  wire [7:0] \x_row4[0] ;
-  wire [7:0] \x_row4[1] ;
-  wire [7:0] \x_row4[2] ;
-  wire [7:0] \x_row4[3] ;
   reg [31:0] x_row4_d1 = 32'd0;
   wire [7:0] \x_row4_d1[0] ;
   wire [7:0] \x_row4_d1[1] ;
@@ -1203,11 +1290,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [7:0] \x_row4_d5[1] ;
   wire [7:0] \x_row4_d5[2] ;
   wire [7:0] \x_row4_d5[3] ;
-  wire [31:0] x_row5;
-  wire [7:0] \x_row5[0] ;
-  wire [7:0] \x_row5[1] ;
-  wire [7:0] \x_row5[2] ;
-  wire [7:0] \x_row5[3] ;
   reg [31:0] x_row5_d1 = 32'd0;
   wire [7:0] \x_row5_d1[0] ;
   wire [7:0] \x_row5_d1[1] ;
@@ -1238,11 +1320,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [7:0] \x_row5_d6[1] ;
   wire [7:0] \x_row5_d6[2] ;
   wire [7:0] \x_row5_d6[3] ;
-  wire [31:0] x_row6;
-  wire [7:0] \x_row6[0] ;
-  wire [7:0] \x_row6[1] ;
-  wire [7:0] \x_row6[2] ;
-  wire [7:0] \x_row6[3] ;
   reg [31:0] x_row6_d1 = 32'd0;
   wire [7:0] \x_row6_d1[0] ;
   wire [7:0] \x_row6_d1[1] ;
@@ -1278,11 +1355,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [7:0] \x_row6_d7[1] ;
   wire [7:0] \x_row6_d7[2] ;
   wire [7:0] \x_row6_d7[3] ;
-  wire [31:0] x_row7;
-  wire [7:0] \x_row7[0] ;
-  wire [7:0] \x_row7[1] ;
-  wire [7:0] \x_row7[2] ;
-  wire [7:0] \x_row7[3] ;
   reg [31:0] x_row7_d1 = 32'd0;
   wire [7:0] \x_row7_d1[0] ;
   wire [7:0] \x_row7_d1[1] ;
@@ -1325,6 +1397,8 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [7:0] \x_row7_d8[3] ;
   assign accept = pixels__valid & pixels__ready;
   assign w_en = weights__valid & weights__ready;
+  assign pass_done = accept & pixels__payload[266];
+  assign x_issue = accept ? pixels__payload[255:0] : 256'h0000000000000000000000000000000000000000000000000000000000000000;
   assign \$1  = ! w_bank;
   assign \$2  = ~ bank0_full;
   assign \$3  = advance & \$2 ;
@@ -1332,362 +1406,377 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \$5  = \$3  & \$4 ;
   assign \$6  = ! issue_bank;
   assign \$7  = advance & bank0_full;
-  assign \$9  = ~ bank1_full;
-  assign \$10  = advance & \$9 ;
-  assign \$11  = ! bank1_drain;
-  assign \$12  = \$10  & \$11 ;
-  assign \$14  = advance & bank1_full;
-  assign x_row0 = accept ? pixels__payload[31:0] : 32'd0;
-  assign x_row1 = accept ? pixels__payload[63:32] : 32'd0;
-  assign x_row2 = accept ? pixels__payload[95:64] : 32'd0;
-  assign x_row3 = accept ? pixels__payload[127:96] : 32'd0;
-  assign x_row4 = accept ? pixels__payload[159:128] : 32'd0;
-  assign x_row5 = accept ? pixels__payload[191:160] : 32'd0;
-  assign x_row6 = accept ? pixels__payload[223:192] : 32'd0;
-  assign x_row7 = accept ? pixels__payload[255:224] : 32'd0;
-  assign results__valid = meta_d17[0] & meta_d17[2];
-  assign \$15  = w_row == 3'h7;
-  assign \$16  = w_row + 1'h1;
-  assign \$17  = \$15  ? 4'h0 : \$16 ;
-  assign \$18  = w_row == 3'h7;
-  assign \$19  = ~ w_bank;
-  assign \$20  = accept & pixels__payload[266];
-  assign \$21  = ~ issue_bank;
-  assign \$22  = | bank0_drain;
-  assign \$23  = bank0_drain - 1'h1;
-  assign \$24  = ! w_bank;
-  assign \$25  = w_en & \$24 ;
-  assign \$26  = w_row == 3'h7;
-  assign \$27  = \$25  & \$26 ;
-  assign \$28  = accept & pixels__payload[266];
-  assign \$29  = ! issue_bank;
-  assign \$30  = \$28  & \$29 ;
-  assign \$31  = | bank1_drain;
-  assign \$32  = bank1_drain - 1'h1;
-  assign \$34  = w_en & \$33 ;
+  assign \$11  = ~ bank1_full;
+  assign \$12  = advance & \$11 ;
+  assign \$13  = ! bank1_drain;
+  assign \$14  = \$12  & \$13 ;
+  assign \$16  = advance & bank1_full;
+  assign \$22  = ~ meta_d9[11];
+  assign valid = meta_d9[0] & \$22 ;
+  assign \$23  = ~ meta_d10[11];
+  assign \valid$52  = meta_d10[0] & \$23 ;
+  assign \$24  = ~ meta_d11[11];
+  assign \valid$59  = meta_d11[0] & \$24 ;
+  assign \$25  = ~ meta_d12[11];
+  assign \valid$66  = meta_d12[0] & \$25 ;
+  assign \$26  = ~ meta_d13[11];
+  assign \valid$73  = meta_d13[0] & \$26 ;
+  assign \$27  = ~ meta_d14[11];
+  assign \valid$80  = meta_d14[0] & \$27 ;
+  assign \$28  = ~ meta_d15[11];
+  assign \valid$87  = meta_d15[0] & \$28 ;
+  assign \$29  = ~ meta_d16[11];
+  assign \valid$94  = meta_d16[0] & \$29 ;
+  assign \$30  = meta_d17[0] & meta_d17[2];
+  assign \$31  = ~ meta_d17[11];
+  assign results__valid = \$30  & \$31 ;
+  assign \$32  = w_row == 3'h7;
+  assign \$33  = w_row + 1'h1;
+  assign \$34  = \$32  ? 4'h0 : \$33 ;
   assign \$35  = w_row == 3'h7;
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = accept & pixels__payload[266];
-  assign \$39  = \$37  & \$38 ;
+  assign \$36  = ~ w_bank;
+  assign \$37  = ~ issue_bank;
+  assign \$38  = | bank0_drain;
+  assign \$39  = bank0_drain - 1'h1;
+  assign \$40  = ! w_bank;
+  assign \$41  = w_en & \$40 ;
+  assign \$42  = w_row == 3'h7;
+  assign \$43  = \$41  & \$42 ;
+  assign \$44  = ! issue_bank;
+  assign \$45  = pass_done & \$44 ;
+  assign \$46  = | bank1_drain;
+  assign \$47  = bank1_drain - 1'h1;
+  assign \$49  = w_en & \$48 ;
+  assign \$50  = w_row == 3'h7;
+  assign \$51  = \$49  & \$50 ;
+  assign \$53  = pass_done & \$52 ;
   always @(posedge clk)
-    w_row <= \$40 ;
+    w_row <= \$54 ;
   always @(posedge clk)
-    w_bank <= \$41 ;
+    w_bank <= \$55 ;
   always @(posedge clk)
-    issue_bank <= \$42 ;
+    issue_bank <= \$56 ;
   always @(posedge clk)
-    bank0_drain <= \$43 ;
+    bank0_drain <= \$57 ;
   always @(posedge clk)
-    bank0_full <= \$44 ;
+    bank0_full <= \$58 ;
   always @(posedge clk)
-    bank1_drain <= \$45 ;
+    bank1_drain <= \$59 ;
   always @(posedge clk)
-    bank1_full <= \$46 ;
+    bank1_full <= \$60 ;
   always @(posedge clk)
-    x_row0_d1 <= \$47 ;
+    x_row0_d1 <= \$61 ;
   always @(posedge clk)
-    bank_row0_d1 <= \$48 ;
+    bank_row0_d1 <= \$62 ;
   always @(posedge clk)
-    x_row1_d1 <= \$49 ;
+    x_row1_d1 <= \$63 ;
   always @(posedge clk)
-    x_row1_d2 <= \$50 ;
+    x_row1_d2 <= \$64 ;
   always @(posedge clk)
-    bank_row1_d1 <= \$51 ;
+    bank_row1_d1 <= \$65 ;
   always @(posedge clk)
-    bank_row1_d2 <= \$52 ;
+    bank_row1_d2 <= \$66 ;
   always @(posedge clk)
-    x_row2_d1 <= \$53 ;
+    x_row2_d1 <= \$67 ;
   always @(posedge clk)
-    x_row2_d2 <= \$54 ;
+    x_row2_d2 <= \$68 ;
   always @(posedge clk)
-    x_row2_d3 <= \$55 ;
+    x_row2_d3 <= \$69 ;
   always @(posedge clk)
-    bank_row2_d1 <= \$56 ;
+    bank_row2_d1 <= \$70 ;
   always @(posedge clk)
-    bank_row2_d2 <= \$57 ;
+    bank_row2_d2 <= \$71 ;
   always @(posedge clk)
-    bank_row2_d3 <= \$58 ;
+    bank_row2_d3 <= \$72 ;
   always @(posedge clk)
-    x_row3_d1 <= \$59 ;
+    x_row3_d1 <= \$73 ;
   always @(posedge clk)
-    x_row3_d2 <= \$60 ;
+    x_row3_d2 <= \$74 ;
   always @(posedge clk)
-    x_row3_d3 <= \$61 ;
+    x_row3_d3 <= \$75 ;
   always @(posedge clk)
-    x_row3_d4 <= \$62 ;
+    x_row3_d4 <= \$76 ;
   always @(posedge clk)
-    bank_row3_d1 <= \$63 ;
+    bank_row3_d1 <= \$77 ;
   always @(posedge clk)
-    bank_row3_d2 <= \$64 ;
+    bank_row3_d2 <= \$78 ;
   always @(posedge clk)
-    bank_row3_d3 <= \$65 ;
+    bank_row3_d3 <= \$79 ;
   always @(posedge clk)
-    bank_row3_d4 <= \$66 ;
+    bank_row3_d4 <= \$80 ;
   always @(posedge clk)
-    x_row4_d1 <= \$67 ;
+    x_row4_d1 <= \$81 ;
   always @(posedge clk)
-    x_row4_d2 <= \$68 ;
+    x_row4_d2 <= \$82 ;
   always @(posedge clk)
-    x_row4_d3 <= \$69 ;
+    x_row4_d3 <= \$83 ;
   always @(posedge clk)
-    x_row4_d4 <= \$70 ;
+    x_row4_d4 <= \$84 ;
   always @(posedge clk)
-    x_row4_d5 <= \$71 ;
+    x_row4_d5 <= \$85 ;
   always @(posedge clk)
-    bank_row4_d1 <= \$72 ;
+    bank_row4_d1 <= \$86 ;
   always @(posedge clk)
-    bank_row4_d2 <= \$73 ;
+    bank_row4_d2 <= \$87 ;
   always @(posedge clk)
-    bank_row4_d3 <= \$74 ;
+    bank_row4_d3 <= \$88 ;
   always @(posedge clk)
-    bank_row4_d4 <= \$75 ;
+    bank_row4_d4 <= \$89 ;
   always @(posedge clk)
-    bank_row4_d5 <= \$76 ;
+    bank_row4_d5 <= \$90 ;
   always @(posedge clk)
-    x_row5_d1 <= \$77 ;
+    x_row5_d1 <= \$91 ;
   always @(posedge clk)
-    x_row5_d2 <= \$78 ;
+    x_row5_d2 <= \$92 ;
   always @(posedge clk)
-    x_row5_d3 <= \$79 ;
+    x_row5_d3 <= \$93 ;
   always @(posedge clk)
-    x_row5_d4 <= \$80 ;
+    x_row5_d4 <= \$94 ;
   always @(posedge clk)
-    x_row5_d5 <= \$81 ;
+    x_row5_d5 <= \$95 ;
   always @(posedge clk)
-    x_row5_d6 <= \$82 ;
+    x_row5_d6 <= \$96 ;
   always @(posedge clk)
-    bank_row5_d1 <= \$83 ;
+    bank_row5_d1 <= \$97 ;
   always @(posedge clk)
-    bank_row5_d2 <= \$84 ;
+    bank_row5_d2 <= \$98 ;
   always @(posedge clk)
-    bank_row5_d3 <= \$85 ;
+    bank_row5_d3 <= \$99 ;
   always @(posedge clk)
-    bank_row5_d4 <= \$86 ;
+    bank_row5_d4 <= \$100 ;
   always @(posedge clk)
-    bank_row5_d5 <= \$87 ;
+    bank_row5_d5 <= \$101 ;
   always @(posedge clk)
-    bank_row5_d6 <= \$88 ;
+    bank_row5_d6 <= \$102 ;
   always @(posedge clk)
-    x_row6_d1 <= \$89 ;
+    x_row6_d1 <= \$103 ;
   always @(posedge clk)
-    x_row6_d2 <= \$90 ;
+    x_row6_d2 <= \$104 ;
   always @(posedge clk)
-    x_row6_d3 <= \$91 ;
+    x_row6_d3 <= \$105 ;
   always @(posedge clk)
-    x_row6_d4 <= \$92 ;
+    x_row6_d4 <= \$106 ;
   always @(posedge clk)
-    x_row6_d5 <= \$93 ;
+    x_row6_d5 <= \$107 ;
   always @(posedge clk)
-    x_row6_d6 <= \$94 ;
+    x_row6_d6 <= \$108 ;
   always @(posedge clk)
-    x_row6_d7 <= \$95 ;
+    x_row6_d7 <= \$109 ;
   always @(posedge clk)
-    bank_row6_d1 <= \$96 ;
+    bank_row6_d1 <= \$110 ;
   always @(posedge clk)
-    bank_row6_d2 <= \$97 ;
+    bank_row6_d2 <= \$111 ;
   always @(posedge clk)
-    bank_row6_d3 <= \$98 ;
+    bank_row6_d3 <= \$112 ;
   always @(posedge clk)
-    bank_row6_d4 <= \$99 ;
+    bank_row6_d4 <= \$113 ;
   always @(posedge clk)
-    bank_row6_d5 <= \$100 ;
+    bank_row6_d5 <= \$114 ;
   always @(posedge clk)
-    bank_row6_d6 <= \$101 ;
+    bank_row6_d6 <= \$115 ;
   always @(posedge clk)
-    bank_row6_d7 <= \$102 ;
+    bank_row6_d7 <= \$116 ;
   always @(posedge clk)
-    x_row7_d1 <= \$103 ;
+    x_row7_d1 <= \$117 ;
   always @(posedge clk)
-    x_row7_d2 <= \$104 ;
+    x_row7_d2 <= \$118 ;
   always @(posedge clk)
-    x_row7_d3 <= \$105 ;
+    x_row7_d3 <= \$119 ;
   always @(posedge clk)
-    x_row7_d4 <= \$106 ;
+    x_row7_d4 <= \$120 ;
   always @(posedge clk)
-    x_row7_d5 <= \$107 ;
+    x_row7_d5 <= \$121 ;
   always @(posedge clk)
-    x_row7_d6 <= \$108 ;
+    x_row7_d6 <= \$122 ;
   always @(posedge clk)
-    x_row7_d7 <= \$109 ;
+    x_row7_d7 <= \$123 ;
   always @(posedge clk)
-    x_row7_d8 <= \$110 ;
+    x_row7_d8 <= \$124 ;
   always @(posedge clk)
-    bank_row7_d1 <= \$111 ;
+    bank_row7_d1 <= \$125 ;
   always @(posedge clk)
-    bank_row7_d2 <= \$112 ;
+    bank_row7_d2 <= \$126 ;
   always @(posedge clk)
-    bank_row7_d3 <= \$113 ;
+    bank_row7_d3 <= \$127 ;
   always @(posedge clk)
-    bank_row7_d4 <= \$114 ;
+    bank_row7_d4 <= \$128 ;
   always @(posedge clk)
-    bank_row7_d5 <= \$115 ;
+    bank_row7_d5 <= \$129 ;
   always @(posedge clk)
-    bank_row7_d6 <= \$116 ;
+    bank_row7_d6 <= \$130 ;
   always @(posedge clk)
-    bank_row7_d7 <= \$117 ;
+    bank_row7_d7 <= \$131 ;
   always @(posedge clk)
-    bank_row7_d8 <= \$118 ;
+    bank_row7_d8 <= \$132 ;
   always @(posedge clk)
-    meta_d1 <= \$119 ;
+    meta_d1 <= \$133 ;
   always @(posedge clk)
-    meta_d2 <= \$120 ;
+    meta_d2 <= \$134 ;
   always @(posedge clk)
-    meta_d3 <= \$121 ;
+    meta_d3 <= \$135 ;
   always @(posedge clk)
-    meta_d4 <= \$122 ;
+    meta_d4 <= \$136 ;
   always @(posedge clk)
-    meta_d5 <= \$123 ;
+    meta_d5 <= \$137 ;
   always @(posedge clk)
-    meta_d6 <= \$124 ;
+    meta_d6 <= \$138 ;
   always @(posedge clk)
-    meta_d7 <= \$125 ;
+    meta_d7 <= \$139 ;
   always @(posedge clk)
-    meta_d8 <= \$126 ;
+    meta_d8 <= \$140 ;
   always @(posedge clk)
-    meta_d9 <= \$127 ;
+    meta_d9 <= \$141 ;
   always @(posedge clk)
-    meta_d10 <= \$128 ;
+    meta_d10 <= \$142 ;
   always @(posedge clk)
-    meta_d11 <= \$129 ;
+    meta_d11 <= \$143 ;
   always @(posedge clk)
-    meta_d12 <= \$130 ;
+    meta_d12 <= \$144 ;
   always @(posedge clk)
-    meta_d13 <= \$131 ;
+    meta_d13 <= \$145 ;
   always @(posedge clk)
-    meta_d14 <= \$132 ;
+    meta_d14 <= \$146 ;
   always @(posedge clk)
-    meta_d15 <= \$133 ;
+    meta_d15 <= \$147 ;
   always @(posedge clk)
-    meta_d16 <= \$134 ;
+    meta_d16 <= \$148 ;
   always @(posedge clk)
-    meta_d17 <= \$135 ;
+    meta_d17 <= \$149 ;
   always @(posedge clk)
-    result_c0_d1 <= \$136 ;
+    result_c0_d1 <= \$150 ;
   always @(posedge clk)
-    result_c0_d2 <= \$137 ;
+    result_c0_d2 <= \$151 ;
   always @(posedge clk)
-    result_c0_d3 <= \$138 ;
+    result_c0_d3 <= \$152 ;
   always @(posedge clk)
-    result_c0_d4 <= \$139 ;
+    result_c0_d4 <= \$153 ;
   always @(posedge clk)
-    result_c0_d5 <= \$140 ;
+    result_c0_d5 <= \$154 ;
   always @(posedge clk)
-    result_c0_d6 <= \$141 ;
+    result_c0_d6 <= \$155 ;
   always @(posedge clk)
-    result_c0_d7 <= \$142 ;
+    result_c0_d7 <= \$156 ;
   always @(posedge clk)
-    result_c1_d1 <= \$143 ;
+    result_c1_d1 <= \$157 ;
   always @(posedge clk)
-    result_c1_d2 <= \$144 ;
+    result_c1_d2 <= \$158 ;
   always @(posedge clk)
-    result_c1_d3 <= \$145 ;
+    result_c1_d3 <= \$159 ;
   always @(posedge clk)
-    result_c1_d4 <= \$146 ;
+    result_c1_d4 <= \$160 ;
   always @(posedge clk)
-    result_c1_d5 <= \$147 ;
+    result_c1_d5 <= \$161 ;
   always @(posedge clk)
-    result_c1_d6 <= \$148 ;
+    result_c1_d6 <= \$162 ;
   always @(posedge clk)
-    result_c2_d1 <= \$149 ;
+    result_c2_d1 <= \$163 ;
   always @(posedge clk)
-    result_c2_d2 <= \$150 ;
+    result_c2_d2 <= \$164 ;
   always @(posedge clk)
-    result_c2_d3 <= \$151 ;
+    result_c2_d3 <= \$165 ;
   always @(posedge clk)
-    result_c2_d4 <= \$152 ;
+    result_c2_d4 <= \$166 ;
   always @(posedge clk)
-    result_c2_d5 <= \$153 ;
+    result_c2_d5 <= \$167 ;
   always @(posedge clk)
-    result_c3_d1 <= \$154 ;
+    result_c3_d1 <= \$168 ;
   always @(posedge clk)
-    result_c3_d2 <= \$155 ;
+    result_c3_d2 <= \$169 ;
   always @(posedge clk)
-    result_c3_d3 <= \$156 ;
+    result_c3_d3 <= \$170 ;
   always @(posedge clk)
-    result_c3_d4 <= \$157 ;
+    result_c3_d4 <= \$171 ;
   always @(posedge clk)
-    result_c4_d1 <= \$158 ;
+    result_c4_d1 <= \$172 ;
   always @(posedge clk)
-    result_c4_d2 <= \$159 ;
+    result_c4_d2 <= \$173 ;
   always @(posedge clk)
-    result_c4_d3 <= \$160 ;
+    result_c4_d3 <= \$174 ;
   always @(posedge clk)
-    result_c5_d1 <= \$161 ;
+    result_c5_d1 <= \$175 ;
   always @(posedge clk)
-    result_c5_d2 <= \$162 ;
+    result_c5_d2 <= \$176 ;
   always @(posedge clk)
-    result_c6_d1 <= \$163 ;
+    result_c6_d1 <= \$177 ;
   \sense_core.engine.acc_c0  acc_c0 (
     .advance(advance),
     .clk(clk),
-    .\port$1824$0 (meta_d9),
+    .\port$1840$1 (meta_d9[10:1]),
     .psum(psum_out[31:0]),
     .read__addr(meta_d8[10:3]),
-    .result(\result$182 ),
-    .rst(rst)
+    .result(\result$178 ),
+    .rst(rst),
+    .valid(valid)
   );
   \sense_core.engine.acc_c1  acc_c1 (
     .advance(advance),
     .clk(clk),
-    .\port$1826$0 (meta_d10),
+    .\port$1842$1 (meta_d10[10:1]),
     .psum(psum_out[63:32]),
     .read__addr(meta_d9[10:3]),
-    .result(\result$189 ),
-    .rst(rst)
+    .result(\result$185 ),
+    .rst(rst),
+    .valid(\valid$52 )
   );
   \sense_core.engine.acc_c2  acc_c2 (
     .advance(advance),
     .clk(clk),
-    .\port$1828$0 (meta_d11),
+    .\port$1844$1 (meta_d11[10:1]),
     .psum(psum_out[95:64]),
     .read__addr(meta_d10[10:3]),
-    .result(\result$195 ),
-    .rst(rst)
+    .result(\result$191 ),
+    .rst(rst),
+    .valid(\valid$59 )
   );
   \sense_core.engine.acc_c3  acc_c3 (
     .advance(advance),
     .clk(clk),
-    .\port$1830$0 (meta_d12),
+    .\port$1846$1 (meta_d12[10:1]),
     .psum(psum_out[127:96]),
     .read__addr(meta_d11[10:3]),
-    .result(\result$200 ),
-    .rst(rst)
+    .result(\result$196 ),
+    .rst(rst),
+    .valid(\valid$66 )
   );
   \sense_core.engine.acc_c4  acc_c4 (
     .advance(advance),
     .clk(clk),
-    .\port$1832$0 (meta_d13),
+    .\port$1848$1 (meta_d13[10:1]),
     .psum(psum_out[159:128]),
     .read__addr(meta_d12[10:3]),
-    .result(\result$204 ),
-    .rst(rst)
+    .result(\result$200 ),
+    .rst(rst),
+    .valid(\valid$73 )
   );
   \sense_core.engine.acc_c5  acc_c5 (
     .advance(advance),
     .clk(clk),
-    .\port$1834$0 (meta_d14),
+    .\port$1850$1 (meta_d14[10:1]),
     .psum(psum_out[191:160]),
     .read__addr(meta_d13[10:3]),
-    .result(\result$207 ),
-    .rst(rst)
+    .result(\result$203 ),
+    .rst(rst),
+    .valid(\valid$80 )
   );
   \sense_core.engine.acc_c6  acc_c6 (
     .advance(advance),
     .clk(clk),
-    .\port$1836$0 (meta_d15),
+    .\port$1852$1 (meta_d15[10:1]),
     .psum(psum_out[223:192]),
     .read__addr(meta_d14[10:3]),
-    .result(\result$208 ),
-    .rst(rst)
+    .result(\result$204 ),
+    .rst(rst),
+    .valid(\valid$87 )
   );
   \sense_core.engine.acc_c7  acc_c7 (
     .advance(advance),
     .clk(clk),
-    .\port$1838$0 (meta_d16),
+    .\port$1854$1 (meta_d16[10:1]),
     .psum(psum_out[255:224]),
     .read__addr(meta_d15[10:3]),
     .result(result),
-    .rst(rst)
+    .rst(rst),
+    .valid(\valid$94 )
   );
   \sense_core.engine.array  array (
     .advance(advance),
@@ -1707,1040 +1796,1034 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
     if (\$1 ) begin
       weights__ready = \$5 ;
     end
-    if (\$8 ) begin
-      weights__ready = \$12 ;
+    if (\$10 ) begin
+      weights__ready = \$14 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pixels__ready = 1'h0;
     if (\$6 ) begin
-      pixels__ready = \$7 ;
+      pixels__ready = \$9 ;
     end
-    if (\$13 ) begin
-      pixels__ready = \$14 ;
+    if (\$15 ) begin
+      pixels__ready = \$18 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = w_row;
+    \$54  = w_row;
     if (advance) begin
       if (w_en) begin
-        \$40  = \$17 [2:0];
+        \$54  = \$34 [2:0];
       end
     end
     if (rst) begin
-      \$40  = 3'h0;
+      \$54  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = w_bank;
+    \$55  = w_bank;
     if (advance) begin
       if (w_en) begin
-        if (\$18 ) begin
-          \$41  = \$19 ;
+        if (\$35 ) begin
+          \$55  = \$36 ;
         end
       end
     end
     if (rst) begin
-      \$41  = 1'h0;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = issue_bank;
+    \$56  = issue_bank;
     if (advance) begin
-      if (\$20 ) begin
-        \$42  = \$21 ;
+      if (pass_done) begin
+        \$56  = \$37 ;
       end
     end
     if (rst) begin
-      \$42  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = bank0_drain;
+    \$57  = bank0_drain;
     if (advance) begin
-      if (\$22 ) begin
-        \$43  = \$23 [2:0];
+      if (\$38 ) begin
+        \$57  = \$39 [2:0];
       end
-      if (\$30 ) begin
-        \$43  = 3'h7;
-      end
-    end
-    if (rst) begin
-      \$43  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = bank0_full;
-    if (advance) begin
-      if (\$27 ) begin
-        \$44  = 1'h1;
-      end
-      if (\$30 ) begin
-        \$44  = 1'h0;
+      if (\$45 ) begin
+        \$57  = 3'h7;
       end
     end
     if (rst) begin
-      \$44  = 1'h0;
+      \$57  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = bank1_drain;
+    \$58  = bank0_full;
     if (advance) begin
-      if (\$31 ) begin
-        \$45  = \$32 [2:0];
+      if (\$43 ) begin
+        \$58  = 1'h1;
       end
-      if (\$39 ) begin
-        \$45  = 3'h7;
-      end
-    end
-    if (rst) begin
-      \$45  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = bank1_full;
-    if (advance) begin
-      if (\$36 ) begin
-        \$46  = 1'h1;
-      end
-      if (\$39 ) begin
-        \$46  = 1'h0;
+      if (\$45 ) begin
+        \$58  = 1'h0;
       end
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = x_row0_d1;
+    \$59  = bank1_drain;
     if (advance) begin
-      \$47  = x_row0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = bank_row0_d1;
-    if (advance) begin
-      \$48  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = x_row1_d1;
-    if (advance) begin
-      \$49  = x_row1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = x_row1_d2;
-    if (advance) begin
-      \$50  = x_row1_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = bank_row1_d1;
-    if (advance) begin
-      \$51  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = bank_row1_d2;
-    if (advance) begin
-      \$52  = bank_row1_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = x_row2_d1;
-    if (advance) begin
-      \$53  = x_row2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = x_row2_d2;
-    if (advance) begin
-      \$54  = x_row2_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = x_row2_d3;
-    if (advance) begin
-      \$55  = x_row2_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = bank_row2_d1;
-    if (advance) begin
-      \$56  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = bank_row2_d2;
-    if (advance) begin
-      \$57  = bank_row2_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = bank_row2_d3;
-    if (advance) begin
-      \$58  = bank_row2_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = x_row3_d1;
-    if (advance) begin
-      \$59  = x_row3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = x_row3_d2;
-    if (advance) begin
-      \$60  = x_row3_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = x_row3_d3;
-    if (advance) begin
-      \$61  = x_row3_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = x_row3_d4;
-    if (advance) begin
-      \$62  = x_row3_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = bank_row3_d1;
-    if (advance) begin
-      \$63  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = bank_row3_d2;
-    if (advance) begin
-      \$64  = bank_row3_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = bank_row3_d3;
-    if (advance) begin
-      \$65  = bank_row3_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = bank_row3_d4;
-    if (advance) begin
-      \$66  = bank_row3_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = x_row4_d1;
-    if (advance) begin
-      \$67  = x_row4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = x_row4_d2;
-    if (advance) begin
-      \$68  = x_row4_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = x_row4_d3;
-    if (advance) begin
-      \$69  = x_row4_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = x_row4_d4;
-    if (advance) begin
-      \$70  = x_row4_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = x_row4_d5;
-    if (advance) begin
-      \$71  = x_row4_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = bank_row4_d1;
-    if (advance) begin
-      \$72  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = bank_row4_d2;
-    if (advance) begin
-      \$73  = bank_row4_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = bank_row4_d3;
-    if (advance) begin
-      \$74  = bank_row4_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = bank_row4_d4;
-    if (advance) begin
-      \$75  = bank_row4_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = bank_row4_d5;
-    if (advance) begin
-      \$76  = bank_row4_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = x_row5_d1;
-    if (advance) begin
-      \$77  = x_row5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = x_row5_d2;
-    if (advance) begin
-      \$78  = x_row5_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = x_row5_d3;
-    if (advance) begin
-      \$79  = x_row5_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = x_row5_d4;
-    if (advance) begin
-      \$80  = x_row5_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = x_row5_d5;
-    if (advance) begin
-      \$81  = x_row5_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = x_row5_d6;
-    if (advance) begin
-      \$82  = x_row5_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = bank_row5_d1;
-    if (advance) begin
-      \$83  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = bank_row5_d2;
-    if (advance) begin
-      \$84  = bank_row5_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = bank_row5_d3;
-    if (advance) begin
-      \$85  = bank_row5_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = bank_row5_d4;
-    if (advance) begin
-      \$86  = bank_row5_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = bank_row5_d5;
-    if (advance) begin
-      \$87  = bank_row5_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = bank_row5_d6;
-    if (advance) begin
-      \$88  = bank_row5_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = x_row6_d1;
-    if (advance) begin
-      \$89  = x_row6;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = x_row6_d2;
-    if (advance) begin
-      \$90  = x_row6_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = x_row6_d3;
-    if (advance) begin
-      \$91  = x_row6_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = x_row6_d4;
-    if (advance) begin
-      \$92  = x_row6_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = x_row6_d5;
-    if (advance) begin
-      \$93  = x_row6_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = x_row6_d6;
-    if (advance) begin
-      \$94  = x_row6_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = x_row6_d7;
-    if (advance) begin
-      \$95  = x_row6_d6;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = bank_row6_d1;
-    if (advance) begin
-      \$96  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = bank_row6_d2;
-    if (advance) begin
-      \$97  = bank_row6_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = bank_row6_d3;
-    if (advance) begin
-      \$98  = bank_row6_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = bank_row6_d4;
-    if (advance) begin
-      \$99  = bank_row6_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = bank_row6_d5;
-    if (advance) begin
-      \$100  = bank_row6_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = bank_row6_d6;
-    if (advance) begin
-      \$101  = bank_row6_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = bank_row6_d7;
-    if (advance) begin
-      \$102  = bank_row6_d6;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = x_row7_d1;
-    if (advance) begin
-      \$103  = x_row7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = x_row7_d2;
-    if (advance) begin
-      \$104  = x_row7_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = x_row7_d3;
-    if (advance) begin
-      \$105  = x_row7_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = x_row7_d4;
-    if (advance) begin
-      \$106  = x_row7_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = x_row7_d5;
-    if (advance) begin
-      \$107  = x_row7_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = x_row7_d6;
-    if (advance) begin
-      \$108  = x_row7_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = x_row7_d7;
-    if (advance) begin
-      \$109  = x_row7_d6;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = x_row7_d8;
-    if (advance) begin
-      \$110  = x_row7_d7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = bank_row7_d1;
-    if (advance) begin
-      \$111  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = bank_row7_d2;
-    if (advance) begin
-      \$112  = bank_row7_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = bank_row7_d3;
-    if (advance) begin
-      \$113  = bank_row7_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = bank_row7_d4;
-    if (advance) begin
-      \$114  = bank_row7_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = bank_row7_d5;
-    if (advance) begin
-      \$115  = bank_row7_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = bank_row7_d6;
-    if (advance) begin
-      \$116  = bank_row7_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = bank_row7_d7;
-    if (advance) begin
-      \$117  = bank_row7_d6;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = bank_row7_d8;
-    if (advance) begin
-      \$118  = bank_row7_d7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = meta_d1;
-    if (advance) begin
-      \$119  = meta;
+      if (\$46 ) begin
+        \$59  = \$47 [2:0];
+      end
+      if (\$53 ) begin
+        \$59  = 3'h7;
+      end
     end
     if (rst) begin
-      \$119  = 11'h000;
+      \$59  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = meta_d2;
+    \$60  = bank1_full;
     if (advance) begin
-      \$120  = meta_d1;
+      if (\$51 ) begin
+        \$60  = 1'h1;
+      end
+      if (\$53 ) begin
+        \$60  = 1'h0;
+      end
     end
     if (rst) begin
-      \$120  = 11'h000;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = meta_d3;
+    \$61  = x_row0_d1;
     if (advance) begin
-      \$121  = meta_d2;
+      \$61  = x_issue[31:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = bank_row0_d1;
+    if (advance) begin
+      \$62  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = x_row1_d1;
+    if (advance) begin
+      \$63  = x_issue[63:32];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = x_row1_d2;
+    if (advance) begin
+      \$64  = x_row1_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = bank_row1_d1;
+    if (advance) begin
+      \$65  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = bank_row1_d2;
+    if (advance) begin
+      \$66  = bank_row1_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = x_row2_d1;
+    if (advance) begin
+      \$67  = x_issue[95:64];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = x_row2_d2;
+    if (advance) begin
+      \$68  = x_row2_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = x_row2_d3;
+    if (advance) begin
+      \$69  = x_row2_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = bank_row2_d1;
+    if (advance) begin
+      \$70  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$71  = bank_row2_d2;
+    if (advance) begin
+      \$71  = bank_row2_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$72  = bank_row2_d3;
+    if (advance) begin
+      \$72  = bank_row2_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$73  = x_row3_d1;
+    if (advance) begin
+      \$73  = x_issue[127:96];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = x_row3_d2;
+    if (advance) begin
+      \$74  = x_row3_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$75  = x_row3_d3;
+    if (advance) begin
+      \$75  = x_row3_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$76  = x_row3_d4;
+    if (advance) begin
+      \$76  = x_row3_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$77  = bank_row3_d1;
+    if (advance) begin
+      \$77  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$78  = bank_row3_d2;
+    if (advance) begin
+      \$78  = bank_row3_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$79  = bank_row3_d3;
+    if (advance) begin
+      \$79  = bank_row3_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$80  = bank_row3_d4;
+    if (advance) begin
+      \$80  = bank_row3_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$81  = x_row4_d1;
+    if (advance) begin
+      \$81  = x_issue[159:128];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = x_row4_d2;
+    if (advance) begin
+      \$82  = x_row4_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = x_row4_d3;
+    if (advance) begin
+      \$83  = x_row4_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = x_row4_d4;
+    if (advance) begin
+      \$84  = x_row4_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = x_row4_d5;
+    if (advance) begin
+      \$85  = x_row4_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = bank_row4_d1;
+    if (advance) begin
+      \$86  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = bank_row4_d2;
+    if (advance) begin
+      \$87  = bank_row4_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = bank_row4_d3;
+    if (advance) begin
+      \$88  = bank_row4_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = bank_row4_d4;
+    if (advance) begin
+      \$89  = bank_row4_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = bank_row4_d5;
+    if (advance) begin
+      \$90  = bank_row4_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = x_row5_d1;
+    if (advance) begin
+      \$91  = x_issue[191:160];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = x_row5_d2;
+    if (advance) begin
+      \$92  = x_row5_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = x_row5_d3;
+    if (advance) begin
+      \$93  = x_row5_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = x_row5_d4;
+    if (advance) begin
+      \$94  = x_row5_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = x_row5_d5;
+    if (advance) begin
+      \$95  = x_row5_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = x_row5_d6;
+    if (advance) begin
+      \$96  = x_row5_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = bank_row5_d1;
+    if (advance) begin
+      \$97  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = bank_row5_d2;
+    if (advance) begin
+      \$98  = bank_row5_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = bank_row5_d3;
+    if (advance) begin
+      \$99  = bank_row5_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = bank_row5_d4;
+    if (advance) begin
+      \$100  = bank_row5_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = bank_row5_d5;
+    if (advance) begin
+      \$101  = bank_row5_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = bank_row5_d6;
+    if (advance) begin
+      \$102  = bank_row5_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = x_row6_d1;
+    if (advance) begin
+      \$103  = x_issue[223:192];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = x_row6_d2;
+    if (advance) begin
+      \$104  = x_row6_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = x_row6_d3;
+    if (advance) begin
+      \$105  = x_row6_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = x_row6_d4;
+    if (advance) begin
+      \$106  = x_row6_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = x_row6_d5;
+    if (advance) begin
+      \$107  = x_row6_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = x_row6_d6;
+    if (advance) begin
+      \$108  = x_row6_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = x_row6_d7;
+    if (advance) begin
+      \$109  = x_row6_d6;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = bank_row6_d1;
+    if (advance) begin
+      \$110  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = bank_row6_d2;
+    if (advance) begin
+      \$111  = bank_row6_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = bank_row6_d3;
+    if (advance) begin
+      \$112  = bank_row6_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = bank_row6_d4;
+    if (advance) begin
+      \$113  = bank_row6_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = bank_row6_d5;
+    if (advance) begin
+      \$114  = bank_row6_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = bank_row6_d6;
+    if (advance) begin
+      \$115  = bank_row6_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = bank_row6_d7;
+    if (advance) begin
+      \$116  = bank_row6_d6;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = x_row7_d1;
+    if (advance) begin
+      \$117  = x_issue[255:224];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = x_row7_d2;
+    if (advance) begin
+      \$118  = x_row7_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = x_row7_d3;
+    if (advance) begin
+      \$119  = x_row7_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = x_row7_d4;
+    if (advance) begin
+      \$120  = x_row7_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = x_row7_d5;
+    if (advance) begin
+      \$121  = x_row7_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = x_row7_d6;
+    if (advance) begin
+      \$122  = x_row7_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = x_row7_d7;
+    if (advance) begin
+      \$123  = x_row7_d6;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = x_row7_d8;
+    if (advance) begin
+      \$124  = x_row7_d7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = bank_row7_d1;
+    if (advance) begin
+      \$125  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = bank_row7_d2;
+    if (advance) begin
+      \$126  = bank_row7_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = bank_row7_d3;
+    if (advance) begin
+      \$127  = bank_row7_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$128  = bank_row7_d4;
+    if (advance) begin
+      \$128  = bank_row7_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$129  = bank_row7_d5;
+    if (advance) begin
+      \$129  = bank_row7_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = bank_row7_d6;
+    if (advance) begin
+      \$130  = bank_row7_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131  = bank_row7_d7;
+    if (advance) begin
+      \$131  = bank_row7_d6;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = bank_row7_d8;
+    if (advance) begin
+      \$132  = bank_row7_d7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = meta_d1;
+    if (advance) begin
+      \$133  = meta;
     end
     if (rst) begin
-      \$121  = 11'h000;
+      \$133  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = meta_d4;
+    \$134  = meta_d2;
     if (advance) begin
-      \$122  = meta_d3;
+      \$134  = meta_d1;
     end
     if (rst) begin
-      \$122  = 11'h000;
+      \$134  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = meta_d5;
+    \$135  = meta_d3;
     if (advance) begin
-      \$123  = meta_d4;
+      \$135  = meta_d2;
     end
     if (rst) begin
-      \$123  = 11'h000;
+      \$135  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = meta_d6;
+    \$136  = meta_d4;
     if (advance) begin
-      \$124  = meta_d5;
+      \$136  = meta_d3;
     end
     if (rst) begin
-      \$124  = 11'h000;
+      \$136  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = meta_d7;
+    \$137  = meta_d5;
     if (advance) begin
-      \$125  = meta_d6;
+      \$137  = meta_d4;
     end
     if (rst) begin
-      \$125  = 11'h000;
+      \$137  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = meta_d8;
+    \$138  = meta_d6;
     if (advance) begin
-      \$126  = meta_d7;
+      \$138  = meta_d5;
     end
     if (rst) begin
-      \$126  = 11'h000;
+      \$138  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = meta_d9;
+    \$139  = meta_d7;
     if (advance) begin
-      \$127  = meta_d8;
+      \$139  = meta_d6;
     end
     if (rst) begin
-      \$127  = 11'h000;
+      \$139  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = meta_d10;
+    \$140  = meta_d8;
     if (advance) begin
-      \$128  = meta_d9;
+      \$140  = meta_d7;
     end
     if (rst) begin
-      \$128  = 11'h000;
+      \$140  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = meta_d11;
+    \$141  = meta_d9;
     if (advance) begin
-      \$129  = meta_d10;
+      \$141  = meta_d8;
     end
     if (rst) begin
-      \$129  = 11'h000;
+      \$141  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = meta_d12;
+    \$142  = meta_d10;
     if (advance) begin
-      \$130  = meta_d11;
+      \$142  = meta_d9;
     end
     if (rst) begin
-      \$130  = 11'h000;
+      \$142  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = meta_d13;
+    \$143  = meta_d11;
     if (advance) begin
-      \$131  = meta_d12;
+      \$143  = meta_d10;
     end
     if (rst) begin
-      \$131  = 11'h000;
+      \$143  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = meta_d14;
+    \$144  = meta_d12;
     if (advance) begin
-      \$132  = meta_d13;
+      \$144  = meta_d11;
     end
     if (rst) begin
-      \$132  = 11'h000;
+      \$144  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = meta_d15;
+    \$145  = meta_d13;
     if (advance) begin
-      \$133  = meta_d14;
+      \$145  = meta_d12;
     end
     if (rst) begin
-      \$133  = 11'h000;
+      \$145  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = meta_d16;
+    \$146  = meta_d14;
     if (advance) begin
-      \$134  = meta_d15;
+      \$146  = meta_d13;
     end
     if (rst) begin
-      \$134  = 11'h000;
+      \$146  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = meta_d17;
+    \$147  = meta_d15;
     if (advance) begin
-      \$135  = meta_d16;
+      \$147  = meta_d14;
     end
     if (rst) begin
-      \$135  = 11'h000;
+      \$147  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = result_c0_d1;
+    \$148  = meta_d16;
     if (advance) begin
-      \$136  = \result$182 ;
+      \$148  = meta_d15;
+    end
+    if (rst) begin
+      \$148  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = result_c0_d2;
+    \$149  = meta_d17;
     if (advance) begin
-      \$137  = result_c0_d1;
+      \$149  = meta_d16;
+    end
+    if (rst) begin
+      \$149  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = result_c0_d3;
+    \$150  = result_c0_d1;
     if (advance) begin
-      \$138  = result_c0_d2;
+      \$150  = \result$178 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = result_c0_d4;
+    \$151  = result_c0_d2;
     if (advance) begin
-      \$139  = result_c0_d3;
+      \$151  = result_c0_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = result_c0_d5;
+    \$152  = result_c0_d3;
     if (advance) begin
-      \$140  = result_c0_d4;
+      \$152  = result_c0_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = result_c0_d6;
+    \$153  = result_c0_d4;
     if (advance) begin
-      \$141  = result_c0_d5;
+      \$153  = result_c0_d3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = result_c0_d7;
+    \$154  = result_c0_d5;
     if (advance) begin
-      \$142  = result_c0_d6;
+      \$154  = result_c0_d4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = result_c1_d1;
+    \$155  = result_c0_d6;
     if (advance) begin
-      \$143  = \result$189 ;
+      \$155  = result_c0_d5;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = result_c1_d2;
+    \$156  = result_c0_d7;
     if (advance) begin
-      \$144  = result_c1_d1;
+      \$156  = result_c0_d6;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = result_c1_d3;
+    \$157  = result_c1_d1;
     if (advance) begin
-      \$145  = result_c1_d2;
+      \$157  = \result$185 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = result_c1_d4;
+    \$158  = result_c1_d2;
     if (advance) begin
-      \$146  = result_c1_d3;
+      \$158  = result_c1_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = result_c1_d5;
+    \$159  = result_c1_d3;
     if (advance) begin
-      \$147  = result_c1_d4;
+      \$159  = result_c1_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = result_c1_d6;
+    \$160  = result_c1_d4;
     if (advance) begin
-      \$148  = result_c1_d5;
+      \$160  = result_c1_d3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = result_c2_d1;
+    \$161  = result_c1_d5;
     if (advance) begin
-      \$149  = \result$195 ;
+      \$161  = result_c1_d4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = result_c2_d2;
+    \$162  = result_c1_d6;
     if (advance) begin
-      \$150  = result_c2_d1;
+      \$162  = result_c1_d5;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = result_c2_d3;
+    \$163  = result_c2_d1;
     if (advance) begin
-      \$151  = result_c2_d2;
+      \$163  = \result$191 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = result_c2_d4;
+    \$164  = result_c2_d2;
     if (advance) begin
-      \$152  = result_c2_d3;
+      \$164  = result_c2_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = result_c2_d5;
+    \$165  = result_c2_d3;
     if (advance) begin
-      \$153  = result_c2_d4;
+      \$165  = result_c2_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = result_c3_d1;
+    \$166  = result_c2_d4;
     if (advance) begin
-      \$154  = \result$200 ;
+      \$166  = result_c2_d3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = result_c3_d2;
+    \$167  = result_c2_d5;
     if (advance) begin
-      \$155  = result_c3_d1;
+      \$167  = result_c2_d4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = result_c3_d3;
+    \$168  = result_c3_d1;
     if (advance) begin
-      \$156  = result_c3_d2;
+      \$168  = \result$196 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = result_c3_d4;
+    \$169  = result_c3_d2;
     if (advance) begin
-      \$157  = result_c3_d3;
+      \$169  = result_c3_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = result_c4_d1;
+    \$170  = result_c3_d3;
     if (advance) begin
-      \$158  = \result$204 ;
+      \$170  = result_c3_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = result_c4_d2;
+    \$171  = result_c3_d4;
     if (advance) begin
-      \$159  = result_c4_d1;
+      \$171  = result_c3_d3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = result_c4_d3;
+    \$172  = result_c4_d1;
     if (advance) begin
-      \$160  = result_c4_d2;
+      \$172  = \result$200 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = result_c5_d1;
+    \$173  = result_c4_d2;
     if (advance) begin
-      \$161  = \result$207 ;
+      \$173  = result_c4_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = result_c5_d2;
+    \$174  = result_c4_d3;
     if (advance) begin
-      \$162  = result_c5_d1;
+      \$174  = result_c4_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = result_c6_d1;
+    \$175  = result_c5_d1;
     if (advance) begin
-      \$163  = \result$208 ;
+      \$175  = \result$203 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$176  = result_c5_d2;
+    if (advance) begin
+      \$176  = result_c5_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$177  = result_c6_d1;
+    if (advance) begin
+      \$177  = \result$204 ;
     end
   end
   assign load_row = w_row;
   assign load_bank = w_bank;
   assign weights__payload = w_data;
+  assign injecting = 1'h0;
+  assign digit = 1'h0;
   assign rd_tag = meta_d8[10:3];
-  assign valid = meta_d9[0];
   assign tag = meta_d9[10:3];
   assign first = meta_d9[1];
   assign last = meta_d9[2];
   assign psum = psum_out[31:0];
-  assign \rd_tag$57  = meta_d9[10:3];
-  assign \valid$58  = meta_d10[0];
-  assign \tag$60  = meta_d10[10:3];
-  assign \first$61  = meta_d10[1];
-  assign \last$62  = meta_d10[2];
-  assign \psum$63  = psum_out[63:32];
-  assign \rd_tag$65  = meta_d10[10:3];
-  assign \valid$66  = meta_d11[0];
-  assign \tag$68  = meta_d11[10:3];
-  assign \first$69  = meta_d11[1];
-  assign \last$70  = meta_d11[2];
-  assign \psum$71  = psum_out[95:64];
-  assign \rd_tag$73  = meta_d11[10:3];
-  assign \valid$74  = meta_d12[0];
-  assign \tag$76  = meta_d12[10:3];
-  assign \first$77  = meta_d12[1];
-  assign \last$78  = meta_d12[2];
-  assign \psum$79  = psum_out[127:96];
-  assign \rd_tag$81  = meta_d12[10:3];
-  assign \valid$82  = meta_d13[0];
-  assign \tag$84  = meta_d13[10:3];
-  assign \first$85  = meta_d13[1];
-  assign \last$86  = meta_d13[2];
-  assign \psum$87  = psum_out[159:128];
-  assign \rd_tag$89  = meta_d13[10:3];
-  assign \valid$90  = meta_d14[0];
-  assign \tag$92  = meta_d14[10:3];
-  assign \first$93  = meta_d14[1];
-  assign \last$94  = meta_d14[2];
-  assign \psum$95  = psum_out[191:160];
-  assign \rd_tag$97  = meta_d14[10:3];
-  assign \valid$98  = meta_d15[0];
-  assign \tag$100  = meta_d15[10:3];
-  assign \first$101  = meta_d15[1];
-  assign \last$102  = meta_d15[2];
-  assign \psum$103  = psum_out[223:192];
-  assign \rd_tag$105  = meta_d15[10:3];
-  assign \valid$106  = meta_d16[0];
-  assign \tag$108  = meta_d16[10:3];
-  assign \first$109  = meta_d16[1];
-  assign \last$110  = meta_d16[2];
-  assign \psum$111  = psum_out[255:224];
-  assign \advance$117  = advance;
+  assign \rd_tag$51  = meta_d9[10:3];
+  assign \tag$54  = meta_d10[10:3];
+  assign \first$55  = meta_d10[1];
+  assign \last$56  = meta_d10[2];
+  assign \psum$57  = psum_out[63:32];
+  assign \rd_tag$58  = meta_d10[10:3];
+  assign \tag$61  = meta_d11[10:3];
+  assign \first$62  = meta_d11[1];
+  assign \last$63  = meta_d11[2];
+  assign \psum$64  = psum_out[95:64];
+  assign \rd_tag$65  = meta_d11[10:3];
+  assign \tag$68  = meta_d12[10:3];
+  assign \first$69  = meta_d12[1];
+  assign \last$70  = meta_d12[2];
+  assign \psum$71  = psum_out[127:96];
+  assign \rd_tag$72  = meta_d12[10:3];
+  assign \tag$75  = meta_d13[10:3];
+  assign \first$76  = meta_d13[1];
+  assign \last$77  = meta_d13[2];
+  assign \psum$78  = psum_out[159:128];
+  assign \rd_tag$79  = meta_d13[10:3];
+  assign \tag$82  = meta_d14[10:3];
+  assign \first$83  = meta_d14[1];
+  assign \last$84  = meta_d14[2];
+  assign \psum$85  = psum_out[191:160];
+  assign \rd_tag$86  = meta_d14[10:3];
+  assign \tag$89  = meta_d15[10:3];
+  assign \first$90  = meta_d15[1];
+  assign \last$91  = meta_d15[2];
+  assign \psum$92  = psum_out[223:192];
+  assign \rd_tag$93  = meta_d15[10:3];
+  assign \tag$96  = meta_d16[10:3];
+  assign \first$97  = meta_d16[1];
+  assign \last$98  = meta_d16[2];
+  assign \psum$99  = psum_out[255:224];
+  assign \advance$113  = advance;
   assign \w_data.value  = w_data[127:0];
   assign \w_data.value[0]  = w_data[15:0];
   assign \w_data.value[0][0]  = w_data[7:0];
@@ -2841,10 +2924,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \weights__payload.index[7]  = w_data[159:156];
   assign \weights__payload.index[7][0]  = w_data[157:156];
   assign \weights__payload.index[7][1]  = w_data[159:158];
-  assign \x_row0[0]  = x_row0[7:0];
-  assign \x_row0[1]  = x_row0[15:8];
-  assign \x_row0[2]  = x_row0[23:16];
-  assign \x_row0[3]  = x_row0[31:24];
   assign \pixels__payload.data  = pixels__payload[255:0];
   assign \pixels__payload.data[0]  = pixels__payload[31:0];
   assign \pixels__payload.data[0][0]  = pixels__payload[7:0];
@@ -2890,6 +2969,46 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \pixels__payload.first  = pixels__payload[264];
   assign \pixels__payload.last  = pixels__payload[265];
   assign \pixels__payload.end  = pixels__payload[266];
+  assign \x_issue[0]  = x_issue[31:0];
+  assign \x_issue[0][0]  = x_issue[7:0];
+  assign \x_issue[0][1]  = x_issue[15:8];
+  assign \x_issue[0][2]  = x_issue[23:16];
+  assign \x_issue[0][3]  = x_issue[31:24];
+  assign \x_issue[1]  = x_issue[63:32];
+  assign \x_issue[1][0]  = x_issue[39:32];
+  assign \x_issue[1][1]  = x_issue[47:40];
+  assign \x_issue[1][2]  = x_issue[55:48];
+  assign \x_issue[1][3]  = x_issue[63:56];
+  assign \x_issue[2]  = x_issue[95:64];
+  assign \x_issue[2][0]  = x_issue[71:64];
+  assign \x_issue[2][1]  = x_issue[79:72];
+  assign \x_issue[2][2]  = x_issue[87:80];
+  assign \x_issue[2][3]  = x_issue[95:88];
+  assign \x_issue[3]  = x_issue[127:96];
+  assign \x_issue[3][0]  = x_issue[103:96];
+  assign \x_issue[3][1]  = x_issue[111:104];
+  assign \x_issue[3][2]  = x_issue[119:112];
+  assign \x_issue[3][3]  = x_issue[127:120];
+  assign \x_issue[4]  = x_issue[159:128];
+  assign \x_issue[4][0]  = x_issue[135:128];
+  assign \x_issue[4][1]  = x_issue[143:136];
+  assign \x_issue[4][2]  = x_issue[151:144];
+  assign \x_issue[4][3]  = x_issue[159:152];
+  assign \x_issue[5]  = x_issue[191:160];
+  assign \x_issue[5][0]  = x_issue[167:160];
+  assign \x_issue[5][1]  = x_issue[175:168];
+  assign \x_issue[5][2]  = x_issue[183:176];
+  assign \x_issue[5][3]  = x_issue[191:184];
+  assign \x_issue[6]  = x_issue[223:192];
+  assign \x_issue[6][0]  = x_issue[199:192];
+  assign \x_issue[6][1]  = x_issue[207:200];
+  assign \x_issue[6][2]  = x_issue[215:208];
+  assign \x_issue[6][3]  = x_issue[223:216];
+  assign \x_issue[7]  = x_issue[255:224];
+  assign \x_issue[7][0]  = x_issue[231:224];
+  assign \x_issue[7][1]  = x_issue[239:232];
+  assign \x_issue[7][2]  = x_issue[247:240];
+  assign \x_issue[7][3]  = x_issue[255:248];
   assign \x_in[0]  = x_in[31:0];
   assign \x_in[0][0]  = x_in[7:0];
   assign \x_in[0][1]  = x_in[15:8];
@@ -2934,58 +3053,30 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \x_row0_d1[1]  = x_row0_d1[15:8];
   assign \x_row0_d1[2]  = x_row0_d1[23:16];
   assign \x_row0_d1[3]  = x_row0_d1[31:24];
-  assign \x_row1[0]  = x_row1[7:0];
-  assign \x_row1[1]  = x_row1[15:8];
-  assign \x_row1[2]  = x_row1[23:16];
-  assign \x_row1[3]  = x_row1[31:24];
   assign \x_row1_d2[0]  = x_row1_d2[7:0];
   assign \x_row1_d2[1]  = x_row1_d2[15:8];
   assign \x_row1_d2[2]  = x_row1_d2[23:16];
   assign \x_row1_d2[3]  = x_row1_d2[31:24];
-  assign \x_row2[0]  = x_row2[7:0];
-  assign \x_row2[1]  = x_row2[15:8];
-  assign \x_row2[2]  = x_row2[23:16];
-  assign \x_row2[3]  = x_row2[31:24];
   assign \x_row2_d3[0]  = x_row2_d3[7:0];
   assign \x_row2_d3[1]  = x_row2_d3[15:8];
   assign \x_row2_d3[2]  = x_row2_d3[23:16];
   assign \x_row2_d3[3]  = x_row2_d3[31:24];
-  assign \x_row3[0]  = x_row3[7:0];
-  assign \x_row3[1]  = x_row3[15:8];
-  assign \x_row3[2]  = x_row3[23:16];
-  assign \x_row3[3]  = x_row3[31:24];
   assign \x_row3_d4[0]  = x_row3_d4[7:0];
   assign \x_row3_d4[1]  = x_row3_d4[15:8];
   assign \x_row3_d4[2]  = x_row3_d4[23:16];
   assign \x_row3_d4[3]  = x_row3_d4[31:24];
-  assign \x_row4[0]  = x_row4[7:0];
-  assign \x_row4[1]  = x_row4[15:8];
-  assign \x_row4[2]  = x_row4[23:16];
-  assign \x_row4[3]  = x_row4[31:24];
   assign \x_row4_d5[0]  = x_row4_d5[7:0];
   assign \x_row4_d5[1]  = x_row4_d5[15:8];
   assign \x_row4_d5[2]  = x_row4_d5[23:16];
   assign \x_row4_d5[3]  = x_row4_d5[31:24];
-  assign \x_row5[0]  = x_row5[7:0];
-  assign \x_row5[1]  = x_row5[15:8];
-  assign \x_row5[2]  = x_row5[23:16];
-  assign \x_row5[3]  = x_row5[31:24];
   assign \x_row5_d6[0]  = x_row5_d6[7:0];
   assign \x_row5_d6[1]  = x_row5_d6[15:8];
   assign \x_row5_d6[2]  = x_row5_d6[23:16];
   assign \x_row5_d6[3]  = x_row5_d6[31:24];
-  assign \x_row6[0]  = x_row6[7:0];
-  assign \x_row6[1]  = x_row6[15:8];
-  assign \x_row6[2]  = x_row6[23:16];
-  assign \x_row6[3]  = x_row6[31:24];
   assign \x_row6_d7[0]  = x_row6_d7[7:0];
   assign \x_row6_d7[1]  = x_row6_d7[15:8];
   assign \x_row6_d7[2]  = x_row6_d7[23:16];
   assign \x_row6_d7[3]  = x_row6_d7[31:24];
-  assign \x_row7[0]  = x_row7[7:0];
-  assign \x_row7[1]  = x_row7[15:8];
-  assign \x_row7[2]  = x_row7[23:16];
-  assign \x_row7[3]  = x_row7[31:24];
   assign \x_row7_d8[0]  = x_row7_d8[7:0];
   assign \x_row7_d8[1]  = x_row7_d8[15:8];
   assign \x_row7_d8[2]  = x_row7_d8[23:16];
@@ -2994,14 +3085,23 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \meta.first  = meta[1];
   assign \meta.last  = meta[2];
   assign \meta.tag  = meta[10:3];
+  assign \meta.check  = meta[11];
+  assign \meta.digit  = meta[12];
+  assign \meta.last_digit  = meta[13];
   assign \meta_d8.valid  = meta_d8[0];
   assign \meta_d8.first  = meta_d8[1];
   assign \meta_d8.last  = meta_d8[2];
   assign \meta_d8.tag  = meta_d8[10:3];
+  assign \meta_d8.check  = meta_d8[11];
+  assign \meta_d8.digit  = meta_d8[12];
+  assign \meta_d8.last_digit  = meta_d8[13];
   assign \meta_d9.valid  = meta_d9[0];
   assign \meta_d9.first  = meta_d9[1];
   assign \meta_d9.last  = meta_d9[2];
   assign \meta_d9.tag  = meta_d9[10:3];
+  assign \meta_d9.check  = meta_d9[11];
+  assign \meta_d9.digit  = meta_d9[12];
+  assign \meta_d9.last_digit  = meta_d9[13];
   assign \psum_out[0]  = psum_out[31:0];
   assign \psum_out[1]  = psum_out[63:32];
   assign \psum_out[2]  = psum_out[95:64];
@@ -3010,6 +3110,55 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \psum_out[5]  = psum_out[191:160];
   assign \psum_out[6]  = psum_out[223:192];
   assign \psum_out[7]  = psum_out[255:224];
+  assign \meta_d10.valid  = meta_d10[0];
+  assign \meta_d10.first  = meta_d10[1];
+  assign \meta_d10.last  = meta_d10[2];
+  assign \meta_d10.tag  = meta_d10[10:3];
+  assign \meta_d10.check  = meta_d10[11];
+  assign \meta_d10.digit  = meta_d10[12];
+  assign \meta_d10.last_digit  = meta_d10[13];
+  assign \meta_d11.valid  = meta_d11[0];
+  assign \meta_d11.first  = meta_d11[1];
+  assign \meta_d11.last  = meta_d11[2];
+  assign \meta_d11.tag  = meta_d11[10:3];
+  assign \meta_d11.check  = meta_d11[11];
+  assign \meta_d11.digit  = meta_d11[12];
+  assign \meta_d11.last_digit  = meta_d11[13];
+  assign \meta_d12.valid  = meta_d12[0];
+  assign \meta_d12.first  = meta_d12[1];
+  assign \meta_d12.last  = meta_d12[2];
+  assign \meta_d12.tag  = meta_d12[10:3];
+  assign \meta_d12.check  = meta_d12[11];
+  assign \meta_d12.digit  = meta_d12[12];
+  assign \meta_d12.last_digit  = meta_d12[13];
+  assign \meta_d13.valid  = meta_d13[0];
+  assign \meta_d13.first  = meta_d13[1];
+  assign \meta_d13.last  = meta_d13[2];
+  assign \meta_d13.tag  = meta_d13[10:3];
+  assign \meta_d13.check  = meta_d13[11];
+  assign \meta_d13.digit  = meta_d13[12];
+  assign \meta_d13.last_digit  = meta_d13[13];
+  assign \meta_d14.valid  = meta_d14[0];
+  assign \meta_d14.first  = meta_d14[1];
+  assign \meta_d14.last  = meta_d14[2];
+  assign \meta_d14.tag  = meta_d14[10:3];
+  assign \meta_d14.check  = meta_d14[11];
+  assign \meta_d14.digit  = meta_d14[12];
+  assign \meta_d14.last_digit  = meta_d14[13];
+  assign \meta_d15.valid  = meta_d15[0];
+  assign \meta_d15.first  = meta_d15[1];
+  assign \meta_d15.last  = meta_d15[2];
+  assign \meta_d15.tag  = meta_d15[10:3];
+  assign \meta_d15.check  = meta_d15[11];
+  assign \meta_d15.digit  = meta_d15[12];
+  assign \meta_d15.last_digit  = meta_d15[13];
+  assign \meta_d16.valid  = meta_d16[0];
+  assign \meta_d16.first  = meta_d16[1];
+  assign \meta_d16.last  = meta_d16[2];
+  assign \meta_d16.tag  = meta_d16[10:3];
+  assign \meta_d16.check  = meta_d16[11];
+  assign \meta_d16.digit  = meta_d16[12];
+  assign \meta_d16.last_digit  = meta_d16[13];
   assign \results__payload.value  = results__payload[255:0];
   assign \results__payload.value[0]  = results__payload[31:0];
   assign \results__payload.value[1]  = results__payload[63:32];
@@ -3020,38 +3169,13 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \results__payload.value[6]  = results__payload[223:192];
   assign \results__payload.value[7]  = results__payload[255:224];
   assign \results__payload.tag  = results__payload[263:256];
-  assign \meta_d10.valid  = meta_d10[0];
-  assign \meta_d10.first  = meta_d10[1];
-  assign \meta_d10.last  = meta_d10[2];
-  assign \meta_d10.tag  = meta_d10[10:3];
-  assign \meta_d11.valid  = meta_d11[0];
-  assign \meta_d11.first  = meta_d11[1];
-  assign \meta_d11.last  = meta_d11[2];
-  assign \meta_d11.tag  = meta_d11[10:3];
-  assign \meta_d12.valid  = meta_d12[0];
-  assign \meta_d12.first  = meta_d12[1];
-  assign \meta_d12.last  = meta_d12[2];
-  assign \meta_d12.tag  = meta_d12[10:3];
-  assign \meta_d13.valid  = meta_d13[0];
-  assign \meta_d13.first  = meta_d13[1];
-  assign \meta_d13.last  = meta_d13[2];
-  assign \meta_d13.tag  = meta_d13[10:3];
-  assign \meta_d14.valid  = meta_d14[0];
-  assign \meta_d14.first  = meta_d14[1];
-  assign \meta_d14.last  = meta_d14[2];
-  assign \meta_d14.tag  = meta_d14[10:3];
-  assign \meta_d15.valid  = meta_d15[0];
-  assign \meta_d15.first  = meta_d15[1];
-  assign \meta_d15.last  = meta_d15[2];
-  assign \meta_d15.tag  = meta_d15[10:3];
-  assign \meta_d16.valid  = meta_d16[0];
-  assign \meta_d16.first  = meta_d16[1];
-  assign \meta_d16.last  = meta_d16[2];
-  assign \meta_d16.tag  = meta_d16[10:3];
   assign \meta_d17.valid  = meta_d17[0];
   assign \meta_d17.first  = meta_d17[1];
   assign \meta_d17.last  = meta_d17[2];
   assign \meta_d17.tag  = meta_d17[10:3];
+  assign \meta_d17.check  = meta_d17[11];
+  assign \meta_d17.digit  = meta_d17[12];
+  assign \meta_d17.last_digit  = meta_d17[13];
   assign \x_row1_d1[0]  = x_row1_d1[7:0];
   assign \x_row1_d1[1]  = x_row1_d1[15:8];
   assign \x_row1_d1[2]  = x_row1_d1[23:16];
@@ -3168,30 +3292,51 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \meta_d1.first  = meta_d1[1];
   assign \meta_d1.last  = meta_d1[2];
   assign \meta_d1.tag  = meta_d1[10:3];
+  assign \meta_d1.check  = meta_d1[11];
+  assign \meta_d1.digit  = meta_d1[12];
+  assign \meta_d1.last_digit  = meta_d1[13];
   assign \meta_d2.valid  = meta_d2[0];
   assign \meta_d2.first  = meta_d2[1];
   assign \meta_d2.last  = meta_d2[2];
   assign \meta_d2.tag  = meta_d2[10:3];
+  assign \meta_d2.check  = meta_d2[11];
+  assign \meta_d2.digit  = meta_d2[12];
+  assign \meta_d2.last_digit  = meta_d2[13];
   assign \meta_d3.valid  = meta_d3[0];
   assign \meta_d3.first  = meta_d3[1];
   assign \meta_d3.last  = meta_d3[2];
   assign \meta_d3.tag  = meta_d3[10:3];
+  assign \meta_d3.check  = meta_d3[11];
+  assign \meta_d3.digit  = meta_d3[12];
+  assign \meta_d3.last_digit  = meta_d3[13];
   assign \meta_d4.valid  = meta_d4[0];
   assign \meta_d4.first  = meta_d4[1];
   assign \meta_d4.last  = meta_d4[2];
   assign \meta_d4.tag  = meta_d4[10:3];
+  assign \meta_d4.check  = meta_d4[11];
+  assign \meta_d4.digit  = meta_d4[12];
+  assign \meta_d4.last_digit  = meta_d4[13];
   assign \meta_d5.valid  = meta_d5[0];
   assign \meta_d5.first  = meta_d5[1];
   assign \meta_d5.last  = meta_d5[2];
   assign \meta_d5.tag  = meta_d5[10:3];
+  assign \meta_d5.check  = meta_d5[11];
+  assign \meta_d5.digit  = meta_d5[12];
+  assign \meta_d5.last_digit  = meta_d5[13];
   assign \meta_d6.valid  = meta_d6[0];
   assign \meta_d6.first  = meta_d6[1];
   assign \meta_d6.last  = meta_d6[2];
   assign \meta_d6.tag  = meta_d6[10:3];
+  assign \meta_d6.check  = meta_d6[11];
+  assign \meta_d6.digit  = meta_d6[12];
+  assign \meta_d6.last_digit  = meta_d6[13];
   assign \meta_d7.valid  = meta_d7[0];
   assign \meta_d7.first  = meta_d7[1];
   assign \meta_d7.last  = meta_d7[2];
   assign \meta_d7.tag  = meta_d7[10:3];
+  assign \meta_d7.check  = meta_d7[11];
+  assign \meta_d7.digit  = meta_d7[12];
+  assign \meta_d7.last_digit  = meta_d7[13];
   assign results__payload[263:256] = meta_d17[10:3];
   assign results__payload[255:224] = result;
   assign results__payload[223:192] = result_c6_d1;
@@ -3201,10 +3346,13 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign results__payload[95:64] = result_c2_d5;
   assign results__payload[63:32] = result_c1_d6;
   assign results__payload[31:0] = result_c0_d7;
+  assign meta[13] = \$21 ;
+  assign meta[12] = \$20 [0];
+  assign meta[11] = 1'h0;
   assign meta[10:3] = pixels__payload[263:256];
   assign meta[2] = pixels__payload[265];
   assign meta[1] = pixels__payload[264];
-  assign meta[0] = accept;
+  assign meta[0] = \$19 ;
   assign bank_in[7] = bank_row7_d8;
   assign bank_in[6] = bank_row6_d7;
   assign bank_in[5] = bank_row5_d6;
@@ -3221,14 +3369,21 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign x_in[95:64] = x_row2_d3;
   assign x_in[63:32] = x_row1_d2;
   assign x_in[31:0] = x_row0_d1;
-  assign \$8  = w_bank;
-  assign \$13  = issue_bank;
-  assign \$33  = w_bank;
-  assign \$38  = issue_bank;
+  assign \$8  = 1'h1;
+  assign \$9  = \$7 ;
+  assign \$10  = w_bank;
+  assign \$15  = issue_bank;
+  assign \$17  = 1'h1;
+  assign \$18  = \$16 ;
+  assign \$19  = accept;
+  assign \$20  = 2'h3;
+  assign \$21  = 1'h0;
+  assign \$48  = w_bank;
+  assign \$52  = issue_bank;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1824$0 , psum, result, clk);
+module \sense_core.engine.acc_c0 (rst, advance, valid, read__addr, \port$1840$1 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3242,8 +3397,8 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1824$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1824$0 ;
-  wire [10:0] \port$1824$0 ;
+  input [9:0] \port$1840$1 ;
+  wire [9:0] \port$1840$1 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -3258,6 +3413,7 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1824$0 , psum,
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
+  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -3523,24 +3679,24 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1824$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1824$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1840$1 [9:2]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1824$0 [10:3])
+      if (\$4  && read__addr == \port$1840$1 [9:2])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1824$0 [0] & \$3 ;
+  assign write__en = valid & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1824$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1840$1 [0] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1824$0 [2];
+  assign \$3  = ~ \port$1840$1 [1];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$6  = result;
@@ -3548,20 +3704,19 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1824$0 , psum,
       \$6  = \$2 [31:0];
     end
   end
-  assign rd_tag = read__addr;
   assign total = \$2 [31:0];
-  assign first = \port$1824$0 [1];
-  assign write__addr = \port$1824$0 [10:3];
-  assign tag = \port$1824$0 [10:3];
+  assign first = \port$1840$1 [0];
+  assign rd_tag = read__addr;
+  assign write__addr = \port$1840$1 [9:2];
+  assign tag = \port$1840$1 [9:2];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1824$0 [0];
-  assign last = \port$1824$0 [2];
+  assign last = \port$1840$1 [1];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1826$0 , psum, result, clk);
+module \sense_core.engine.acc_c1 (rst, advance, valid, read__addr, \port$1842$1 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3575,8 +3730,8 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1826$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1826$0 ;
-  wire [10:0] \port$1826$0 ;
+  input [9:0] \port$1842$1 ;
+  wire [9:0] \port$1842$1 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -3591,6 +3746,7 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1826$0 , psum,
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
+  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -3856,24 +4012,24 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1826$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1826$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1842$1 [9:2]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1826$0 [10:3])
+      if (\$4  && read__addr == \port$1842$1 [9:2])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1826$0 [0] & \$3 ;
+  assign write__en = valid & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1826$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1842$1 [0] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1826$0 [2];
+  assign \$3  = ~ \port$1842$1 [1];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$6  = result;
@@ -3881,20 +4037,19 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1826$0 , psum,
       \$6  = \$2 [31:0];
     end
   end
-  assign rd_tag = read__addr;
   assign total = \$2 [31:0];
-  assign first = \port$1826$0 [1];
-  assign write__addr = \port$1826$0 [10:3];
-  assign tag = \port$1826$0 [10:3];
+  assign first = \port$1842$1 [0];
+  assign rd_tag = read__addr;
+  assign write__addr = \port$1842$1 [9:2];
+  assign tag = \port$1842$1 [9:2];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1826$0 [0];
-  assign last = \port$1826$0 [2];
+  assign last = \port$1842$1 [1];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1828$0 , psum, result, clk);
+module \sense_core.engine.acc_c2 (rst, advance, valid, read__addr, \port$1844$1 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3908,8 +4063,8 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1828$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1828$0 ;
-  wire [10:0] \port$1828$0 ;
+  input [9:0] \port$1844$1 ;
+  wire [9:0] \port$1844$1 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -3924,6 +4079,7 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1828$0 , psum,
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
+  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -4189,24 +4345,24 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1828$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1828$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1844$1 [9:2]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1828$0 [10:3])
+      if (\$4  && read__addr == \port$1844$1 [9:2])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1828$0 [0] & \$3 ;
+  assign write__en = valid & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1828$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1844$1 [0] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1828$0 [2];
+  assign \$3  = ~ \port$1844$1 [1];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$6  = result;
@@ -4214,20 +4370,19 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1828$0 , psum,
       \$6  = \$2 [31:0];
     end
   end
-  assign rd_tag = read__addr;
   assign total = \$2 [31:0];
-  assign first = \port$1828$0 [1];
-  assign write__addr = \port$1828$0 [10:3];
-  assign tag = \port$1828$0 [10:3];
+  assign first = \port$1844$1 [0];
+  assign rd_tag = read__addr;
+  assign write__addr = \port$1844$1 [9:2];
+  assign tag = \port$1844$1 [9:2];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1828$0 [0];
-  assign last = \port$1828$0 [2];
+  assign last = \port$1844$1 [1];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1830$0 , psum, result, clk);
+module \sense_core.engine.acc_c3 (rst, advance, valid, read__addr, \port$1846$1 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4241,8 +4396,8 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1830$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1830$0 ;
-  wire [10:0] \port$1830$0 ;
+  input [9:0] \port$1846$1 ;
+  wire [9:0] \port$1846$1 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4257,6 +4412,7 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1830$0 , psum,
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
+  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -4522,24 +4678,24 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1830$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1830$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1846$1 [9:2]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1830$0 [10:3])
+      if (\$4  && read__addr == \port$1846$1 [9:2])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1830$0 [0] & \$3 ;
+  assign write__en = valid & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1830$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1846$1 [0] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1830$0 [2];
+  assign \$3  = ~ \port$1846$1 [1];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$6  = result;
@@ -4547,20 +4703,19 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1830$0 , psum,
       \$6  = \$2 [31:0];
     end
   end
-  assign rd_tag = read__addr;
   assign total = \$2 [31:0];
-  assign first = \port$1830$0 [1];
-  assign write__addr = \port$1830$0 [10:3];
-  assign tag = \port$1830$0 [10:3];
+  assign first = \port$1846$1 [0];
+  assign rd_tag = read__addr;
+  assign write__addr = \port$1846$1 [9:2];
+  assign tag = \port$1846$1 [9:2];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1830$0 [0];
-  assign last = \port$1830$0 [2];
+  assign last = \port$1846$1 [1];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1832$0 , psum, result, clk);
+module \sense_core.engine.acc_c4 (rst, advance, valid, read__addr, \port$1848$1 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4574,8 +4729,8 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1832$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1832$0 ;
-  wire [10:0] \port$1832$0 ;
+  input [9:0] \port$1848$1 ;
+  wire [9:0] \port$1848$1 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4590,6 +4745,7 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1832$0 , psum,
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
+  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -4855,24 +5011,24 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1832$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1832$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1848$1 [9:2]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1832$0 [10:3])
+      if (\$4  && read__addr == \port$1848$1 [9:2])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1832$0 [0] & \$3 ;
+  assign write__en = valid & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1832$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1848$1 [0] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1832$0 [2];
+  assign \$3  = ~ \port$1848$1 [1];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$6  = result;
@@ -4880,20 +5036,19 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1832$0 , psum,
       \$6  = \$2 [31:0];
     end
   end
-  assign rd_tag = read__addr;
   assign total = \$2 [31:0];
-  assign first = \port$1832$0 [1];
-  assign write__addr = \port$1832$0 [10:3];
-  assign tag = \port$1832$0 [10:3];
+  assign first = \port$1848$1 [0];
+  assign rd_tag = read__addr;
+  assign write__addr = \port$1848$1 [9:2];
+  assign tag = \port$1848$1 [9:2];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1832$0 [0];
-  assign last = \port$1832$0 [2];
+  assign last = \port$1848$1 [1];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1834$0 , psum, result, clk);
+module \sense_core.engine.acc_c5 (rst, advance, valid, read__addr, \port$1850$1 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4907,8 +5062,8 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1834$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1834$0 ;
-  wire [10:0] \port$1834$0 ;
+  input [9:0] \port$1850$1 ;
+  wire [9:0] \port$1850$1 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4923,6 +5078,7 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1834$0 , psum,
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
+  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -5188,24 +5344,24 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1834$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1834$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1850$1 [9:2]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1834$0 [10:3])
+      if (\$4  && read__addr == \port$1850$1 [9:2])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1834$0 [0] & \$3 ;
+  assign write__en = valid & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1834$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1850$1 [0] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1834$0 [2];
+  assign \$3  = ~ \port$1850$1 [1];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$6  = result;
@@ -5213,20 +5369,19 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1834$0 , psum,
       \$6  = \$2 [31:0];
     end
   end
-  assign rd_tag = read__addr;
   assign total = \$2 [31:0];
-  assign first = \port$1834$0 [1];
-  assign write__addr = \port$1834$0 [10:3];
-  assign tag = \port$1834$0 [10:3];
+  assign first = \port$1850$1 [0];
+  assign rd_tag = read__addr;
+  assign write__addr = \port$1850$1 [9:2];
+  assign tag = \port$1850$1 [9:2];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1834$0 [0];
-  assign last = \port$1834$0 [2];
+  assign last = \port$1850$1 [1];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1836$0 , psum, result, clk);
+module \sense_core.engine.acc_c6 (rst, advance, valid, read__addr, \port$1852$1 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5240,8 +5395,8 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1836$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1836$0 ;
-  wire [10:0] \port$1836$0 ;
+  input [9:0] \port$1852$1 ;
+  wire [9:0] \port$1852$1 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5256,6 +5411,7 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1836$0 , psum,
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
+  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -5521,24 +5677,24 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1836$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1836$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1852$1 [9:2]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1836$0 [10:3])
+      if (\$4  && read__addr == \port$1852$1 [9:2])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1836$0 [0] & \$3 ;
+  assign write__en = valid & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1836$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1852$1 [0] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1836$0 [2];
+  assign \$3  = ~ \port$1852$1 [1];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     \$6  = result;
@@ -5546,20 +5702,19 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1836$0 , psum,
       \$6  = \$2 [31:0];
     end
   end
-  assign rd_tag = read__addr;
   assign total = \$2 [31:0];
-  assign first = \port$1836$0 [1];
-  assign write__addr = \port$1836$0 [10:3];
-  assign tag = \port$1836$0 [10:3];
+  assign first = \port$1852$1 [0];
+  assign rd_tag = read__addr;
+  assign write__addr = \port$1852$1 [9:2];
+  assign tag = \port$1852$1 [9:2];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1836$0 [0];
-  assign last = \port$1836$0 [2];
+  assign last = \port$1852$1 [1];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1838$0 , psum, result, clk);
+module \sense_core.engine.acc_c7 (rst, advance, valid, read__addr, \port$1854$1 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5573,8 +5728,8 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1838$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1838$0 ;
-  wire [10:0] \port$1838$0 ;
+  input [9:0] \port$1854$1 ;
+  wire [9:0] \port$1854$1 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5589,6 +5744,7 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1838$0 , psum,
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
+  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -5854,24 +6010,24 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1838$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1838$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1854$1 [9:2]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1838$0 [10:3])
+      if (\$4  && read__addr == \port$1854$1 [9:2])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1838$0 [0] & \$3 ;
+  assign write__en = valid & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1838$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1854$1 [0] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1838$0 [2];
+  assign \$3  = ~ \port$1854$1 [1];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$6  = result;
@@ -5879,14 +6035,13 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1838$0 , psum,
       \$6  = \$2 [31:0];
     end
   end
-  assign rd_tag = read__addr;
   assign total = \$2 [31:0];
-  assign first = \port$1838$0 [1];
-  assign write__addr = \port$1838$0 [10:3];
-  assign tag = \port$1838$0 [10:3];
+  assign first = \port$1854$1 [0];
+  assign rd_tag = read__addr;
+  assign write__addr = \port$1854$1 [9:2];
+  assign tag = \port$1854$1 [9:2];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1838$0 [0];
-  assign last = \port$1838$0 [2];
+  assign last = \port$1854$1 [1];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
@@ -9732,9 +9887,9 @@ module \sense_core.engine.array.pe_r0_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -9743,13 +9898,13 @@ module \sense_core.engine.array.pe_r0_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -9769,6 +9924,7 @@ module \sense_core.engine.array.pe_r0_c0 (w_index, clk, rst, advance, w_en, x_in
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -9816,19 +9972,19 @@ module \sense_core.engine.array.pe_r0_c0 (w_index, clk, rst, advance, w_en, x_in
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(1'h0) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(1'h0) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -9897,9 +10053,10 @@ module \sense_core.engine.array.pe_r0_c0 (w_index, clk, rst, advance, w_en, x_in
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign psum_in = 32'd0;
   assign x_out = x_reg;
   assign bank_out = bank_reg;
@@ -9936,9 +10093,9 @@ module \sense_core.engine.array.pe_r0_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -9947,13 +10104,13 @@ module \sense_core.engine.array.pe_r0_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -9973,6 +10130,7 @@ module \sense_core.engine.array.pe_r0_c1 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -10020,19 +10178,19 @@ module \sense_core.engine.array.pe_r0_c1 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(1'h0) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(1'h0) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -10101,9 +10259,10 @@ module \sense_core.engine.array.pe_r0_c1 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign psum_in = 32'd0;
   assign x_out = x_reg;
   assign bank_out = bank_reg;
@@ -10140,9 +10299,9 @@ module \sense_core.engine.array.pe_r0_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -10151,13 +10310,13 @@ module \sense_core.engine.array.pe_r0_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -10177,6 +10336,7 @@ module \sense_core.engine.array.pe_r0_c2 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -10224,19 +10384,19 @@ module \sense_core.engine.array.pe_r0_c2 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(1'h0) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(1'h0) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -10305,9 +10465,10 @@ module \sense_core.engine.array.pe_r0_c2 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign psum_in = 32'd0;
   assign x_out = x_reg;
   assign bank_out = bank_reg;
@@ -10344,9 +10505,9 @@ module \sense_core.engine.array.pe_r0_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -10355,13 +10516,13 @@ module \sense_core.engine.array.pe_r0_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -10381,6 +10542,7 @@ module \sense_core.engine.array.pe_r0_c3 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -10428,19 +10590,19 @@ module \sense_core.engine.array.pe_r0_c3 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(1'h0) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(1'h0) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -10509,9 +10671,10 @@ module \sense_core.engine.array.pe_r0_c3 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign psum_in = 32'd0;
   assign x_out = x_reg;
   assign bank_out = bank_reg;
@@ -10548,9 +10711,9 @@ module \sense_core.engine.array.pe_r0_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -10559,13 +10722,13 @@ module \sense_core.engine.array.pe_r0_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -10585,6 +10748,7 @@ module \sense_core.engine.array.pe_r0_c4 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -10632,19 +10796,19 @@ module \sense_core.engine.array.pe_r0_c4 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(1'h0) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(1'h0) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -10713,9 +10877,10 @@ module \sense_core.engine.array.pe_r0_c4 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign psum_in = 32'd0;
   assign x_out = x_reg;
   assign bank_out = bank_reg;
@@ -10752,9 +10917,9 @@ module \sense_core.engine.array.pe_r0_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -10763,13 +10928,13 @@ module \sense_core.engine.array.pe_r0_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -10789,6 +10954,7 @@ module \sense_core.engine.array.pe_r0_c5 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -10836,19 +11002,19 @@ module \sense_core.engine.array.pe_r0_c5 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(1'h0) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(1'h0) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -10917,9 +11083,10 @@ module \sense_core.engine.array.pe_r0_c5 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign psum_in = 32'd0;
   assign x_out = x_reg;
   assign bank_out = bank_reg;
@@ -10956,9 +11123,9 @@ module \sense_core.engine.array.pe_r0_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -10967,13 +11134,13 @@ module \sense_core.engine.array.pe_r0_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -10993,6 +11160,7 @@ module \sense_core.engine.array.pe_r0_c6 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -11040,19 +11208,19 @@ module \sense_core.engine.array.pe_r0_c6 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(1'h0) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(1'h0) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -11121,9 +11289,10 @@ module \sense_core.engine.array.pe_r0_c6 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign psum_in = 32'd0;
   assign x_out = x_reg;
   assign bank_out = bank_reg;
@@ -11160,9 +11329,9 @@ module \sense_core.engine.array.pe_r0_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -11171,13 +11340,13 @@ module \sense_core.engine.array.pe_r0_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -11196,6 +11365,7 @@ module \sense_core.engine.array.pe_r0_c7 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -11242,19 +11412,19 @@ module \sense_core.engine.array.pe_r0_c7 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(1'h0) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(1'h0) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -11323,9 +11493,10 @@ module \sense_core.engine.array.pe_r0_c7 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign psum_in = 32'd0;
   assign x_out = x_reg;
   assign bank_out = bank_reg;
@@ -11362,9 +11533,9 @@ module \sense_core.engine.array.pe_r1_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -11373,13 +11544,13 @@ module \sense_core.engine.array.pe_r1_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -11400,6 +11571,7 @@ module \sense_core.engine.array.pe_r1_c0 (w_index, clk, rst, advance, w_en, x_in
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -11447,19 +11619,19 @@ module \sense_core.engine.array.pe_r1_c0 (w_index, clk, rst, advance, w_en, x_in
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -11528,9 +11700,10 @@ module \sense_core.engine.array.pe_r1_c0 (w_index, clk, rst, advance, w_en, x_in
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -11566,9 +11739,9 @@ module \sense_core.engine.array.pe_r1_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -11577,13 +11750,13 @@ module \sense_core.engine.array.pe_r1_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -11604,6 +11777,7 @@ module \sense_core.engine.array.pe_r1_c1 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -11651,19 +11825,19 @@ module \sense_core.engine.array.pe_r1_c1 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -11732,9 +11906,10 @@ module \sense_core.engine.array.pe_r1_c1 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -11770,9 +11945,9 @@ module \sense_core.engine.array.pe_r1_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -11781,13 +11956,13 @@ module \sense_core.engine.array.pe_r1_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -11808,6 +11983,7 @@ module \sense_core.engine.array.pe_r1_c2 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -11855,19 +12031,19 @@ module \sense_core.engine.array.pe_r1_c2 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -11936,9 +12112,10 @@ module \sense_core.engine.array.pe_r1_c2 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -11974,9 +12151,9 @@ module \sense_core.engine.array.pe_r1_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -11985,13 +12162,13 @@ module \sense_core.engine.array.pe_r1_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -12012,6 +12189,7 @@ module \sense_core.engine.array.pe_r1_c3 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -12059,19 +12237,19 @@ module \sense_core.engine.array.pe_r1_c3 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -12140,9 +12318,10 @@ module \sense_core.engine.array.pe_r1_c3 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -12178,9 +12357,9 @@ module \sense_core.engine.array.pe_r1_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -12189,13 +12368,13 @@ module \sense_core.engine.array.pe_r1_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -12216,6 +12395,7 @@ module \sense_core.engine.array.pe_r1_c4 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -12263,19 +12443,19 @@ module \sense_core.engine.array.pe_r1_c4 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -12344,9 +12524,10 @@ module \sense_core.engine.array.pe_r1_c4 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -12382,9 +12563,9 @@ module \sense_core.engine.array.pe_r1_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -12393,13 +12574,13 @@ module \sense_core.engine.array.pe_r1_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -12420,6 +12601,7 @@ module \sense_core.engine.array.pe_r1_c5 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -12467,19 +12649,19 @@ module \sense_core.engine.array.pe_r1_c5 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -12548,9 +12730,10 @@ module \sense_core.engine.array.pe_r1_c5 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -12586,9 +12769,9 @@ module \sense_core.engine.array.pe_r1_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -12597,13 +12780,13 @@ module \sense_core.engine.array.pe_r1_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -12624,6 +12807,7 @@ module \sense_core.engine.array.pe_r1_c6 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -12671,19 +12855,19 @@ module \sense_core.engine.array.pe_r1_c6 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -12752,9 +12936,10 @@ module \sense_core.engine.array.pe_r1_c6 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -12790,9 +12975,9 @@ module \sense_core.engine.array.pe_r1_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -12801,13 +12986,13 @@ module \sense_core.engine.array.pe_r1_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -12827,6 +13012,7 @@ module \sense_core.engine.array.pe_r1_c7 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -12873,19 +13059,19 @@ module \sense_core.engine.array.pe_r1_c7 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -12954,9 +13140,10 @@ module \sense_core.engine.array.pe_r1_c7 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -12992,9 +13179,9 @@ module \sense_core.engine.array.pe_r2_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -13003,13 +13190,13 @@ module \sense_core.engine.array.pe_r2_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -13030,6 +13217,7 @@ module \sense_core.engine.array.pe_r2_c0 (w_index, clk, rst, advance, w_en, x_in
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -13077,19 +13265,19 @@ module \sense_core.engine.array.pe_r2_c0 (w_index, clk, rst, advance, w_en, x_in
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -13158,9 +13346,10 @@ module \sense_core.engine.array.pe_r2_c0 (w_index, clk, rst, advance, w_en, x_in
     if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -13196,9 +13385,9 @@ module \sense_core.engine.array.pe_r2_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -13207,13 +13396,13 @@ module \sense_core.engine.array.pe_r2_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -13234,6 +13423,7 @@ module \sense_core.engine.array.pe_r2_c1 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -13281,19 +13471,19 @@ module \sense_core.engine.array.pe_r2_c1 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -13362,9 +13552,10 @@ module \sense_core.engine.array.pe_r2_c1 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -13400,9 +13591,9 @@ module \sense_core.engine.array.pe_r2_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -13411,13 +13602,13 @@ module \sense_core.engine.array.pe_r2_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -13438,6 +13629,7 @@ module \sense_core.engine.array.pe_r2_c2 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -13485,19 +13677,19 @@ module \sense_core.engine.array.pe_r2_c2 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -13566,9 +13758,10 @@ module \sense_core.engine.array.pe_r2_c2 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -13604,9 +13797,9 @@ module \sense_core.engine.array.pe_r2_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$29  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -13615,13 +13808,13 @@ module \sense_core.engine.array.pe_r2_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -13642,6 +13835,7 @@ module \sense_core.engine.array.pe_r2_c3 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -13689,19 +13883,19 @@ module \sense_core.engine.array.pe_r2_c3 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -13770,9 +13964,10 @@ module \sense_core.engine.array.pe_r2_c3 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -13808,9 +14003,9 @@ module \sense_core.engine.array.pe_r2_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$30  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -13819,13 +14014,13 @@ module \sense_core.engine.array.pe_r2_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -13846,6 +14041,7 @@ module \sense_core.engine.array.pe_r2_c4 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -13893,19 +14089,19 @@ module \sense_core.engine.array.pe_r2_c4 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -13974,9 +14170,10 @@ module \sense_core.engine.array.pe_r2_c4 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -14012,9 +14209,9 @@ module \sense_core.engine.array.pe_r2_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$31  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -14023,13 +14220,13 @@ module \sense_core.engine.array.pe_r2_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -14050,6 +14247,7 @@ module \sense_core.engine.array.pe_r2_c5 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -14097,19 +14295,19 @@ module \sense_core.engine.array.pe_r2_c5 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -14178,9 +14376,10 @@ module \sense_core.engine.array.pe_r2_c5 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -14216,9 +14415,9 @@ module \sense_core.engine.array.pe_r2_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$32  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -14227,13 +14426,13 @@ module \sense_core.engine.array.pe_r2_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -14254,6 +14453,7 @@ module \sense_core.engine.array.pe_r2_c6 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -14301,19 +14501,19 @@ module \sense_core.engine.array.pe_r2_c6 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -14382,9 +14582,10 @@ module \sense_core.engine.array.pe_r2_c6 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -14420,9 +14621,9 @@ module \sense_core.engine.array.pe_r2_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$33  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -14431,13 +14632,13 @@ module \sense_core.engine.array.pe_r2_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -14457,6 +14658,7 @@ module \sense_core.engine.array.pe_r2_c7 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -14503,19 +14705,19 @@ module \sense_core.engine.array.pe_r2_c7 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -14584,9 +14786,10 @@ module \sense_core.engine.array.pe_r2_c7 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -14622,9 +14825,9 @@ module \sense_core.engine.array.pe_r3_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$auto$verilog_backend.cc:2355:dump_module$34  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -14633,13 +14836,13 @@ module \sense_core.engine.array.pe_r3_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -14660,6 +14863,7 @@ module \sense_core.engine.array.pe_r3_c0 (w_index, clk, rst, advance, w_en, x_in
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -14707,19 +14911,19 @@ module \sense_core.engine.array.pe_r3_c0 (w_index, clk, rst, advance, w_en, x_in
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -14788,9 +14992,10 @@ module \sense_core.engine.array.pe_r3_c0 (w_index, clk, rst, advance, w_en, x_in
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -14826,9 +15031,9 @@ module \sense_core.engine.array.pe_r3_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$35  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -14837,13 +15042,13 @@ module \sense_core.engine.array.pe_r3_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -14864,6 +15069,7 @@ module \sense_core.engine.array.pe_r3_c1 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -14911,19 +15117,19 @@ module \sense_core.engine.array.pe_r3_c1 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -14992,9 +15198,10 @@ module \sense_core.engine.array.pe_r3_c1 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -15030,9 +15237,9 @@ module \sense_core.engine.array.pe_r3_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$36  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -15041,13 +15248,13 @@ module \sense_core.engine.array.pe_r3_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -15068,6 +15275,7 @@ module \sense_core.engine.array.pe_r3_c2 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -15115,19 +15323,19 @@ module \sense_core.engine.array.pe_r3_c2 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -15196,9 +15404,10 @@ module \sense_core.engine.array.pe_r3_c2 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -15234,9 +15443,9 @@ module \sense_core.engine.array.pe_r3_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$37  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -15245,13 +15454,13 @@ module \sense_core.engine.array.pe_r3_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -15272,6 +15481,7 @@ module \sense_core.engine.array.pe_r3_c3 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -15319,19 +15529,19 @@ module \sense_core.engine.array.pe_r3_c3 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -15400,9 +15610,10 @@ module \sense_core.engine.array.pe_r3_c3 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -15438,9 +15649,9 @@ module \sense_core.engine.array.pe_r3_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$38  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -15449,13 +15660,13 @@ module \sense_core.engine.array.pe_r3_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -15476,6 +15687,7 @@ module \sense_core.engine.array.pe_r3_c4 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -15523,19 +15735,19 @@ module \sense_core.engine.array.pe_r3_c4 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -15604,9 +15816,10 @@ module \sense_core.engine.array.pe_r3_c4 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -15642,9 +15855,9 @@ module \sense_core.engine.array.pe_r3_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$39  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -15653,13 +15866,13 @@ module \sense_core.engine.array.pe_r3_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -15680,6 +15893,7 @@ module \sense_core.engine.array.pe_r3_c5 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -15727,19 +15941,19 @@ module \sense_core.engine.array.pe_r3_c5 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -15808,9 +16022,10 @@ module \sense_core.engine.array.pe_r3_c5 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -15846,9 +16061,9 @@ module \sense_core.engine.array.pe_r3_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$40  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -15857,13 +16072,13 @@ module \sense_core.engine.array.pe_r3_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -15884,6 +16099,7 @@ module \sense_core.engine.array.pe_r3_c6 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -15931,19 +16147,19 @@ module \sense_core.engine.array.pe_r3_c6 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -16012,9 +16228,10 @@ module \sense_core.engine.array.pe_r3_c6 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -16050,9 +16267,9 @@ module \sense_core.engine.array.pe_r3_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$41  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -16061,13 +16278,13 @@ module \sense_core.engine.array.pe_r3_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -16087,6 +16304,7 @@ module \sense_core.engine.array.pe_r3_c7 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -16133,19 +16351,19 @@ module \sense_core.engine.array.pe_r3_c7 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -16214,9 +16432,10 @@ module \sense_core.engine.array.pe_r3_c7 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -16252,9 +16471,9 @@ module \sense_core.engine.array.pe_r4_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$auto$verilog_backend.cc:2355:dump_module$42  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -16263,13 +16482,13 @@ module \sense_core.engine.array.pe_r4_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -16290,6 +16509,7 @@ module \sense_core.engine.array.pe_r4_c0 (w_index, clk, rst, advance, w_en, x_in
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -16337,19 +16557,19 @@ module \sense_core.engine.array.pe_r4_c0 (w_index, clk, rst, advance, w_en, x_in
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -16418,9 +16638,10 @@ module \sense_core.engine.array.pe_r4_c0 (w_index, clk, rst, advance, w_en, x_in
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -16456,9 +16677,9 @@ module \sense_core.engine.array.pe_r4_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$43  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -16467,13 +16688,13 @@ module \sense_core.engine.array.pe_r4_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -16494,6 +16715,7 @@ module \sense_core.engine.array.pe_r4_c1 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -16541,19 +16763,19 @@ module \sense_core.engine.array.pe_r4_c1 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -16622,9 +16844,10 @@ module \sense_core.engine.array.pe_r4_c1 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -16660,9 +16883,9 @@ module \sense_core.engine.array.pe_r4_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$44  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -16671,13 +16894,13 @@ module \sense_core.engine.array.pe_r4_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -16698,6 +16921,7 @@ module \sense_core.engine.array.pe_r4_c2 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -16745,19 +16969,19 @@ module \sense_core.engine.array.pe_r4_c2 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -16826,9 +17050,10 @@ module \sense_core.engine.array.pe_r4_c2 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -16864,9 +17089,9 @@ module \sense_core.engine.array.pe_r4_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$45  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -16875,13 +17100,13 @@ module \sense_core.engine.array.pe_r4_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -16902,6 +17127,7 @@ module \sense_core.engine.array.pe_r4_c3 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -16949,19 +17175,19 @@ module \sense_core.engine.array.pe_r4_c3 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -17030,9 +17256,10 @@ module \sense_core.engine.array.pe_r4_c3 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -17068,9 +17295,9 @@ module \sense_core.engine.array.pe_r4_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$46  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -17079,13 +17306,13 @@ module \sense_core.engine.array.pe_r4_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -17106,6 +17333,7 @@ module \sense_core.engine.array.pe_r4_c4 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -17153,19 +17381,19 @@ module \sense_core.engine.array.pe_r4_c4 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -17234,9 +17462,10 @@ module \sense_core.engine.array.pe_r4_c4 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -17272,9 +17501,9 @@ module \sense_core.engine.array.pe_r4_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$47  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -17283,13 +17512,13 @@ module \sense_core.engine.array.pe_r4_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -17310,6 +17539,7 @@ module \sense_core.engine.array.pe_r4_c5 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -17357,19 +17587,19 @@ module \sense_core.engine.array.pe_r4_c5 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -17438,9 +17668,10 @@ module \sense_core.engine.array.pe_r4_c5 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -17476,9 +17707,9 @@ module \sense_core.engine.array.pe_r4_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$48  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -17487,13 +17718,13 @@ module \sense_core.engine.array.pe_r4_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -17514,6 +17745,7 @@ module \sense_core.engine.array.pe_r4_c6 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -17561,19 +17793,19 @@ module \sense_core.engine.array.pe_r4_c6 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -17642,9 +17874,10 @@ module \sense_core.engine.array.pe_r4_c6 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -17680,9 +17913,9 @@ module \sense_core.engine.array.pe_r4_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$49  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -17691,13 +17924,13 @@ module \sense_core.engine.array.pe_r4_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -17717,6 +17950,7 @@ module \sense_core.engine.array.pe_r4_c7 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -17763,19 +17997,19 @@ module \sense_core.engine.array.pe_r4_c7 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -17844,9 +18078,10 @@ module \sense_core.engine.array.pe_r4_c7 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -17882,9 +18117,9 @@ module \sense_core.engine.array.pe_r5_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$auto$verilog_backend.cc:2355:dump_module$50  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -17893,13 +18128,13 @@ module \sense_core.engine.array.pe_r5_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -17920,6 +18155,7 @@ module \sense_core.engine.array.pe_r5_c0 (w_index, clk, rst, advance, w_en, x_in
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -17967,19 +18203,19 @@ module \sense_core.engine.array.pe_r5_c0 (w_index, clk, rst, advance, w_en, x_in
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -18048,9 +18284,10 @@ module \sense_core.engine.array.pe_r5_c0 (w_index, clk, rst, advance, w_en, x_in
     if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -18086,9 +18323,9 @@ module \sense_core.engine.array.pe_r5_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$51  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -18097,13 +18334,13 @@ module \sense_core.engine.array.pe_r5_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -18124,6 +18361,7 @@ module \sense_core.engine.array.pe_r5_c1 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -18171,19 +18409,19 @@ module \sense_core.engine.array.pe_r5_c1 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -18252,9 +18490,10 @@ module \sense_core.engine.array.pe_r5_c1 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -18290,9 +18529,9 @@ module \sense_core.engine.array.pe_r5_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$52  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -18301,13 +18540,13 @@ module \sense_core.engine.array.pe_r5_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -18328,6 +18567,7 @@ module \sense_core.engine.array.pe_r5_c2 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -18375,19 +18615,19 @@ module \sense_core.engine.array.pe_r5_c2 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -18456,9 +18696,10 @@ module \sense_core.engine.array.pe_r5_c2 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -18494,9 +18735,9 @@ module \sense_core.engine.array.pe_r5_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$53  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -18505,13 +18746,13 @@ module \sense_core.engine.array.pe_r5_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -18532,6 +18773,7 @@ module \sense_core.engine.array.pe_r5_c3 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -18579,19 +18821,19 @@ module \sense_core.engine.array.pe_r5_c3 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -18660,9 +18902,10 @@ module \sense_core.engine.array.pe_r5_c3 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -18698,9 +18941,9 @@ module \sense_core.engine.array.pe_r5_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$54  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -18709,13 +18952,13 @@ module \sense_core.engine.array.pe_r5_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -18736,6 +18979,7 @@ module \sense_core.engine.array.pe_r5_c4 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -18783,19 +19027,19 @@ module \sense_core.engine.array.pe_r5_c4 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -18864,9 +19108,10 @@ module \sense_core.engine.array.pe_r5_c4 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -18902,9 +19147,9 @@ module \sense_core.engine.array.pe_r5_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$55  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -18913,13 +19158,13 @@ module \sense_core.engine.array.pe_r5_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -18940,6 +19185,7 @@ module \sense_core.engine.array.pe_r5_c5 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -18987,19 +19233,19 @@ module \sense_core.engine.array.pe_r5_c5 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -19068,9 +19314,10 @@ module \sense_core.engine.array.pe_r5_c5 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$55 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -19106,9 +19353,9 @@ module \sense_core.engine.array.pe_r5_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$56  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -19117,13 +19364,13 @@ module \sense_core.engine.array.pe_r5_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -19144,6 +19391,7 @@ module \sense_core.engine.array.pe_r5_c6 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -19191,19 +19439,19 @@ module \sense_core.engine.array.pe_r5_c6 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -19272,9 +19520,10 @@ module \sense_core.engine.array.pe_r5_c6 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$56 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -19310,9 +19559,9 @@ module \sense_core.engine.array.pe_r5_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$57  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -19321,13 +19570,13 @@ module \sense_core.engine.array.pe_r5_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -19347,6 +19596,7 @@ module \sense_core.engine.array.pe_r5_c7 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -19393,19 +19643,19 @@ module \sense_core.engine.array.pe_r5_c7 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -19474,9 +19724,10 @@ module \sense_core.engine.array.pe_r5_c7 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$57 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -19512,9 +19763,9 @@ module \sense_core.engine.array.pe_r6_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$auto$verilog_backend.cc:2355:dump_module$58  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -19523,13 +19774,13 @@ module \sense_core.engine.array.pe_r6_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -19550,6 +19801,7 @@ module \sense_core.engine.array.pe_r6_c0 (w_index, clk, rst, advance, w_en, x_in
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -19597,19 +19849,19 @@ module \sense_core.engine.array.pe_r6_c0 (w_index, clk, rst, advance, w_en, x_in
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -19678,9 +19930,10 @@ module \sense_core.engine.array.pe_r6_c0 (w_index, clk, rst, advance, w_en, x_in
     if (\$auto$verilog_backend.cc:2355:dump_module$58 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -19716,9 +19969,9 @@ module \sense_core.engine.array.pe_r6_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$59  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -19727,13 +19980,13 @@ module \sense_core.engine.array.pe_r6_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -19754,6 +20007,7 @@ module \sense_core.engine.array.pe_r6_c1 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -19801,19 +20055,19 @@ module \sense_core.engine.array.pe_r6_c1 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -19882,9 +20136,10 @@ module \sense_core.engine.array.pe_r6_c1 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$59 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -19920,9 +20175,9 @@ module \sense_core.engine.array.pe_r6_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$60  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -19931,13 +20186,13 @@ module \sense_core.engine.array.pe_r6_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -19958,6 +20213,7 @@ module \sense_core.engine.array.pe_r6_c2 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -20005,19 +20261,19 @@ module \sense_core.engine.array.pe_r6_c2 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -20086,9 +20342,10 @@ module \sense_core.engine.array.pe_r6_c2 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$60 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -20124,9 +20381,9 @@ module \sense_core.engine.array.pe_r6_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$61  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -20135,13 +20392,13 @@ module \sense_core.engine.array.pe_r6_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -20162,6 +20419,7 @@ module \sense_core.engine.array.pe_r6_c3 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -20209,19 +20467,19 @@ module \sense_core.engine.array.pe_r6_c3 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -20290,9 +20548,10 @@ module \sense_core.engine.array.pe_r6_c3 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$61 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -20328,9 +20587,9 @@ module \sense_core.engine.array.pe_r6_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$62  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -20339,13 +20598,13 @@ module \sense_core.engine.array.pe_r6_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -20366,6 +20625,7 @@ module \sense_core.engine.array.pe_r6_c4 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -20413,19 +20673,19 @@ module \sense_core.engine.array.pe_r6_c4 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -20494,9 +20754,10 @@ module \sense_core.engine.array.pe_r6_c4 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$62 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -20532,9 +20793,9 @@ module \sense_core.engine.array.pe_r6_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$63  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -20543,13 +20804,13 @@ module \sense_core.engine.array.pe_r6_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -20570,6 +20831,7 @@ module \sense_core.engine.array.pe_r6_c5 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -20617,19 +20879,19 @@ module \sense_core.engine.array.pe_r6_c5 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -20698,9 +20960,10 @@ module \sense_core.engine.array.pe_r6_c5 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$63 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -20736,9 +20999,9 @@ module \sense_core.engine.array.pe_r6_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$64  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -20747,13 +21010,13 @@ module \sense_core.engine.array.pe_r6_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -20774,6 +21037,7 @@ module \sense_core.engine.array.pe_r6_c6 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -20821,19 +21085,19 @@ module \sense_core.engine.array.pe_r6_c6 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -20902,9 +21166,10 @@ module \sense_core.engine.array.pe_r6_c6 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$64 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -20940,9 +21205,9 @@ module \sense_core.engine.array.pe_r6_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$65  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -20951,13 +21216,13 @@ module \sense_core.engine.array.pe_r6_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -20977,6 +21242,7 @@ module \sense_core.engine.array.pe_r6_c7 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -21023,19 +21289,19 @@ module \sense_core.engine.array.pe_r6_c7 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -21104,9 +21370,10 @@ module \sense_core.engine.array.pe_r6_c7 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$65 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -21142,9 +21409,9 @@ module \sense_core.engine.array.pe_r7_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$auto$verilog_backend.cc:2355:dump_module$66  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -21153,13 +21420,13 @@ module \sense_core.engine.array.pe_r7_c0 (w_index, clk, rst, advance, w_en, x_in
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -21180,6 +21447,7 @@ module \sense_core.engine.array.pe_r7_c0 (w_index, clk, rst, advance, w_en, x_in
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -21227,19 +21495,19 @@ module \sense_core.engine.array.pe_r7_c0 (w_index, clk, rst, advance, w_en, x_in
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -21308,9 +21576,10 @@ module \sense_core.engine.array.pe_r7_c0 (w_index, clk, rst, advance, w_en, x_in
     if (\$auto$verilog_backend.cc:2355:dump_module$66 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -21346,9 +21615,9 @@ module \sense_core.engine.array.pe_r7_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$67  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -21357,13 +21626,13 @@ module \sense_core.engine.array.pe_r7_c1 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -21384,6 +21653,7 @@ module \sense_core.engine.array.pe_r7_c1 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -21431,19 +21701,19 @@ module \sense_core.engine.array.pe_r7_c1 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -21512,9 +21782,10 @@ module \sense_core.engine.array.pe_r7_c1 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$67 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -21550,9 +21821,9 @@ module \sense_core.engine.array.pe_r7_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$68  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -21561,13 +21832,13 @@ module \sense_core.engine.array.pe_r7_c2 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -21588,6 +21859,7 @@ module \sense_core.engine.array.pe_r7_c2 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -21635,19 +21907,19 @@ module \sense_core.engine.array.pe_r7_c2 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -21716,9 +21988,10 @@ module \sense_core.engine.array.pe_r7_c2 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$68 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -21754,9 +22027,9 @@ module \sense_core.engine.array.pe_r7_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$69  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -21765,13 +22038,13 @@ module \sense_core.engine.array.pe_r7_c3 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -21792,6 +22065,7 @@ module \sense_core.engine.array.pe_r7_c3 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -21839,19 +22113,19 @@ module \sense_core.engine.array.pe_r7_c3 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -21920,9 +22194,10 @@ module \sense_core.engine.array.pe_r7_c3 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$69 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -21958,9 +22233,9 @@ module \sense_core.engine.array.pe_r7_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$70  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -21969,13 +22244,13 @@ module \sense_core.engine.array.pe_r7_c4 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -21996,6 +22271,7 @@ module \sense_core.engine.array.pe_r7_c4 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -22043,19 +22319,19 @@ module \sense_core.engine.array.pe_r7_c4 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -22124,9 +22400,10 @@ module \sense_core.engine.array.pe_r7_c4 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$70 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -22162,9 +22439,9 @@ module \sense_core.engine.array.pe_r7_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$71  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -22173,13 +22450,13 @@ module \sense_core.engine.array.pe_r7_c5 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -22200,6 +22477,7 @@ module \sense_core.engine.array.pe_r7_c5 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -22247,19 +22525,19 @@ module \sense_core.engine.array.pe_r7_c5 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -22328,9 +22606,10 @@ module \sense_core.engine.array.pe_r7_c5 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$71 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -22366,9 +22645,9 @@ module \sense_core.engine.array.pe_r7_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$72  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -22377,13 +22656,13 @@ module \sense_core.engine.array.pe_r7_c6 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -22404,6 +22683,7 @@ module \sense_core.engine.array.pe_r7_c6 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -22451,19 +22731,19 @@ module \sense_core.engine.array.pe_r7_c6 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -22532,9 +22812,10 @@ module \sense_core.engine.array.pe_r7_c6 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$72 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;
@@ -22570,9 +22851,9 @@ module \sense_core.engine.array.pe_r7_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$auto$verilog_backend.cc:2355:dump_module$73  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [7:0] \$11 ;
-  wire [1:0] \$12 ;
-  wire [7:0] \$13 ;
+  wire [16:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [32:0] \$13 ;
   reg [15:0] \$14 ;
   reg [3:0] \$15 ;
   reg [15:0] \$16 ;
@@ -22581,13 +22862,13 @@ module \sense_core.engine.array.pe_r7_c7 (w_index, clk, rst, advance, w_en, w_ba
   reg \$19 ;
   wire \$2 ;
   reg [31:0] \$20 ;
+  wire [5:0] \$27 ;
   wire \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$36 ;
+  wire [5:0] \$33 ;
   wire \$4 ;
-  wire [16:0] \$5 ;
-  wire [17:0] \$6 ;
-  wire [32:0] \$7 ;
+  wire [7:0] \$5 ;
+  wire [1:0] \$6 ;
+  wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire [1:0] \$9 ;
   input advance;
@@ -22607,6 +22888,7 @@ module \sense_core.engine.array.pe_r7_c7 (w_index, clk, rst, advance, w_en, w_ba
   wire [31:0] psum_out;
   output [31:0] psum_reg;
   reg [31:0] psum_reg = 32'd0;
+  wire [31:0] psum_sum;
   input rst;
   wire rst;
   input w_bank;
@@ -22653,19 +22935,19 @@ module \sense_core.engine.array.pe_r7_c7 (w_index, clk, rst, advance, w_en, w_ba
   assign \$1  = ! w_bank;
   assign \$2  = w_en & \$1 ;
   assign \$4  = w_en & \$3 ;
-  assign \$5  = $signed(1'h0) + $signed(product0);
-  assign \$6  = $signed(\$5 ) + $signed(product1);
-  assign \$7  = $signed(psum_in) + $signed(\$6 );
-  assign \$8  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign \$9  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign \$30  = \$9  * 4'h8;
-  assign \$10  = x_in >> \$30 ;
-  assign product0 = $signed(\$8 ) * $signed(\$10 );
-  assign \$11  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign \$12  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign \$36  = \$12  * 4'h8;
-  assign \$13  = x_in >> \$36 ;
-  assign product1 = $signed(\$11 ) * $signed(\$13 );
+  assign \$5  = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign \$6  = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign \$27  = \$6  * 4'h8;
+  assign \$7  = x_in >> \$27 ;
+  assign product0 = $signed(\$5 ) * $signed(\$7 );
+  assign \$8  = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign \$9  = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign \$33  = \$9  * 4'h8;
+  assign \$10  = x_in >> \$33 ;
+  assign product1 = $signed(\$8 ) * $signed(\$10 );
+  assign \$11  = $signed(1'h0) + $signed(product0);
+  assign \$12  = $signed(\$11 ) + $signed(product1);
+  assign \$13  = $signed(psum_in) + $signed(\$12 );
   always @(posedge clk)
     w_value_b0 <= \$14 ;
   always @(posedge clk)
@@ -22734,9 +23016,10 @@ module \sense_core.engine.array.pe_r7_c7 (w_index, clk, rst, advance, w_en, w_ba
     if (\$auto$verilog_backend.cc:2355:dump_module$73 ) begin end
     \$20  = psum_reg;
     if (advance) begin
-      \$20  = \$7 [31:0];
+      \$20  = \$13 [31:0];
     end
   end
+  assign psum_sum = \$13 [31:0];
   assign x_out = x_reg;
   assign bank_out = bank_reg;
   assign psum_out = psum_reg;

@@ -1,0 +1,125 @@
+"""ABFT checker blocks: the kernel checksum PE and the per-column pixel-side checker."""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data
+from amaranth.lib.wiring import In, Out
+
+from sense_models.abft import DIGIT_BITS
+
+from .component import ConfigComponent
+
+__all__ = ["ChecksumPE", "ColumnChecker"]
+
+
+class ChecksumPE(ConfigComponent):
+    """One row of the kernel checksum column: ``psum_out = psum_in + w_s . x_in``.
+
+    ``w_s`` is dense over the row's ``row_span`` reduction elements (the kernels it sums
+    keep different positions), so the PE has ``row_span`` multipliers of IFM x
+    ``checksum_weight_width`` bits. Weights are double-buffered like the data PEs'.
+
+    Members
+    -------
+    x_in, bank_in, psum_in : In
+        As :class:`sense_hw.pe.ProcessingElement` (from the last data column).
+    psum_out : Out(signed(acc_width))
+        Registered; latency one cycle, one vector per cycle.
+    w_en, w_bank, w_value : In
+        Weight write port; ``w_value`` holds the row's ``row_span`` checksum weights.
+    """
+
+    def members(self, config):
+        return {
+            "x_in": In(data.ArrayLayout(signed(config.ifm_width), config.row_span)),
+            "bank_in": In(1),
+            "psum_in": In(signed(config.acc_width)),
+            "psum_out": Out(signed(config.acc_width)),
+            "w_en": In(1),
+            "w_bank": In(1),
+            "w_value": In(data.ArrayLayout(signed(config.checksum_weight_width),
+                                           config.row_span)),
+        }
+
+    def elaborate(self, platform):
+        cfg = self.config
+        m = Module()
+        banks = []
+        for b in range(2):
+            value = Signal.like(self.w_value, name=f"w_value_b{b}", reset_less=True)
+            with m.If(self.w_en & (self.w_bank == b)):
+                m.d.sync += value.eq(self.w_value)
+            banks.append(self._faults.register(m, value, kind="checker", block=self._name,
+                                               name=f"w_value_b{b}"))
+        products = []
+        for lane in range(cfg.row_span):
+            product = Signal(signed(cfg.ifm_width + cfg.checksum_weight_width),
+                             name=f"product{lane}")
+            m.d.comb += product.eq(
+                Mux(self.bank_in, banks[1][lane], banks[0][lane]) * self.x_in[lane])
+            products.append(self._faults.wire(m, product, kind="checker", block=self._name,
+                                              name=f"product{lane}"))
+        psum = Signal.like(self.psum_out, name="psum_reg", reset_less=True)
+        m.d.sync += psum.eq(self.psum_in + sum(products))
+        psum = self._faults.register(m, psum, kind="checker", block=self._name, name="psum_reg")
+        m.d.comb += self.psum_out.eq(psum)
+        return m
+
+
+class ColumnChecker(ConfigComponent):
+    """Pixel-side check of one column, once per pass.
+
+    Sums the column's tile sums of the pass's pixel vectors, recombines the tile sums of the
+    checksum digit vectors by shift-and-add (digit ``k`` weighs ``2**(7k)``), and compares
+    the two when the last digit arrives.
+
+    Members
+    -------
+    valid, check, digit, last_digit : In
+        The vector whose tile sum is on ``psum`` now: a pixel vector (``check`` low) or
+        checksum digit ``digit`` (``last_digit`` on the pass's last one).
+    psum : In(signed(acc_width))
+        The column's tile sum.
+    mismatch : Out(1)
+        One-cycle pulse, registered: the pass just checked did not add up.
+    syndrome : Out(signed(acc_width))
+        Observed minus recombined checksum, with ``mismatch``.
+    """
+
+    def members(self, config):
+        return {
+            "valid": In(1),
+            "check": In(1),
+            "digit": In(range(max(2, config.check_digits))),
+            "last_digit": In(1),
+            "psum": In(signed(config.acc_width)),
+            "mismatch": Out(1),
+            "syndrome": Out(signed(config.acc_width)),
+        }
+
+    def elaborate(self, platform):
+        cfg = self.config
+        m = Module()
+        observed = Signal(signed(cfg.acc_width))
+        expected = Signal(signed(cfg.acc_width))
+        weighted = Signal(signed(cfg.acc_width))
+        with m.Switch(self.digit):
+            for k in range(cfg.check_digits):
+                with m.Case(k):
+                    m.d.comb += weighted.eq(self.psum.shift_left(DIGIT_BITS * k))
+        total = Signal(signed(cfg.acc_width))
+        m.d.comb += total.eq(expected + weighted)
+        m.d.sync += self.mismatch.eq(0)
+        observed_now = self._faults.register(m, observed, kind="checker", block=self._name,
+                                             name="observed")
+        with m.If(self.valid & ~self.check):
+            m.d.sync += observed.eq(observed_now + self.psum)
+        with m.If(self.valid & self.check):
+            m.d.sync += expected.eq(total)
+            with m.If(self.last_digit):
+                m.d.sync += [
+                    observed.eq(0),
+                    expected.eq(0),
+                    self.mismatch.eq(observed_now != total),
+                    self.syndrome.eq(observed_now - total),
+                ]
+        return m

@@ -1,0 +1,109 @@
+"""Fault-injection instrumentation: controllable fault sites in the generated RTL.
+
+A build with ``ArrayConfig.faults`` passes a :class:`FaultSites` to every block, and each
+block routes the signals of its fault sites through it. Without the option every block gets
+:data:`NO_FAULTS`, whose hooks return the signal untouched, so the RTL is the same as a build
+that never heard of fault injection.
+
+The fault model, per site (selected at run time by ``fault.site``, bit ``fault.bit``):
+
+* stuck-at-0 / stuck-at-1 (``mode`` 1 / 2): the bit reads as 0 / 1 for every consumer,
+  from cycle ``fault.start`` on;
+* bit flip (``mode`` 3), in cycle ``fault.start`` only: a combinational site (multiplier,
+  adder) delivers the inverted bit for that cycle; a register site has its stored bit
+  inverted, which persists until the register is next written (a single-event upset).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Signal, Value
+from amaranth.lib import data
+
+__all__ = ["SITE_CLASSES", "FaultSites", "NO_FAULTS"]
+
+#: Site classes, as the campaign reports them.
+SITE_CLASSES = ("multiplier", "adder", "psum_register", "ifm_register", "weight_register",
+                "index_register", "accumulator", "checker")
+
+_STUCK0, _STUCK1, _FLIP = 1, 2, 3
+
+
+class _NoFaults:
+    enabled = False
+
+    def wire(self, m, value, *, kind, block, name):
+        return value
+
+    def register(self, m, register, *, kind, block, name):
+        return register
+
+
+NO_FAULTS = _NoFaults()
+
+
+class FaultSites:
+    """The registry of one fault-injection build: numbers sites and builds their injectors.
+
+    ``control`` (the core's ``fault`` port) and ``cycle`` (cycles since reset) are driven by
+    :class:`sense_hw.core.SenseCore`. ``sites`` lists every site in numbering order, for the
+    manifest and the campaign.
+    """
+
+    enabled = True
+
+    def __init__(self, control, cycle):
+        self.control = control
+        self.cycle = cycle
+        self.sites = []
+
+    def _select(self, m, width, kind, block, name):
+        if kind not in SITE_CLASSES:
+            raise ValueError(f"unknown fault site class {kind!r}")
+        number = len(self.sites)
+        self.sites.append({"site": number, "class": kind, "block": block, "signal": name,
+                           "width": width})
+        hit = Signal(name=f"fault_hit_{name}")
+        started = self.cycle >= self.control.start
+        m.d.comb += hit.eq((self.control.site == number) & (self.control.mode != 0) & started)
+        mask = Signal(width, name=f"fault_mask_{name}")
+        m.d.comb += mask.eq(Const(1, width) << self.control.bit)
+        return hit, mask
+
+    def wire(self, m: Module, value, *, kind, block, name):
+        """``value`` as its consumers see it, through a combinational fault site."""
+        src = Value.cast(value)
+        hit, mask = self._select(m, len(src), kind, block, name)
+        out = Signal(src.shape(), name=f"{name}_faulty")
+        m.d.comb += out.eq(src)
+        with m.If(hit):
+            with m.Switch(self.control.mode):
+                with m.Case(_STUCK0):
+                    m.d.comb += out.eq(src & ~mask)
+                with m.Case(_STUCK1):
+                    m.d.comb += out.eq(src | mask)
+                with m.Case(_FLIP):
+                    with m.If(self.cycle == self.control.start):
+                        m.d.comb += out.eq(src ^ mask)
+        return _like(value, out)
+
+    def register(self, m: Module, register, *, kind, block, name):
+        """A register site: stuck-at on what it drives, a flip upsets its stored state.
+
+        Call after the register's own ``m.d.sync`` assignments, so the upset wins.
+        """
+        reg = Value.cast(register)
+        hit, mask = self._select(m, len(reg), kind, block, name)
+        with m.If(hit & (self.control.mode == _FLIP) & (self.cycle == self.control.start)):
+            m.d.sync += reg.eq(reg ^ mask)
+        out = Signal(reg.shape(), name=f"{name}_faulty")
+        m.d.comb += out.eq(reg)
+        with m.If(hit & (self.control.mode == _STUCK0)):
+            m.d.comb += out.eq(reg & ~mask)
+        with m.If(hit & (self.control.mode == _STUCK1)):
+            m.d.comb += out.eq(reg | mask)
+        return _like(register, out)
+
+
+def _like(original, value):
+    """``value`` with the layout of ``original`` when that is a ``data.View``."""
+    return data.View(original.shape(), value) if isinstance(original, data.View) else value
