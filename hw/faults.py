@@ -74,16 +74,14 @@ class FaultSites:
         src = Value.cast(value)
         hit, mask = self._select(m, len(src), kind, block, name)
         out = Signal(src.shape(), name=f"{name}_faulty")
+        mode = self.control.mode
         m.d.comb += out.eq(src)
-        with m.If(hit):
-            with m.Switch(self.control.mode):
-                with m.Case(_STUCK0):
-                    m.d.comb += out.eq(src & ~mask)
-                with m.Case(_STUCK1):
-                    m.d.comb += out.eq(src | mask)
-                with m.Case(_FLIP):
-                    with m.If(self.cycle == self.control.start):
-                        m.d.comb += out.eq(src ^ mask)
+        with m.If(hit & (mode == _STUCK0)):
+            m.d.comb += out.eq(src & ~mask)
+        with m.If(hit & (mode == _STUCK1)):
+            m.d.comb += out.eq(src | mask)
+        with m.If(hit & (mode == _FLIP) & (self.cycle == self.control.start)):
+            m.d.comb += out.eq(src ^ mask)
         return _like(value, out)
 
     def register(self, m: Module, register, *, kind, block, name):

@@ -55,10 +55,10 @@ def _ports(component):
 
 
 def to_verilog(config, top="core"):
-    """The Verilog text and the port list of one top."""
+    """The Verilog text, the port list and the fault sites (fault builds) of one top."""
     component = build_top(config, top)
     text = verilog.convert(component, name=module_name(top), emit_src=False)
-    return text, _ports(component)
+    return text, _ports(component), getattr(component, "fault_sites", [])
 
 
 def _write_if_changed(path, text):
@@ -72,8 +72,10 @@ def write_rtl(config, out_dir, tops=("core",)):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
+    fault_sites = []
     for top in tops:
-        text, ports = to_verilog(config, top)
+        text, ports, sites = to_verilog(config, top)
+        fault_sites = fault_sites or sites
         name = f"{module_name(top)}.v"
         _write_if_changed(out_dir / name, text)
         files.append({"file": name, "top": module_name(top), "ports": ports,
@@ -89,6 +91,8 @@ def write_rtl(config, out_dir, tops=("core",)):
         "top": module_name(tops[0]),
         "files": files,
     }
+    if config.faults:
+        manifest["fault_sites"] = fault_sites
     _write_if_changed(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
@@ -112,14 +116,21 @@ def config_from_args(args):
     return ArrayConfig.from_dict(values)
 
 
+def _boolean(text):
+    values = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+    try:
+        return values[text.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected 1/0, true/false or yes/no, not {text!r}")
+
+
 def add_config_arguments(parser):
     parser.add_argument("--config", help="JSON file with configuration keys")
     for field in dataclasses.fields(ArrayConfig):
         if field.type in (str, "str"):
             parser.add_argument(f"--{field.name}", help=f"(default {field.default})")
         elif field.type in (bool, "bool"):
-            parser.add_argument(f"--{field.name}", type=lambda s: s.lower() in ("1", "true", "yes"),
-                                help=f"(default {field.default})")
+            parser.add_argument(f"--{field.name}", type=_boolean, help=f"(default {field.default})")
         else:
             parser.add_argument(f"--{field.name}", type=int, help=f"(default {field.default})")
 

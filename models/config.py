@@ -82,6 +82,9 @@ class ArrayConfig:
             raise ValueError(f"abft must be one of {ABFT_OPTIONS}, not {self.abft!r}")
         if self.group not in _GROUPS:
             raise ValueError(f"group must be one of {_GROUPS} (a power of two), not {self.group}")
+        if self.acc_width > 62:
+            raise ValueError(f"acc_width must be at most 62 (the golden model computes in "
+                             f"int64), not {self.acc_width}")
         if self.acc_width < self.ifm_width + self.weight_width:
             raise ValueError(
                 f"acc_width {self.acc_width} is too narrow: it must hold one product of "

@@ -4,8 +4,9 @@ It models the control of :class:`sense_hw.core.SenseCore` with every input strea
 valid and the result stream always ready (no back-pressure, no idle cycles):
 
 * The weight loader writes one PE row per cycle into the free bank: a tile takes ``rows``
-  cycles. A bank is free once the pass that used it has issued its last pixel vector and that
-  vector has passed the last column (``cols`` cycles later); the first tile loads at cycle 0.
+  cycles. A bank is free once the pass that used it has issued its last vector and that
+  vector has passed the last column: from ``array_columns`` cycles later (``cols``, plus
+  the kernel checksum column). The first tile loads at cycle 0.
 * Pass ``n`` issues one pixel vector per cycle, from the cycle after its weight tile is
   complete and after pass ``n-1`` issued its last vector.
 * With the pixel-side check, a pass issues ``check_digits`` checksum digit vectors after
@@ -34,6 +35,8 @@ class PassTiming:
 
 def pass_timings(config, pass_pixels):
     """Timing of each pass, given the number of pixel vectors each one issues."""
+    if not len(pass_pixels):
+        raise ValueError("a layer needs at least one pass")
     timings = []
     for n, pixels in enumerate(pass_pixels):
         if pixels < 1:

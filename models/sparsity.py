@@ -112,6 +112,8 @@ def pack(w, group, *, weight_width=8):
 def unpack(packed):
     """Expand :class:`PackedWeights` back to the dense ``W`` (T, K)."""
     groups, k, _ = packed.values.shape
+    if not 0 < packed.length <= groups * packed.group:
+        raise ValueError(f"length {packed.length} does not fit {groups} groups of {packed.group}")
     if np.any(np.diff(packed.indices, axis=2) <= 0) or np.any(packed.indices < 0) \
             or np.any(packed.indices >= packed.group):
         raise ValueError("packed indices must be strictly ascending within 0..G-1 in every group")

@@ -84,6 +84,9 @@ def main(argv=None):
                         help="layer names (default: all)")
     parser.add_argument("--out", default=str(REPO / "reports" / "bench.json"))
     args, config = parse_config(parser, argv)
+    if not config.sparse:
+        parser.error("the bench compares a sparse configuration with its dense baseline; "
+                     "give a sparse configuration")
     layers = [LAYERS[name] for name in args.layers] if args.layers else list(LAYERS.values())
     started = time.perf_counter()
     records, failures = bench(config, layers, args.pixels)

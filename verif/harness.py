@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sense_models.formats import pixel_format, result_format, weight_format
+from sense_models.cycle_model import check_done_cycles, layer_cycles
+from sense_models.formats import (fault_format, pixel_format, result_format, status_format,
+                                  weight_format)
 from sense_models.tiling import results_to_matrix, schedule_layer, tile_layer
 from sense_models.workloads import random_activations, random_weights
 
@@ -34,7 +36,7 @@ def job_layer(job, config):
     """
     rng = np.random.default_rng(job["seed"])
     x = random_activations(rng, job["pixels"], job["reduction"], relu=job.get("relu", True),
-                           width=config.ifm_width)
+                           width=config.ifm_width, zero_fraction=job.get("zero_fraction"))
     w = random_weights(rng, job["reduction"], job["kernels"], group=config.group,
                        width=config.weight_width)
     return x, w
@@ -57,8 +59,29 @@ def harness_depths(config, jobs):
 
 
 def harness_parameters(config, jobs):
-    return {"WEIGHT_W": weight_format(config).width, "PIXEL_W": pixel_format(config).width,
-            "RESULT_W": result_format(config).width, **harness_depths(config, jobs)}
+    parameters = {"WEIGHT_W": weight_format(config).width, "PIXEL_W": pixel_format(config).width,
+                  "RESULT_W": result_format(config).width, **harness_depths(config, jobs)}
+    if config.abft != "none":
+        parameters["STATUS_W"] = status_format(config).width
+    if config.faults:
+        parameters["FAULT_W"] = fault_format(config).width
+    return parameters
+
+
+def harness_defines(config):
+    defines = {}
+    if config.abft != "none":
+        defines["SENSE_STATUS"] = 1
+    if config.faults:
+        defines["SENSE_FAULTS"] = 1
+    return defines
+
+
+def _stall(job, key):
+    value = float(job.get(key, 0.0))
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"job {job.get('name')!r}: {key} must be in [0, 1), not {value}")
+    return value
 
 
 class BenchHarness:
@@ -70,7 +93,8 @@ class BenchHarness:
         self.dut = dut
         self.config = config
         self.workdir = Path(workdir)
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self._schedule = None
+        Clock(dut.clk, 10, unit="ns").start()
         for name in ("load", "start", "dump"):
             getattr(dut, name).value = 0
 
@@ -81,33 +105,59 @@ class BenchHarness:
         signal.value = 0
         await RisingEdge(self.dut.clk)
 
-    async def run(self, job):
-        """Run one job; returns a record with cycles, model and wall-clock numbers."""
-        from cocotb.triggers import ClockCycles, RisingEdge
+    async def run(self, job, *, layer=None, fault=None, reload=True):
+        """Run one job; returns a record with cycles, model and wall-clock numbers.
+
+        ``layer`` overrides the job's ``(X, W)``; ``fault`` (fault-injection builds) is a dict
+        of :func:`sense_models.formats.fault_format` fields with ``start`` counted from the
+        job's cycle 0. ABFT builds add the final ``status`` fields to the record.
+        ``reload=False`` reuses the stream memories of the previous run (same job and layer):
+        a reset does not clear them.
+        """
+        from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
         config, dut = self.config, self.dut
-        x, w = job_layer(job, config)
-        schedule = schedule_layer(config, x, w)
-        (self.workdir / "bench_weights.hex").write_text(
-            weight_format(config).to_hex(**schedule.weights))
-        (self.workdir / "bench_pixels.hex").write_text(
-            pixel_format(config).to_hex(**schedule.pixels))
+        source_stall, sink_stall = _stall(job, "source_stall"), _stall(job, "sink_stall")
+        x, w = layer if layer is not None else job_layer(job, config)
+        load = reload or self._schedule is None
+        if load:
+            self._schedule = schedule_layer(config, x, w)
+            (self.workdir / "bench_weights.hex").write_text(
+                weight_format(config).to_hex(**self._schedule.weights))
+            (self.workdir / "bench_pixels.hex").write_text(
+                pixel_format(config).to_hex(**self._schedule.pixels))
+        schedule = self._schedule
         n_results = len(schedule.results["tag"])
         dut.n_weights.value = len(schedule.weights["value"])
         dut.n_pixels.value = len(schedule.pixels["tag"])
         dut.n_results.value = n_results
-        dut.source_stall.value = int(job.get("source_stall", 0.0) * 65536)
-        dut.sink_stall.value = int(job.get("sink_stall", 0.0) * 65536)
-        dut.lfsr_seed.value = job["seed"] & 0xFFFFFFFF or 1
+        dut.source_stall.value = int(source_stall * 65536)
+        dut.sink_stall.value = int(sink_stall * 65536)
+        dut.lfsr_seed.value = job["seed"] & 0xFFFFFFFF
+        if config.faults:
+            dut.fault.value = fault_format(config).pack(
+                **{k: [v] for k, v in (fault or {"site": 0, "bit": 0, "mode": 0,
+                                                 "start": 0}).items()})[0]
+        model = layer_cycles(config, schedule.tiling.pass_pixels)
+        limit = int(model / (1 - max(source_stall, sink_stall)) ** 2) + 10_000
         dut.rst.value = 1
         await ClockCycles(dut.clk, 2)
         dut.rst.value = 0
-        await self._pulse(dut.load)
+        if load:
+            await self._pulse(dut.load)
         started = time.perf_counter()
         await self._pulse(dut.start)
         if not dut.done.value:
-            await RisingEdge(dut.done)
+            await with_timeout(RisingEdge(dut.done), 10 * limit, "ns")  # a hang fails, named
         wall = time.perf_counter() - started
         cycles = int(dut.cycles.value)
+        # Let the last pass's checks finish, and watch for result beats beyond the last.
+        await ClockCycles(dut.clk, check_done_cycles(config, schedule.tiling.pass_pixels)
+                          - model + 4)
+        status = None
+        if config.abft != "none":
+            status = {k: int(v[0]) for k, v in
+                      status_format(config).unpack([dut.status.value.to_unsigned()]).items()}
+        extra = bool(dut.extra.value)
         await self._pulse(dut.dump)
         fields = result_format(config).from_hex((self.workdir / "bench_results.hex").read_text())
         got = results_to_matrix(schedule.tiling, fields["value"])
@@ -116,8 +166,10 @@ class BenchHarness:
             expected[-1, -1] += 1
         mismatches = int(np.count_nonzero(got != expected))
         tags_ok = bool(np.array_equal(fields["tag"], schedule.results["tag"]))
-        return {"cycles": cycles, "wall_s": wall, "mismatches": mismatches, "tags_ok": tags_ok,
-                "outputs": int(schedule.expected.size), "tiling": schedule.tiling}
+        return {"cycles": cycles, "origin": int(dut.origin.value), "wall_s": wall, "mismatches": mismatches, "tags_ok": tags_ok,
+                "extra_beats": extra, "outputs": int(schedule.expected.size),
+                "status": status, "tiling": schedule.tiling, "got": got,
+                "expected": schedule.expected}
 
 
 def load_jobs():

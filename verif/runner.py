@@ -79,7 +79,7 @@ def build_dir(config, top, variant=""):
 
 
 def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=None,
-          parameters=None):
+          parameters=None, defines=None):
     """Generate ``top`` for ``config`` and compile it with Verilator; returns the build dir.
 
     ``patch`` is a context manager active while the Verilog is generated: the mutation tests
@@ -105,6 +105,7 @@ def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=No
         sources=sources,
         hdl_toplevel=Path(wrapper).stem if wrapper else module_name(top),
         parameters=parameters or {},
+        defines=defines or {},
         build_dir=directory,
         build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND"] + extra_args,
         waves=waves,
@@ -143,22 +144,28 @@ def run_tests(config, top, test_module, *, directory, testcase=None, seed=None, 
     return get_results(xml)
 
 
+def build_harness(config, jobs):
+    """Build the ``sense_bench`` harness around ``config``'s core, sized for ``jobs``."""
+    from .harness import HARNESS, harness_defines, harness_parameters
+    parameters = harness_parameters(config, jobs)
+    variant = "bench-p{PIXEL_DEPTH}-w{WEIGHT_DEPTH}-r{RESULT_DEPTH}".format(**parameters)
+    return build(config, "core", variant=variant, wrapper=HARNESS, parameters=parameters,
+                 defines=harness_defines(config))
+
+
 def run_jobs(config, jobs, *, tag="jobs"):
     """Run harness ``jobs`` (see :mod:`sense_verif.harness`); returns ``(records, failures)``.
 
     ``records`` holds one dict per job that ran; ``failures`` is 0 when every job was
     bit-exact (and cycle-exact under steady traffic).
     """
-    from .harness import HARNESS, harness_parameters
-    parameters = harness_parameters(config, jobs)
-    variant = "bench-p{PIXEL_DEPTH}-w{WEIGHT_DEPTH}-r{RESULT_DEPTH}".format(**parameters)
-    directory = build(config, "core", variant=variant, wrapper=HARNESS, parameters=parameters)
+    directory = build_harness(config, jobs)
     jobs_file = directory / f"{tag}.json"
     report = directory / f"{tag}-report.json"
     jobs_file.write_text(json.dumps(jobs, indent=1))
     report.unlink(missing_ok=True)
     _, failures = run_tests(config, "core", "sense_verif.test_harness", directory=directory,
-                            toplevel=HARNESS.stem, results_name=f"{tag}-results.xml",
+                            toplevel="sense_bench", results_name=f"{tag}-results.xml",
                             extra_env={"SENSE_JOBS": str(jobs_file), "SENSE_REPORT": str(report)})
     records = json.loads(report.read_text()) if report.exists() else []
     return records, failures

@@ -99,11 +99,19 @@ class StreamSink(_StreamPort):
         if self._ready_now and self._valid.value:
             self._pending = self._payload.value.to_unsigned()
 
+    def force_ready(self):
+        self._ready.value = self._ready_now = 1
+
+    def valid_now(self):
+        return bool(self._valid.value)
+
 
 class Clocked:
     """Steps sources and sinks once per cycle until ``expected`` beats reached the sink.
 
-    Cycle 0 is the first cycle after reset. Raises ``TimeoutError`` naming every stream's
+    Cycle 0 is the first cycle in which the sources drive. After the last expected beat the
+    sink stays ready for ``quiet`` more cycles and any further beat is an error (a core
+    that emits too many results fails). Raises ``TimeoutError`` naming every stream's
     progress when nothing moves for ``stall_limit`` cycles or ``max_cycles`` pass.
     """
 
@@ -112,7 +120,7 @@ class Clocked:
         self._sources = sources
         self._sink = sink
 
-    async def run(self, expected, *, max_cycles, stall_limit=2000):
+    async def run(self, expected, *, max_cycles, stall_limit=2000, quiet=0):
         cycle = -1
         last_move = 0
         while len(self._sink.words) < expected:
@@ -138,4 +146,14 @@ class Clocked:
         await RisingEdge(self._clk)  # leave the read-only phase; sources are done: drop valid
         for source in self._sources:
             source.drive()
-        return self._sink.cycles[-1] + 1
+        cycles = self._sink.cycles[-1] + 1
+        self._sink.force_ready()
+        for _ in range(quiet):
+            await RisingEdge(self._clk)
+            await ReadOnly()
+            if self._sink.valid_now():
+                raise AssertionError(f"{self._sink.name}: an extra beat after the expected "
+                                     f"{expected}")
+        if quiet:
+            await RisingEdge(self._clk)
+        return cycles

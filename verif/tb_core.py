@@ -72,7 +72,7 @@ class CoreTB:
         self.dut = dut
         self.config = config or env_config()
         self._width_check()
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        Clock(dut.clk, 10, unit="ns").start()
 
     def _width_check(self):
         for prefix, fmt in (("weights", weight_format), ("pixels", pixel_format),
@@ -105,7 +105,8 @@ class CoreTB:
         await self.reset()
         stretch = 1 + 4 * (idle + backpressure) / max(1e-9, 1 - max(idle, backpressure))
         cycles = await Clocked(self.dut.clk, sources, sink).run(
-            len(schedule.results["tag"]), max_cycles=int(model * stretch) + 1000)
+            len(schedule.results["tag"]), max_cycles=int(model * stretch) + 1000,
+            quiet=self.config.latency + self.config.check_digits + 2)
         fields = result_format(self.config).unpack(sink.words)
         scoreboard.check(fields["value"], fields["tag"])
         return cycles, model

@@ -25,6 +25,8 @@ async def test_jobs(dut):
     for job in load_jobs():
         run = await harness.run(job)
         tiling = run.pop("tiling")
+        run.pop("got")
+        run.pop("expected")
         model = layer_cycles(config, tiling.pass_pixels)
         steady = not job.get("source_stall") and not job.get("sink_stall")
         record = {**job, **run, "model_cycles": model, "dense_macs": tiling.dense_macs,
@@ -33,6 +35,11 @@ async def test_jobs(dut):
         dut._log.info("%s: %d cycles (model %d), %d/%d outputs wrong, %.0f cycles/s",
                       job["name"], run["cycles"], model, run["mismatches"], run["outputs"],
                       record["sim_cycles_per_s"] or 0)
+        if run["extra_beats"]:
+            failures.append(f"{job['name']}: the core emitted more result beats than expected")
+        if run["status"] and run["status"]["error"]:
+            failures.append(f"{job['name']}: false ABFT alarm in a fault-free run: "
+                            f"{run['status']}")
         if run["mismatches"] or not run["tags_ok"]:
             failures.append(f"{job['name']}: {run['mismatches']} outputs differ from the golden "
                             f"model (tags {'ok' if run['tags_ok'] else 'wrong'})")

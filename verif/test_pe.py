@@ -62,7 +62,7 @@ async def test_pe_random(dut, x_zeros):
     if config.sparse:
         wi_words = _vector(config.index_width, m, signed=False).pack(v=stim["w_index"])
 
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    Clock(dut.clk, 10, unit="ns").start()
     dut.rst.value = 1
     await ClockCycles(dut.clk, 2)
     dut.rst.value = 0

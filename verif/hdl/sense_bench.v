@@ -7,14 +7,21 @@
 // a stream stalls in a cycle when its 16 random bits are below `*_stall` (x/65536).
 //
 // Cycle 0 is the cycle after `start`; `cycles` counts up to and including the cycle in
-// which the last result beat is accepted, as sense_models.cycle_model does.
+// which the last result beat is accepted, as sense_models.cycle_model does. `extra` is set
+// if the core offers a result beat after the last expected one.
+//
+// ABFT and fault-injection builds (defines SENSE_STATUS, SENSE_FAULTS) pass the core's
+// `status` out and its `fault` control in; the fault's start cycle is given relative to
+// cycle 0 and converted here to the core's own count (cycles since reset).
 module sense_bench #(
     parameter WEIGHT_W = 8,
     parameter PIXEL_W = 8,
     parameter RESULT_W = 8,
     parameter WEIGHT_DEPTH = 1024,
     parameter PIXEL_DEPTH = 1024,
-    parameter RESULT_DEPTH = 1024
+    parameter RESULT_DEPTH = 1024,
+    parameter STATUS_W = 1,
+    parameter FAULT_W = 56
 ) (
     input  wire        clk,
     input  wire        rst,
@@ -27,7 +34,14 @@ module sense_bench #(
     input  wire [15:0] source_stall,
     input  wire [15:0] sink_stall,
     input  wire [31:0] lfsr_seed,
+`ifdef SENSE_STATUS
+    output wire [STATUS_W-1:0] status,
+`endif
+`ifdef SENSE_FAULTS
+    input  wire [FAULT_W-1:0] fault,
+`endif
     output reg         done,
+    output reg         extra,
     output reg  [31:0] cycles,
     output reg  [31:0] received
 );
@@ -50,7 +64,7 @@ module sense_bench #(
     always @(posedge clk) begin
         for (s = 0; s < 3; s = s + 1) begin
             if (start)
-                lfsr[s] <= lfsr_seed ^ (32'h9e3779b9 * (s + 1));
+                lfsr[s] <= (lfsr_seed ^ (32'h9e3779b9 * (s + 1))) | 32'h1;  // never all-zero
             else
                 lfsr[s] <= {1'b0, lfsr[s][31:1]} ^ (lfsr[s][0] ? 32'h80200003 : 32'h0);
         end
@@ -64,13 +78,32 @@ module sense_bench #(
 
     wire weight_valid = running && weight_index < n_weights && weight_go;
     wire pixel_valid  = running && pixel_index < n_pixels && pixel_go;
-    wire result_ready = running && result_go;
+    wire result_ready = (running && result_go) || done;
     wire weight_ready, pixel_ready, result_valid;
     wire [RESULT_W-1:0] result_payload;
+
+    // The core counts cycles from reset; cycle 0 here is `origin` there.
+    reg [31:0] since_reset;
+    reg [31:0] origin;
+    always @(posedge clk) begin
+        if (rst)
+            since_reset <= 32'd0;
+        else
+            since_reset <= since_reset + 32'd1;
+        if (start)
+            origin <= since_reset + 32'd1;
+    end
 
     sense_core core (
         .clk(clk),
         .rst(rst),
+`ifdef SENSE_STATUS
+        .status(status),
+`endif
+`ifdef SENSE_FAULTS
+        // fault = {start[31:0], mode[1:0], bit[5:0], site[15:0]} (sense_models.formats)
+        .fault({fault[FAULT_W-1:24] + origin, fault[23:0]}),
+`endif
         .weights__payload(weight_mem[weight_index[$clog2(WEIGHT_DEPTH)-1:0]]),
         .weights__valid(weight_valid),
         .weights__ready(weight_ready),
@@ -86,6 +119,7 @@ module sense_bench #(
         if (rst || start) begin
             running <= start;
             done <= 1'b0;
+            extra <= 1'b0;
             count <= 32'd0;
             cycles <= 32'd0;
             received <= 32'd0;
@@ -94,6 +128,8 @@ module sense_bench #(
             weight_go <= 1'b1;
             pixel_go <= 1'b1;
             result_go <= 1'b1;
+        end else if (done && result_valid) begin
+            extra <= 1'b1;
         end else if (running) begin
             count <= count + 32'd1;
             // A source may only go idle between beats: valid holds until its transfer.

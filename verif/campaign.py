@@ -1,0 +1,135 @@
+"""Fault-injection campaign: ``python -m sense_verif.campaign`` (``make faults``).
+
+For each ``abft`` option, builds the fault-injection variant of the configuration, injects
+random single faults (a random site of every class, bit, stuck-at-0/stuck-at-1/one-cycle
+flip and start cycle) while a layer with non-zero activations streams through, and runs
+fault-free layers to look for false alarms. Writes ``reports/faults.json`` and prints a
+table per option and site class. The target: no silent data corruption with
+``abft=both``, no false alarm anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sense_hw.faults import SITE_CLASSES
+from sense_hw.generate import add_config_arguments, parse_config
+from sense_models.config import ABFT_OPTIONS
+
+from .classify import OUTCOMES
+from .runner import REPO, build_harness, run_tests
+
+CAMPAIGN_DEFAULTS = {"rows": 4, "cols": 4, "group": 4, "acc_depth": 16}
+
+
+def campaign_job(config, seed):
+    """The campaign's layer: two kernel tiles, three reduction tiles (one ragged), no zeros."""
+    return {"name": "campaign", "pixels": max(2, config.acc_depth - 4),
+            "reduction": 2 * config.tile_reduction + config.row_span + 1,
+            "kernels": 2 * config.cols - 1, "seed": seed, "zero_fraction": 0.0}
+
+
+def run_campaign(config, *, fault_runs, clean_runs, seed):
+    """Records of every run on ``config`` (a fault-injection build); see test_campaign."""
+    config = dataclasses.replace(config, faults=True)
+    job = campaign_job(config, seed)
+    directory = build_harness(config, [job])
+    manifest = json.loads((directory / "rtl" / "manifest.json").read_text())
+    spec = {"job": job, "sites": manifest["fault_sites"], "fault_runs": fault_runs,
+            "clean_runs": clean_runs, "seed": seed}
+    spec_file = directory / "campaign.json"
+    report = directory / "campaign-report.json"
+    spec_file.write_text(json.dumps(spec))
+    report.unlink(missing_ok=True)
+    _, failures = run_tests(config, "core", "sense_verif.test_campaign", directory=directory,
+                            toplevel="sense_bench", results_name="campaign-results.xml",
+                            extra_env={"SENSE_CAMPAIGN": str(spec_file),
+                                       "SENSE_REPORT": str(report)})
+    records = json.loads(report.read_text()) if report.exists() else []
+    return records, failures, manifest["fault_sites"]
+
+
+def summarize(records):
+    """Outcome counts and detection latency per site class, and over all classes."""
+    table = {}
+    for kind in SITE_CLASSES + ("all",):
+        rows = [r for r in records if r["class"] is not None and kind in (r["class"], "all")]
+        latencies = [r["latency"] for r in rows if r["latency"] is not None and r["latency"] >= 0]
+        counts = Counter(r["outcome"] for r in rows)
+        table[kind] = {"runs": len(rows), **{o: counts.get(o, 0) for o in OUTCOMES[:5]},
+                       "latency_mean": statistics.fmean(latencies) if latencies else None,
+                       "latency_max": max(latencies) if latencies else None}
+    clean = [r for r in records if r["class"] is None]
+    table["fault_free"] = {"runs": len(clean),
+                           "false_alarm": sum(r["outcome"] == "false_alarm" for r in clean),
+                           "wrong_outputs": sum(not r["outputs_ok"] for r in clean)}
+    return table
+
+
+def format_table(results):
+    lines = []
+    head = ("abft", "site class", "runs", "masked", "benign", "detected", "corrected", "SDC",
+            "lat.mean", "lat.max")
+    lines.append("{:7s} {:16s} {:>5s} {:>7s} {:>7s} {:>8s} {:>9s} {:>5s} {:>8s} {:>7s}".format(*head))
+    for option, table in results.items():
+        for kind in SITE_CLASSES + ("all",):
+            row = table[kind]
+            mean = "-" if row["latency_mean"] is None else f"{row['latency_mean']:.1f}"
+            top = "-" if row["latency_max"] is None else str(row["latency_max"])
+            lines.append(f"{option:7s} {kind:16s} {row['runs']:5d} {row['masked']:7d} "
+                         f"{row['benign_alarm']:7d} {row['detected']:8d} {row['corrected']:9d} "
+                         f"{row['sdc']:5d} {mean:>8s} {top:>7s}")
+        ff = table["fault_free"]
+        lines.append(f"{option:7s} {'fault-free':16s} {ff['runs']:5d}   false alarms: "
+                     f"{ff['false_alarm']}, wrong outputs: {ff['wrong_outputs']}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_config_arguments(parser)
+    parser.set_defaults(**CAMPAIGN_DEFAULTS)
+    parser.add_argument("--runs", type=int, default=1000, help="fault runs per option")
+    parser.add_argument("--clean", type=int, default=100, help="fault-free runs per option")
+    parser.add_argument("--options", nargs="*", choices=ABFT_OPTIONS, default=list(ABFT_OPTIONS))
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--out", default=str(REPO / "reports" / "faults.json"))
+    args, config = parse_config(parser, argv)
+    started = time.perf_counter()
+    results, failed, site_counts = {}, 0, {}
+    for option in args.options:
+        option_config = dataclasses.replace(config, abft=option)
+        records, failures, sites = run_campaign(option_config, fault_runs=args.runs,
+                                                clean_runs=args.clean, seed=args.seed)
+        failed += failures or not records
+        results[option] = summarize(records)
+        site_counts[option] = dict(Counter(s["class"] for s in sites))
+    report = {"config": dataclasses.replace(config, faults=True).to_dict(),
+              "fault_runs_per_option": args.runs, "fault_free_runs_per_option": args.clean,
+              "seed": args.seed, "sites": site_counts, "results": results,
+              "wall_s": time.perf_counter() - started,
+              "command": "make faults" + (f" FAULT_ARGS='{' '.join(argv or sys.argv[1:])}'"
+                                          if (argv or sys.argv[1:]) else "")}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(format_table(results))
+    print(f"wrote {out} in {report['wall_s']:.0f} s")
+    sdc = results.get("both", {}).get("all", {}).get("sdc", 0)
+    false_alarms = sum(t["fault_free"]["false_alarm"] for t in results.values())
+    if failed or sdc or false_alarms:
+        print(f"FAILED: {sdc} silent corruptions with abft=both, {false_alarms} false alarms, "
+              f"{failed} failed runs")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
