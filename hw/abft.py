@@ -46,10 +46,10 @@ class ChecksumPE(ConfigComponent):
         banks = []
         for b in range(2):
             value = Signal.like(self.w_value, name=f"w_value_b{b}", reset_less=True)
-            with m.If(self.w_en & (self.w_bank == b)):
-                m.d.sync += value.eq(self.w_value)
             banks.append(self._faults.register(m, value, kind="checker", block=self._name,
                                                name=f"w_value_b{b}"))
+            with m.If(self.w_en & (self.w_bank == b)):
+                m.d.sync += value.eq(self.w_value)
         products = []
         for lane in range(cfg.row_span):
             product = Signal(signed(cfg.ifm_width + cfg.checksum_weight_width),
@@ -59,18 +59,20 @@ class ChecksumPE(ConfigComponent):
             products.append(self._faults.wire(m, product, kind="checker", block=self._name,
                                               name=f"product{lane}"))
         psum = Signal.like(self.psum_out, name="psum_reg", reset_less=True)
+        psum_out = self._faults.register(m, psum, kind="checker", block=self._name,
+                                         name="psum_reg")
         m.d.sync += psum.eq(self.psum_in + sum(products))
-        psum = self._faults.register(m, psum, kind="checker", block=self._name, name="psum_reg")
-        m.d.comb += self.psum_out.eq(psum)
+        m.d.comb += self.psum_out.eq(psum_out)
         return m
 
 
 class ColumnChecker(ConfigComponent):
     """Pixel-side check of one column, once per pass.
 
-    Sums the column's tile sums of the pass's pixel vectors, recombines the tile sums of the
-    checksum digit vectors by shift-and-add (digit ``k`` weighs ``2**(7k)``), and compares
-    the two when the last digit arrives.
+    Keeps one running difference: plus the column's tile sums of the pass's pixel vectors,
+    minus the tile sums of the checksum digit vectors shifted into place (digit ``k`` weighs
+    ``2**(7k)``). After the last digit the difference is the syndrome, zero when the pass
+    added up. One adder and one register per column.
 
     Members
     -------
@@ -80,7 +82,7 @@ class ColumnChecker(ConfigComponent):
     psum : In(signed(acc_width))
         The column's tile sum.
     mismatch : Out(1)
-        One-cycle pulse, registered: the pass just checked did not add up.
+        One-cycle pulse, registered, the cycle after the last digit: the pass did not add up.
     syndrome : Out(signed(acc_width))
         Observed minus recombined checksum, with ``mismatch``.
     """
@@ -99,27 +101,20 @@ class ColumnChecker(ConfigComponent):
     def elaborate(self, platform):
         cfg = self.config
         m = Module()
-        observed = Signal(signed(cfg.acc_width))
-        expected = Signal(signed(cfg.acc_width))
-        weighted = Signal(signed(cfg.acc_width))
+        difference = Signal(signed(cfg.acc_width), name="difference")
+        current = self._faults.register(m, difference, kind="checker", block=self._name,
+                                        name="difference")
+        shifted = Signal(signed(cfg.acc_width))
         with m.Switch(self.digit):
             for k in range(cfg.check_digits):
                 with m.Case(k):
-                    m.d.comb += weighted.eq(self.psum.shift_left(DIGIT_BITS * k))
-        total = Signal(signed(cfg.acc_width))
-        m.d.comb += total.eq(expected + weighted)
+                    m.d.comb += shifted.eq(self.psum.shift_left(DIGIT_BITS * k))
+        following = Signal(signed(cfg.acc_width))
+        m.d.comb += following.eq(Mux(self.check, current - shifted, current + self.psum))
         m.d.sync += self.mismatch.eq(0)
-        observed_now = self._faults.register(m, observed, kind="checker", block=self._name,
-                                             name="observed")
-        with m.If(self.valid & ~self.check):
-            m.d.sync += observed.eq(observed_now + self.psum)
-        with m.If(self.valid & self.check):
-            m.d.sync += expected.eq(total)
-            with m.If(self.last_digit):
-                m.d.sync += [
-                    observed.eq(0),
-                    expected.eq(0),
-                    self.mismatch.eq(observed_now != total),
-                    self.syndrome.eq(observed_now - total),
-                ]
+        with m.If(self.valid):
+            m.d.sync += difference.eq(following)
+            with m.If(self.check & self.last_digit):
+                m.d.sync += [difference.eq(0), self.mismatch.eq(following != 0),
+                             self.syndrome.eq(following)]
         return m

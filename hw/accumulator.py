@@ -59,8 +59,8 @@ class ColumnAccumulator(ConfigComponent):
             write.en.eq(self.valid & ~self.last),
         ]
         result = Signal.like(self.result, name="result_reg", reset_less=True)
+        result_out = self._faults.register(m, result, kind="accumulator", block=self._name,
+                                           name="result_reg")
         m.d.sync += result.eq(total)
-        result = self._faults.register(m, result, kind="accumulator", block=self._name,
-                                       name="result_reg")
-        m.d.comb += self.result.eq(result)
+        m.d.comb += self.result.eq(result_out)
         return m

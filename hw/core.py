@@ -4,8 +4,6 @@ from amaranth.hdl import Cat, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from sense_models.abft import DIGIT_BITS, checksum_width
-
 from .accumulator import ColumnAccumulator
 from .array import SystolicArray
 from .component import ConfigComponent
@@ -88,38 +86,8 @@ class SenseEngine(ConfigComponent):
         with m.If(pass_done):
             m.d.sync += issue_bank.eq(~issue_bank)
 
-        # -- pixel-side checksum: sum the pass's vectors, then issue the sum as digits ----------
-        digit = Signal(range(max(2, digits + 1)))  # 0: pixels; k + 1: issuing digit k
-        injecting = Signal()
         x_in = Signal.like(pixel.data, name="x_issue")
-        if digits:
-            m.d.comb += [injecting.eq(digit != 0), pass_done.eq(digit == digits)]
-            x_sum = Signal(data.ArrayLayout(
-                data.ArrayLayout(signed(checksum_width(cfg.ifm_width, cfg.acc_depth)),
-                                 cfg.row_span), rows), name="x_sum", reset_less=True)
-            fresh = Signal(init=1)  # the next pixel vector starts a pass
-            with m.If(accept):
-                m.d.sync += fresh.eq(pixel.end)
-                for i in range(rows):
-                    for e in range(cfg.row_span):
-                        m.d.sync += x_sum[i][e].eq(Mux(fresh, 0, x_sum[i][e]) + pixel.data[i][e])
-                with m.If(pixel.end):
-                    m.d.sync += digit.eq(1)
-            with m.Elif(injecting):
-                m.d.sync += digit.eq(Mux(pass_done, 0, digit + 1))
-            digit_vector = Signal.like(pixel.data, name="x_digit")
-            with m.Switch(digit):
-                for k in range(digits):
-                    with m.Case(k + 1):
-                        for i in range(rows):
-                            for e in range(cfg.row_span):
-                                shifted = x_sum[i][e].shift_right(DIGIT_BITS * k)
-                                m.d.comb += digit_vector[i][e].eq(
-                                    shifted if k == digits - 1 else shifted[:DIGIT_BITS])
-            m.d.comb += x_in.eq(Mux(accept, pixel.data, digit_vector))
-        else:
-            m.d.comb += [pass_done.eq(accept & pixel.end),
-                         x_in.eq(Mux(accept, pixel.data, 0))]
+        m.d.comb += [pass_done.eq(accept & pixel.end), x_in.eq(Mux(accept, pixel.data, 0))]
 
         for b in range(2):
             full = Signal(name=f"bank{b}_full")
@@ -128,7 +96,7 @@ class SenseEngine(ConfigComponent):
             with m.If(load_bank == b):
                 m.d.comb += self.weights.ready.eq(self.advance & ~full & (drain == 0))
             with m.If(issue_bank == b):
-                m.d.comb += self.pixels.ready.eq(self.advance & full & ~injecting)
+                m.d.comb += self.pixels.ready.eq(self.advance & full)
             with m.If(drain != 0):
                 m.d.sync += drain.eq(drain - 1)
             with m.If(array.w_en & (load_bank == b) & (load_row == rows - 1)):
@@ -143,13 +111,15 @@ class SenseEngine(ConfigComponent):
             m.d.comb += [array.x_in[i].eq(x_taps[-1]), array.bank_in[i].eq(bank_taps[-1])]
 
         # -- metadata travels beside the wavefront: down the rows, then along the columns -------
-        meta = Signal(data.StructLayout({
-            "valid": 1, "first": 1, "last": 1, "tag": range(cfg.acc_depth),
-            "check": 1, "digit": range(max(2, digits)), "last_digit": 1}), name="meta")
-        m.d.comb += [meta.valid.eq(accept | injecting), meta.first.eq(pixel.first),
-                     meta.last.eq(pixel.last), meta.tag.eq(pixel.tag),
-                     meta.check.eq(injecting), meta.digit.eq(digit - 1),
-                     meta.last_digit.eq(pass_done & injecting)]
+        fields = {"valid": 1, "first": 1, "last": 1, "tag": range(cfg.acc_depth)}
+        if cfg.pixel_check:
+            fields.update({"check": 1, "digit": range(max(2, digits)), "last_digit": 1})
+        meta = Signal(data.StructLayout(fields), name="meta")
+        m.d.comb += [meta.valid.eq(accept), meta.first.eq(pixel.first),
+                     meta.last.eq(pixel.last), meta.tag.eq(pixel.tag)]
+        if cfg.pixel_check:
+            m.d.comb += [meta.check.eq(pixel.check), meta.digit.eq(pixel.digit),
+                         meta.last_digit.eq(pixel.check & pixel.end)]
         out_stage = rows + cols + 1 + int(cfg.kernel_check)
         meta_taps = _delay(m, meta, out_stage, "meta", reset_less=False)
 
@@ -164,9 +134,10 @@ class SenseEngine(ConfigComponent):
             acc = ColumnAccumulator(config=cfg, faults=self._faults, name=name)
             m.submodules[name] = acc
             here = meta_taps[rows + j + 1]
+            data_vector = here.valid & ~here.check if cfg.pixel_check else here.valid
             m.d.comb += [
                 acc.rd_tag.eq(meta_taps[rows + j].tag),
-                acc.valid.eq(here.valid & ~here.check),
+                acc.valid.eq(data_vector),
                 acc.tag.eq(here.tag),
                 acc.first.eq(here.first),
                 acc.last.eq(here.last),
@@ -184,15 +155,16 @@ class SenseEngine(ConfigComponent):
             m.d.comb += self.results.payload.value[j].eq(results[j])
 
         out = meta_taps[out_stage]
+        emit = out.valid & out.last & ~out.check if cfg.pixel_check else out.valid & out.last
         m.d.comb += [
-            self.results.valid.eq(out.valid & out.last & ~out.check),
+            self.results.valid.eq(emit),
             self.results.payload.tag.eq(out.tag),
         ]
         if cfg.abft != "none":
-            self._status(m, mismatches, results, out)
+            self._status(m, mismatches, results, emit)
         return m
 
-    def _status(self, m, checkers, results, out):
+    def _status(self, m, checkers, results, emit):
         """Sticky error flag, saturating counters and the first mismatch of each check."""
         cfg, status = self._config, self.status
         first_seen = Signal()
@@ -218,7 +190,6 @@ class SenseEngine(ConfigComponent):
             m.d.comb += syndrome.eq(observed - results[cfg.cols])
             syndrome = self._faults.wire(m, syndrome, kind="checker", block="engine",
                                          name="kernel_syndrome")
-            emit = out.valid & out.last & ~out.check
             with m.If(emit):
                 m.d.sync += beats.eq(beats + 1)
             m.d.comb += kernel_hit.eq(emit & (syndrome != 0))
@@ -265,8 +236,15 @@ class SenseCore(ConfigComponent):
     results : Out(stream.Signature(result_layout(config)))
         One pixel's ``cols`` accumulated outputs per beat, in issue order, ``config.latency``
         cycles after its last pixel vector was accepted.
+    status : Out(status_layout(config))
+        ABFT builds only: sticky error flag, mismatch counts, the first mismatch of each
+        check (see :func:`sense_models.formats.status_format` and ``docs/abft.md``).
+    fault : In(fault_layout(config))
+        Fault-injection builds only: which site to fault, how and from when
+        (:mod:`sense_hw.faults`).
 
-    Throughput is one pixel vector per cycle. Back-pressure on ``results`` stalls the whole
+    Throughput is one pixel vector per cycle (plus ``check_digits`` cycles per pass with the
+    pixel-side check). Back-pressure on ``results`` stalls the whole
     pipeline (a common clock enable) while a result beat waits.
     """
 

@@ -11,7 +11,8 @@ The fault model, per site (selected at run time by ``fault.site``, bit ``fault.b
   from cycle ``fault.start`` on;
 * bit flip (``mode`` 3), in cycle ``fault.start`` only: a combinational site (multiplier,
   adder) delivers the inverted bit for that cycle; a register site has its stored bit
-  inverted, which persists until the register is next written (a single-event upset).
+  inverted in that cycle, which persists until the register is next written (a
+  single-event upset; registers written every cycle hold it for one cycle).
 """
 
 from __future__ import annotations
@@ -87,17 +88,24 @@ class FaultSites:
     def register(self, m: Module, register, *, kind, block, name):
         """A register site: stuck-at on what it drives, a flip upsets its stored state.
 
-        Call after the register's own ``m.d.sync`` assignments, so the upset wins.
+        Call before the register's own ``m.d.sync`` assignments: a write in the upset cycle
+        then wins over the upset, as it would in hardware, and otherwise the flipped bit
+        stays stored. Consumers see the flipped bit from the upset cycle on.
         """
         reg = Value.cast(register)
         hit, mask = self._select(m, len(reg), kind, block, name)
-        with m.If(hit & (self.control.mode == _FLIP) & (self.cycle == self.control.start)):
+        mode = self.control.mode
+        upset = Signal(name=f"fault_upset_{name}")
+        m.d.comb += upset.eq(hit & (mode == _FLIP) & (self.cycle == self.control.start))
+        with m.If(upset):
             m.d.sync += reg.eq(reg ^ mask)
         out = Signal(reg.shape(), name=f"{name}_faulty")
         m.d.comb += out.eq(reg)
-        with m.If(hit & (self.control.mode == _STUCK0)):
+        with m.If(upset):
+            m.d.comb += out.eq(reg ^ mask)
+        with m.If(hit & (mode == _STUCK0)):
             m.d.comb += out.eq(reg & ~mask)
-        with m.If(hit & (self.control.mode == _STUCK1)):
+        with m.If(hit & (mode == _STUCK1)):
             m.d.comb += out.eq(reg | mask)
         return _like(register, out)
 

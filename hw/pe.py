@@ -77,16 +77,15 @@ class ProcessingElement(ConfigComponent):
             value = Signal.like(self.w_value, name=f"w_value_b{b}", reset_less=True)
             index = Signal.like(self.w_index, name=f"w_index_b{b}", reset_less=True) \
                 if cfg.sparse else None
+            value_out = faults.register(m, value, kind="weight_register", block=block,
+                                        name=f"w_value_b{b}")
+            index_out = faults.register(m, index, kind="index_register", block=block,
+                                        name=f"w_index_b{b}") if cfg.sparse else None
             with m.If(self.w_en & (self.w_bank == b)):
                 m.d.sync += value.eq(self.w_value)
                 if cfg.sparse:
                     m.d.sync += index.eq(self.w_index)
-            value = faults.register(m, value, kind="weight_register", block=block,
-                                    name=f"w_value_b{b}")
-            if cfg.sparse:
-                index = faults.register(m, index, kind="index_register", block=block,
-                                        name=f"w_index_b{b}")
-            banks.append((value, index))
+            banks.append((value_out, index_out))
 
         products = []
         for lane in range(cfg.mults_per_pe):
@@ -106,9 +105,9 @@ class ProcessingElement(ConfigComponent):
         x_reg = Signal.like(self.x_in, name="x_reg", reset_less=True)
         bank_reg = Signal(name="bank_reg", reset_less=True)
         psum_reg = Signal.like(self.psum_out, name="psum_reg", reset_less=True)
-        m.d.sync += [x_reg.eq(self.x_in), bank_reg.eq(self.bank_in), psum_reg.eq(total)]
-        x_reg = faults.register(m, x_reg, kind="ifm_register", block=block, name="x_reg")
-        psum_reg = faults.register(m, psum_reg, kind="psum_register", block=block,
+        x_out = faults.register(m, x_reg, kind="ifm_register", block=block, name="x_reg")
+        psum_out = faults.register(m, psum_reg, kind="psum_register", block=block,
                                    name="psum_reg")
-        m.d.comb += [self.x_out.eq(x_reg), self.bank_out.eq(bank_reg), self.psum_out.eq(psum_reg)]
+        m.d.sync += [x_reg.eq(self.x_in), bank_reg.eq(self.bank_in), psum_reg.eq(total)]
+        m.d.comb += [self.x_out.eq(x_out), self.bank_out.eq(bank_reg), self.psum_out.eq(psum_out)]
         return m

@@ -136,16 +136,23 @@ def pixel_format(config):
 
     ``tag`` is the pixel's accumulator address; ``first`` marks the pass over the first
     reduction tile (the accumulator starts from zero), ``last`` the pass over the last one
-    (the accumulator emits the result), ``end`` the last pixel vector of a pass (the array
+    (the accumulator emits the result), ``end`` the last vector of a pass (the array
     switches to the other weight bank after it).
+
+    With the pixel-side check, each pass ends with ``check_digits`` vectors flagged
+    ``check``: digit ``digit`` of the pass's checksum pixel (see :mod:`sense_models.abft`);
+    ``end`` then marks the last digit.
     """
-    return BusFormat((
+    fields = [
         Field("data", config.ifm_width, (config.rows, config.row_span), signed=True),
         Field("tag", config.tag_width),
         Field("first", 1),
         Field("last", 1),
         Field("end", 1),
-    ))
+    ]
+    if config.pixel_check:
+        fields += [Field("check", 1), Field("digit", max(1, (config.check_digits - 1).bit_length()))]
+    return BusFormat(tuple(fields))
 
 
 def weight_format(config):

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from .abft import kernel_checksum
+from .abft import digits, kernel_checksum
 from .golden import matmul
 from .intmath import check_range
 from .sparsity import check_half_sparse, pack
@@ -101,7 +101,8 @@ def array_weights(config, w):
 class Schedule:
     """Everything that crosses the core's streams for one layer, as per-beat field arrays.
 
-    ``weights`` has ``rows`` beats per pass, ``pixels`` one beat per pixel of every pass, and
+    ``weights`` has ``rows`` beats per pass, ``pixels`` one beat per pixel of every pass
+    (followed, with the pixel-side check, by the pass's checksum digit vectors), and
     ``results`` the expected result beats, in order.
     """
     tiling: Tiling
@@ -132,7 +133,9 @@ def schedule_layer(config, x, w):
     yp = np.pad(expected, ((0, 0), (0, -w.shape[1] % cols)))
 
     wp = np.pad(w.astype(np.int64), ((0, -w.shape[0] % tr), (0, -w.shape[1] % cols)))
-    wv, wi, ws, pix, tags, first, last, end, res_v, res_t = ([] for _ in range(10))
+    wv, wi, ws, pix, tags, first, last, end, check, digit, res_v, res_t = \
+        ([] for _ in range(12))
+    n_digits = config.check_digits
     for kt, pt, rt in tiling.passes:
         groups = slice(rt * rows, (rt + 1) * rows)
         kernels = slice(kt * cols, (kt + 1) * cols)
@@ -143,11 +146,18 @@ def schedule_layer(config, x, w):
             ws.append(kernel_checksum(wp[rt * tr:(rt + 1) * tr, kernels]).reshape(rows, -1))
         pixels = tiling.pixel_tile(pt)
         n = len(pixels)
-        pix.append(xp[pixels.start:pixels.stop, rt * tr:(rt + 1) * tr].reshape(n, rows, -1))
-        tags.append(np.arange(n))
-        first.append(np.full(n, rt == 0))
-        last.append(np.full(n, rt == tiling.reduction_tiles - 1))
-        end.append(np.arange(n) == n - 1)
+        data = xp[pixels.start:pixels.stop, rt * tr:(rt + 1) * tr]
+        if n_digits:  # the pass's checksum pixel follows it as digit vectors
+            data = np.concatenate([data, digits(data.sum(axis=0), n_digits,
+                                                ifm_width=config.ifm_width)])
+        beats = n + n_digits
+        pix.append(data.reshape(beats, rows, -1))
+        tags.append(np.arange(beats) % config.acc_depth)
+        first.append(np.full(beats, rt == 0))
+        last.append(np.full(beats, rt == tiling.reduction_tiles - 1))
+        end.append(np.arange(beats) == beats - 1)
+        check.append(np.arange(beats) >= n)
+        digit.append(np.maximum(np.arange(beats) - n, 0))
         if rt == tiling.reduction_tiles - 1:
             res_v.append(yp[pixels.start:pixels.stop, kernels])
             res_t.append(np.arange(n))
@@ -160,6 +170,9 @@ def schedule_layer(config, x, w):
               "first": np.concatenate(first).astype(np.int64),
               "last": np.concatenate(last).astype(np.int64),
               "end": np.concatenate(end).astype(np.int64)}
+    if n_digits:
+        pixels["check"] = np.concatenate(check).astype(np.int64)
+        pixels["digit"] = np.concatenate(digit)
     results = {"value": np.concatenate(res_v), "tag": np.concatenate(res_t)}
     return Schedule(tiling, weights, pixels, results, expected)
 

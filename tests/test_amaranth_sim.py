@@ -61,3 +61,64 @@ def test_pe_step(config):
     sim.add_clock(1e-8)
     sim.add_testbench(testbench)
     sim.run()
+
+
+@pytest.mark.parametrize("abft", ["pixel", "kernel", "both"])
+@pytest.mark.parametrize("sparse", [True, False])
+def test_abft_builds_are_exact_and_quiet_without_faults(abft, sparse):
+    config = ArrayConfig(rows=2, cols=3, acc_depth=8, abft=abft, sparse=sparse)
+    rng = np.random.default_rng(11)
+    for case in ("ragged", "one_pixel", "pix_tiles"):
+        x, w = random_layer(config, rng, case)
+        s = schedule_layer(config, x, w)
+        fields, cycles, status = run_core(config, s)
+        assert np.array_equal(results_to_matrix(s.tiling, fields["value"]), s.expected)
+        assert cycles == layer_cycles(config, s.tiling.pass_pixels)
+        assert status["error"][0] == 0, status
+
+
+def _fault_run(config, site_name, mode, start, bit=3):
+    from amaranth.back import rtlil
+    from sense_hw.core import SenseCore
+    from sense_verif.classify import host_correction
+    core = SenseCore(config=config)
+    rtlil.convert(core)
+    site = next(s for s in core.fault_sites if f"{s['block']}.{s['signal']}" == site_name)
+    rng = np.random.default_rng(5)
+    x, w = random_layer(config, rng, "ragged")
+    x = np.where(x == 0, 1, x)  # zeros would hide faults
+    s = schedule_layer(config, x, w)
+    fields, _, status = run_core(config, s, fault={"site": site["site"], "bit": bit,
+                                                    "mode": mode, "start": start})
+    got = results_to_matrix(s.tiling, fields["value"])
+    status = {k: int(v[0]) for k, v in status.items()}
+    return got, s.expected, status, host_correction(config, status, got, x.shape[0])
+
+
+def test_a_stuck_multiplier_is_detected_by_both_checks():
+    config = ArrayConfig(rows=2, cols=3, acc_depth=8, abft="both", faults=True)
+    got, expected, status, _ = _fault_run(config, "pe_r1_c2.product0", mode=2, start=0)
+    assert np.any(got != expected)
+    assert status["error"] and status["pixel_errors"] and status["kernel_errors"]
+    assert status["pixel_column"] == 2
+
+
+def test_a_psum_upset_is_located_and_corrected():
+    config = ArrayConfig(rows=2, cols=3, acc_depth=8, abft="both", faults=True)
+    got, expected, status, fixed = _fault_run(config, "pe_r0_c1.psum_reg", mode=3, start=20,
+                                              bit=12)
+    assert np.count_nonzero(got != expected) == 1
+    assert status["pixel_errors"] == status["kernel_errors"] == 1
+    assert status["pixel_syndrome"] == status["kernel_syndrome"] == 1 << 12 or \
+        status["pixel_syndrome"] == -(1 << 12)
+    assert np.array_equal(fixed, expected)
+
+
+def test_a_stuck_weight_is_invisible_to_the_pixel_check_alone():
+    """The data and its checksum meet the same wrong weight: only the kernel side sees it."""
+    for abft, seen in (("pixel", False), ("kernel", True)):
+        config = ArrayConfig(rows=2, cols=3, acc_depth=8, abft=abft, faults=True)
+        got, expected, status, _ = _fault_run(config, "pe_r0_c0.w_value_b0", mode=2, start=0,
+                                              bit=6)
+        assert np.any(got != expected)
+        assert bool(status["error"]) == seen

@@ -50,7 +50,7 @@ def test_tiling_counts_ragged_edges():
 
 def test_cycle_model_back_to_back_passes():
     c = ArrayConfig(rows=4, cols=3)
-    # first tile loads in rows cycles, then passes of >= rows + cols pixels stream back to back
+    # first tile loads in rows cycles, then passes of >= rows + cols - 1 vectors stream back to back
     t = pass_timings(c, [20, 20, 20])
     assert [p.issue_start for p in t] == [4, 24, 44]
     assert layer_cycles(c, [20, 20, 20]) == 4 + 60 + c.latency

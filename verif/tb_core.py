@@ -17,7 +17,7 @@ from cocotb.triggers import ClockCycles
 
 from sense_models.config import ArrayConfig
 from sense_models.cycle_model import layer_cycles
-from sense_models.formats import pixel_format, result_format, weight_format
+from sense_models.formats import pixel_format, result_format, status_format, weight_format
 from sense_models.tiling import results_to_matrix, schedule_layer
 
 from .streams import Clocked, StreamSink, StreamSource
@@ -75,9 +75,12 @@ class CoreTB:
         Clock(dut.clk, 10, unit="ns").start()
 
     def _width_check(self):
-        for prefix, fmt in (("weights", weight_format), ("pixels", pixel_format),
-                            ("results", result_format)):
-            width = len(getattr(self.dut, f"{prefix}__payload"))
+        ports = [("weights__payload", weight_format), ("pixels__payload", pixel_format),
+                 ("results__payload", result_format)]
+        if self.config.abft != "none":
+            ports.append(("status", status_format))
+        for prefix, fmt in ports:
+            width = len(getattr(self.dut, prefix))
             if width != fmt(self.config).width:
                 raise RuntimeError(f"{prefix} payload is {width} bits in the RTL but "
                                    f"{fmt(self.config).width} in the model: stale build?")
@@ -109,4 +112,8 @@ class CoreTB:
             quiet=self.config.latency + self.config.check_digits + 2)
         fields = result_format(self.config).unpack(sink.words)
         scoreboard.check(fields["value"], fields["tag"])
+        if self.config.abft != "none":  # the quiet period above let the last checks finish
+            status = status_format(self.config).unpack([self.dut.status.value.to_unsigned()])
+            status = {k: int(v[0]) for k, v in status.items()}
+            assert not status["error"], f"ABFT alarm in a fault-free run: {status}"
         return cycles, model

@@ -489,16 +489,16 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg \$102 ;
+  reg [31:0] \$100 ;
+  reg [31:0] \$101 ;
+  reg [31:0] \$102 ;
   reg [31:0] \$103 ;
   reg [31:0] \$104 ;
   reg [31:0] \$105 ;
   reg [31:0] \$106 ;
   reg [31:0] \$107 ;
-  reg [31:0] \$108 ;
-  reg [31:0] \$109 ;
+  reg \$108 ;
+  reg \$109 ;
   wire \$11 ;
   reg \$110 ;
   reg \$111 ;
@@ -506,43 +506,43 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   reg \$113 ;
   reg \$114 ;
   reg \$115 ;
-  reg \$116 ;
-  reg [31:0] \$117 ;
-  reg [31:0] \$118 ;
-  reg [31:0] \$119 ;
+  reg [10:0] \$116 ;
+  reg [10:0] \$117 ;
+  reg [10:0] \$118 ;
+  reg [10:0] \$119 ;
   wire \$12 ;
-  reg [31:0] \$120 ;
-  reg [31:0] \$121 ;
-  reg [31:0] \$122 ;
-  reg [31:0] \$123 ;
-  reg [31:0] \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg \$129 ;
+  reg [10:0] \$120 ;
+  reg [10:0] \$121 ;
+  reg [10:0] \$122 ;
+  reg [10:0] \$123 ;
+  reg [10:0] \$124 ;
+  reg [10:0] \$125 ;
+  reg [10:0] \$126 ;
+  reg [10:0] \$127 ;
+  reg [10:0] \$128 ;
+  reg [10:0] \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg [13:0] \$133 ;
-  reg [13:0] \$134 ;
-  reg [13:0] \$135 ;
-  reg [13:0] \$136 ;
-  reg [13:0] \$137 ;
-  reg [13:0] \$138 ;
-  reg [13:0] \$139 ;
+  reg [10:0] \$130 ;
+  reg [10:0] \$131 ;
+  reg [10:0] \$132 ;
+  reg [31:0] \$133 ;
+  reg [31:0] \$134 ;
+  reg [31:0] \$135 ;
+  reg [31:0] \$136 ;
+  reg [31:0] \$137 ;
+  reg [31:0] \$138 ;
+  reg [31:0] \$139 ;
   wire \$14 ;
-  reg [13:0] \$140 ;
-  reg [13:0] \$141 ;
-  reg [13:0] \$142 ;
-  reg [13:0] \$143 ;
-  reg [13:0] \$144 ;
-  reg [13:0] \$145 ;
-  reg [13:0] \$146 ;
-  reg [13:0] \$147 ;
-  reg [13:0] \$148 ;
-  reg [13:0] \$149 ;
+  reg [31:0] \$140 ;
+  reg [31:0] \$141 ;
+  reg [31:0] \$142 ;
+  reg [31:0] \$143 ;
+  reg [31:0] \$144 ;
+  reg [31:0] \$145 ;
+  reg [31:0] \$146 ;
+  reg [31:0] \$147 ;
+  reg [31:0] \$148 ;
+  reg [31:0] \$149 ;
   wire \$15 ;
   reg [31:0] \$150 ;
   reg [31:0] \$151 ;
@@ -554,32 +554,15 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   reg [31:0] \$157 ;
   reg [31:0] \$158 ;
   reg [31:0] \$159 ;
-  wire \$16 ;
+  wire [3:0] \$16 ;
   reg [31:0] \$160 ;
-  reg [31:0] \$161 ;
-  reg [31:0] \$162 ;
-  reg [31:0] \$163 ;
-  reg [31:0] \$164 ;
-  reg [31:0] \$165 ;
-  reg [31:0] \$166 ;
-  reg [31:0] \$167 ;
-  reg [31:0] \$168 ;
-  reg [31:0] \$169 ;
-  wire \$17 ;
-  reg [31:0] \$170 ;
-  reg [31:0] \$171 ;
-  reg [31:0] \$172 ;
-  reg [31:0] \$173 ;
-  reg [31:0] \$174 ;
-  reg [31:0] \$175 ;
-  reg [31:0] \$176 ;
-  reg [31:0] \$177 ;
+  wire [3:0] \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [1:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
-  wire \$22 ;
+  wire [3:0] \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
@@ -588,86 +571,86 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [3:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [3:0] \$33 ;
-  wire [3:0] \$34 ;
+  wire \$33 ;
+  wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [3:0] \$39 ;
+  reg [2:0] \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire [3:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  reg [2:0] \$40 ;
+  reg \$41 ;
+  reg [2:0] \$42 ;
+  reg \$43 ;
+  reg [31:0] \$44 ;
+  reg \$45 ;
+  reg [31:0] \$46 ;
+  reg [31:0] \$47 ;
+  reg \$48 ;
+  reg \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  reg [2:0] \$54 ;
+  reg [31:0] \$50 ;
+  reg [31:0] \$51 ;
+  reg [31:0] \$52 ;
+  reg \$53 ;
+  reg \$54 ;
   reg \$55 ;
-  reg \$56 ;
-  reg [2:0] \$57 ;
-  reg \$58 ;
-  reg [2:0] \$59 ;
+  reg [31:0] \$56 ;
+  reg [31:0] \$57 ;
+  reg [31:0] \$58 ;
+  reg [31:0] \$59 ;
   wire \$6 ;
   reg \$60 ;
-  reg [31:0] \$61 ;
+  reg \$61 ;
   reg \$62 ;
-  reg [31:0] \$63 ;
+  reg \$63 ;
   reg [31:0] \$64 ;
-  reg \$65 ;
-  reg \$66 ;
+  reg [31:0] \$65 ;
+  reg [31:0] \$66 ;
   reg [31:0] \$67 ;
   reg [31:0] \$68 ;
-  reg [31:0] \$69 ;
+  reg \$69 ;
   wire \$7 ;
   reg \$70 ;
   reg \$71 ;
   reg \$72 ;
-  reg [31:0] \$73 ;
+  reg \$73 ;
   reg [31:0] \$74 ;
   reg [31:0] \$75 ;
   reg [31:0] \$76 ;
-  reg \$77 ;
-  reg \$78 ;
-  reg \$79 ;
+  reg [31:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [31:0] \$79 ;
   wire \$8 ;
   reg \$80 ;
-  reg [31:0] \$81 ;
-  reg [31:0] \$82 ;
-  reg [31:0] \$83 ;
-  reg [31:0] \$84 ;
-  reg [31:0] \$85 ;
-  reg \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg \$89 ;
+  reg \$81 ;
+  reg \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg [31:0] \$86 ;
+  reg [31:0] \$87 ;
+  reg [31:0] \$88 ;
+  reg [31:0] \$89 ;
   wire \$9 ;
-  reg \$90 ;
+  reg [31:0] \$90 ;
   reg [31:0] \$91 ;
   reg [31:0] \$92 ;
-  reg [31:0] \$93 ;
-  reg [31:0] \$94 ;
-  reg [31:0] \$95 ;
-  reg [31:0] \$96 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
   reg \$97 ;
   reg \$98 ;
   reg \$99 ;
   wire accept;
   input advance;
   wire advance;
-  wire \advance$113 ;
+  wire \advance$111 ;
   reg [2:0] bank0_drain = 3'h0;
   reg bank0_full = 1'h0;
   reg [2:0] bank1_drain = 3'h0;
@@ -711,171 +694,115 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   reg bank_row7_d8 = 1'h0;
   input clk;
   wire clk;
-  wire digit;
   wire first;
-  wire \first$55 ;
-  wire \first$62 ;
-  wire \first$69 ;
-  wire \first$76 ;
-  wire \first$83 ;
-  wire \first$90 ;
-  wire \first$97 ;
-  wire injecting;
+  wire \first$53 ;
+  wire \first$60 ;
+  wire \first$67 ;
+  wire \first$74 ;
+  wire \first$81 ;
+  wire \first$88 ;
+  wire \first$95 ;
   reg issue_bank = 1'h0;
   wire last;
-  wire \last$56 ;
-  wire \last$63 ;
-  wire \last$70 ;
-  wire \last$77 ;
-  wire \last$84 ;
-  wire \last$91 ;
-  wire \last$98 ;
+  wire \last$54 ;
+  wire \last$61 ;
+  wire \last$68 ;
+  wire \last$75 ;
+  wire \last$82 ;
+  wire \last$89 ;
+  wire \last$96 ;
   (* init = 1'h0 *)
   wire load_bank;
   (* init = 3'h0 *)
   wire [2:0] load_row;
-  wire [13:0] meta;
-  wire \meta.check ;
-  wire \meta.digit ;
+  wire [10:0] meta;
   wire \meta.first ;
   wire \meta.last ;
-  wire \meta.last_digit ;
   wire [7:0] \meta.tag ;
   wire \meta.valid ;
-  reg [13:0] meta_d1 = 14'h0000;
-  wire \meta_d1.check ;
-  wire \meta_d1.digit ;
+  reg [10:0] meta_d1 = 11'h000;
   wire \meta_d1.first ;
   wire \meta_d1.last ;
-  wire \meta_d1.last_digit ;
   wire [7:0] \meta_d1.tag ;
   wire \meta_d1.valid ;
-  reg [13:0] meta_d10 = 14'h0000;
-  wire \meta_d10.check ;
-  wire \meta_d10.digit ;
+  reg [10:0] meta_d10 = 11'h000;
   wire \meta_d10.first ;
   wire \meta_d10.last ;
-  wire \meta_d10.last_digit ;
   wire [7:0] \meta_d10.tag ;
   wire \meta_d10.valid ;
-  reg [13:0] meta_d11 = 14'h0000;
-  wire \meta_d11.check ;
-  wire \meta_d11.digit ;
+  reg [10:0] meta_d11 = 11'h000;
   wire \meta_d11.first ;
   wire \meta_d11.last ;
-  wire \meta_d11.last_digit ;
   wire [7:0] \meta_d11.tag ;
   wire \meta_d11.valid ;
-  reg [13:0] meta_d12 = 14'h0000;
-  wire \meta_d12.check ;
-  wire \meta_d12.digit ;
+  reg [10:0] meta_d12 = 11'h000;
   wire \meta_d12.first ;
   wire \meta_d12.last ;
-  wire \meta_d12.last_digit ;
   wire [7:0] \meta_d12.tag ;
   wire \meta_d12.valid ;
-  reg [13:0] meta_d13 = 14'h0000;
-  wire \meta_d13.check ;
-  wire \meta_d13.digit ;
+  reg [10:0] meta_d13 = 11'h000;
   wire \meta_d13.first ;
   wire \meta_d13.last ;
-  wire \meta_d13.last_digit ;
   wire [7:0] \meta_d13.tag ;
   wire \meta_d13.valid ;
-  reg [13:0] meta_d14 = 14'h0000;
-  wire \meta_d14.check ;
-  wire \meta_d14.digit ;
+  reg [10:0] meta_d14 = 11'h000;
   wire \meta_d14.first ;
   wire \meta_d14.last ;
-  wire \meta_d14.last_digit ;
   wire [7:0] \meta_d14.tag ;
   wire \meta_d14.valid ;
-  reg [13:0] meta_d15 = 14'h0000;
-  wire \meta_d15.check ;
-  wire \meta_d15.digit ;
+  reg [10:0] meta_d15 = 11'h000;
   wire \meta_d15.first ;
   wire \meta_d15.last ;
-  wire \meta_d15.last_digit ;
   wire [7:0] \meta_d15.tag ;
   wire \meta_d15.valid ;
-  reg [13:0] meta_d16 = 14'h0000;
-  wire \meta_d16.check ;
-  wire \meta_d16.digit ;
+  reg [10:0] meta_d16 = 11'h000;
   wire \meta_d16.first ;
   wire \meta_d16.last ;
-  wire \meta_d16.last_digit ;
   wire [7:0] \meta_d16.tag ;
   wire \meta_d16.valid ;
-  reg [13:0] meta_d17 = 14'h0000;
-  wire \meta_d17.check ;
-  wire \meta_d17.digit ;
+  reg [10:0] meta_d17 = 11'h000;
   wire \meta_d17.first ;
   wire \meta_d17.last ;
-  wire \meta_d17.last_digit ;
   wire [7:0] \meta_d17.tag ;
   wire \meta_d17.valid ;
-  reg [13:0] meta_d2 = 14'h0000;
-  wire \meta_d2.check ;
-  wire \meta_d2.digit ;
+  reg [10:0] meta_d2 = 11'h000;
   wire \meta_d2.first ;
   wire \meta_d2.last ;
-  wire \meta_d2.last_digit ;
   wire [7:0] \meta_d2.tag ;
   wire \meta_d2.valid ;
-  reg [13:0] meta_d3 = 14'h0000;
-  wire \meta_d3.check ;
-  wire \meta_d3.digit ;
+  reg [10:0] meta_d3 = 11'h000;
   wire \meta_d3.first ;
   wire \meta_d3.last ;
-  wire \meta_d3.last_digit ;
   wire [7:0] \meta_d3.tag ;
   wire \meta_d3.valid ;
-  reg [13:0] meta_d4 = 14'h0000;
-  wire \meta_d4.check ;
-  wire \meta_d4.digit ;
+  reg [10:0] meta_d4 = 11'h000;
   wire \meta_d4.first ;
   wire \meta_d4.last ;
-  wire \meta_d4.last_digit ;
   wire [7:0] \meta_d4.tag ;
   wire \meta_d4.valid ;
-  reg [13:0] meta_d5 = 14'h0000;
-  wire \meta_d5.check ;
-  wire \meta_d5.digit ;
+  reg [10:0] meta_d5 = 11'h000;
   wire \meta_d5.first ;
   wire \meta_d5.last ;
-  wire \meta_d5.last_digit ;
   wire [7:0] \meta_d5.tag ;
   wire \meta_d5.valid ;
-  reg [13:0] meta_d6 = 14'h0000;
-  wire \meta_d6.check ;
-  wire \meta_d6.digit ;
+  reg [10:0] meta_d6 = 11'h000;
   wire \meta_d6.first ;
   wire \meta_d6.last ;
-  wire \meta_d6.last_digit ;
   wire [7:0] \meta_d6.tag ;
   wire \meta_d6.valid ;
-  reg [13:0] meta_d7 = 14'h0000;
-  wire \meta_d7.check ;
-  wire \meta_d7.digit ;
+  reg [10:0] meta_d7 = 11'h000;
   wire \meta_d7.first ;
   wire \meta_d7.last ;
-  wire \meta_d7.last_digit ;
   wire [7:0] \meta_d7.tag ;
   wire \meta_d7.valid ;
-  reg [13:0] meta_d8 = 14'h0000;
-  wire \meta_d8.check ;
-  wire \meta_d8.digit ;
+  reg [10:0] meta_d8 = 11'h000;
   wire \meta_d8.first ;
   wire \meta_d8.last ;
-  wire \meta_d8.last_digit ;
   wire [7:0] \meta_d8.tag ;
   wire \meta_d8.valid ;
-  reg [13:0] meta_d9 = 14'h0000;
-  wire \meta_d9.check ;
-  wire \meta_d9.digit ;
+  reg [10:0] meta_d9 = 11'h000;
   wire \meta_d9.first ;
   wire \meta_d9.last ;
-  wire \meta_d9.last_digit ;
   wire [7:0] \meta_d9.tag ;
   wire \meta_d9.valid ;
   wire pass_done;
@@ -931,13 +858,13 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   input pixels__valid;
   wire pixels__valid;
   wire [31:0] psum;
-  wire [31:0] \psum$57 ;
-  wire [31:0] \psum$64 ;
-  wire [31:0] \psum$71 ;
-  wire [31:0] \psum$78 ;
-  wire [31:0] \psum$85 ;
-  wire [31:0] \psum$92 ;
-  wire [31:0] \psum$99 ;
+  wire [31:0] \psum$55 ;
+  wire [31:0] \psum$62 ;
+  wire [31:0] \psum$69 ;
+  wire [31:0] \psum$76 ;
+  wire [31:0] \psum$83 ;
+  wire [31:0] \psum$90 ;
+  wire [31:0] \psum$97 ;
   wire [255:0] psum_out;
   wire [31:0] \psum_out[0] ;
   wire [31:0] \psum_out[1] ;
@@ -948,21 +875,21 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   wire [31:0] \psum_out[6] ;
   wire [31:0] \psum_out[7] ;
   wire [7:0] rd_tag;
-  wire [7:0] \rd_tag$51 ;
-  wire [7:0] \rd_tag$58 ;
-  wire [7:0] \rd_tag$65 ;
-  wire [7:0] \rd_tag$72 ;
-  wire [7:0] \rd_tag$79 ;
-  wire [7:0] \rd_tag$86 ;
-  wire [7:0] \rd_tag$93 ;
+  wire [7:0] \rd_tag$49 ;
+  wire [7:0] \rd_tag$56 ;
+  wire [7:0] \rd_tag$63 ;
+  wire [7:0] \rd_tag$70 ;
+  wire [7:0] \rd_tag$77 ;
+  wire [7:0] \rd_tag$84 ;
+  wire [7:0] \rd_tag$91 ;
   wire [31:0] result;
-  wire [31:0] \result$178 ;
-  wire [31:0] \result$185 ;
-  wire [31:0] \result$191 ;
-  wire [31:0] \result$196 ;
-  wire [31:0] \result$200 ;
-  wire [31:0] \result$203 ;
-  wire [31:0] \result$204 ;
+  wire [31:0] \result$176 ;
+  wire [31:0] \result$183 ;
+  wire [31:0] \result$189 ;
+  wire [31:0] \result$194 ;
+  wire [31:0] \result$198 ;
+  wire [31:0] \result$201 ;
+  wire [31:0] \result$202 ;
   reg [31:0] result_c0_d1 = 32'd0;
   reg [31:0] result_c0_d2 = 32'd0;
   reg [31:0] result_c0_d3 = 32'd0;
@@ -1008,21 +935,21 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   input rst;
   wire rst;
   wire [7:0] tag;
-  wire [7:0] \tag$54 ;
-  wire [7:0] \tag$61 ;
-  wire [7:0] \tag$68 ;
-  wire [7:0] \tag$75 ;
-  wire [7:0] \tag$82 ;
-  wire [7:0] \tag$89 ;
-  wire [7:0] \tag$96 ;
+  wire [7:0] \tag$52 ;
+  wire [7:0] \tag$59 ;
+  wire [7:0] \tag$66 ;
+  wire [7:0] \tag$73 ;
+  wire [7:0] \tag$80 ;
+  wire [7:0] \tag$87 ;
+  wire [7:0] \tag$94 ;
   wire valid;
-  wire \valid$52 ;
-  wire \valid$59 ;
-  wire \valid$66 ;
-  wire \valid$73 ;
-  wire \valid$80 ;
-  wire \valid$87 ;
-  wire \valid$94 ;
+  wire \valid$50 ;
+  wire \valid$57 ;
+  wire \valid$64 ;
+  wire \valid$71 ;
+  wire \valid$78 ;
+  wire \valid$85 ;
+  wire \valid$92 ;
   reg w_bank = 1'h0;
   input [159:0] w_data;
   wire [159:0] w_data;
@@ -1406,377 +1333,351 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \$5  = \$3  & \$4 ;
   assign \$6  = ! issue_bank;
   assign \$7  = advance & bank0_full;
-  assign \$11  = ~ bank1_full;
-  assign \$12  = advance & \$11 ;
-  assign \$13  = ! bank1_drain;
-  assign \$14  = \$12  & \$13 ;
-  assign \$16  = advance & bank1_full;
-  assign \$22  = ~ meta_d9[11];
-  assign valid = meta_d9[0] & \$22 ;
-  assign \$23  = ~ meta_d10[11];
-  assign \valid$52  = meta_d10[0] & \$23 ;
-  assign \$24  = ~ meta_d11[11];
-  assign \valid$59  = meta_d11[0] & \$24 ;
-  assign \$25  = ~ meta_d12[11];
-  assign \valid$66  = meta_d12[0] & \$25 ;
-  assign \$26  = ~ meta_d13[11];
-  assign \valid$73  = meta_d13[0] & \$26 ;
-  assign \$27  = ~ meta_d14[11];
-  assign \valid$80  = meta_d14[0] & \$27 ;
-  assign \$28  = ~ meta_d15[11];
-  assign \valid$87  = meta_d15[0] & \$28 ;
-  assign \$29  = ~ meta_d16[11];
-  assign \valid$94  = meta_d16[0] & \$29 ;
-  assign \$30  = meta_d17[0] & meta_d17[2];
-  assign \$31  = ~ meta_d17[11];
-  assign results__valid = \$30  & \$31 ;
-  assign \$32  = w_row == 3'h7;
-  assign \$33  = w_row + 1'h1;
-  assign \$34  = \$32  ? 4'h0 : \$33 ;
-  assign \$35  = w_row == 3'h7;
-  assign \$36  = ~ w_bank;
-  assign \$37  = ~ issue_bank;
-  assign \$38  = | bank0_drain;
-  assign \$39  = bank0_drain - 1'h1;
-  assign \$40  = ! w_bank;
-  assign \$41  = w_en & \$40 ;
-  assign \$42  = w_row == 3'h7;
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = ! issue_bank;
-  assign \$45  = pass_done & \$44 ;
-  assign \$46  = | bank1_drain;
-  assign \$47  = bank1_drain - 1'h1;
-  assign \$49  = w_en & \$48 ;
-  assign \$50  = w_row == 3'h7;
-  assign \$51  = \$49  & \$50 ;
-  assign \$53  = pass_done & \$52 ;
+  assign \$9  = ~ bank1_full;
+  assign \$10  = advance & \$9 ;
+  assign \$11  = ! bank1_drain;
+  assign \$12  = \$10  & \$11 ;
+  assign \$14  = advance & bank1_full;
+  assign results__valid = meta_d17[0] & meta_d17[2];
+  assign \$15  = w_row == 3'h7;
+  assign \$16  = w_row + 1'h1;
+  assign \$17  = \$15  ? 4'h0 : \$16 ;
+  assign \$18  = w_row == 3'h7;
+  assign \$19  = ~ w_bank;
+  assign \$20  = ~ issue_bank;
+  assign \$21  = | bank0_drain;
+  assign \$22  = bank0_drain - 1'h1;
+  assign \$23  = ! w_bank;
+  assign \$24  = w_en & \$23 ;
+  assign \$25  = w_row == 3'h7;
+  assign \$26  = \$24  & \$25 ;
+  assign \$27  = ! issue_bank;
+  assign \$28  = pass_done & \$27 ;
+  assign \$29  = | bank1_drain;
+  assign \$30  = bank1_drain - 1'h1;
+  assign \$32  = w_en & \$31 ;
+  assign \$33  = w_row == 3'h7;
+  assign \$34  = \$32  & \$33 ;
+  assign \$36  = pass_done & \$35 ;
   always @(posedge clk)
-    w_row <= \$54 ;
+    w_row <= \$37 ;
   always @(posedge clk)
-    w_bank <= \$55 ;
+    w_bank <= \$38 ;
   always @(posedge clk)
-    issue_bank <= \$56 ;
+    issue_bank <= \$39 ;
   always @(posedge clk)
-    bank0_drain <= \$57 ;
+    bank0_drain <= \$40 ;
   always @(posedge clk)
-    bank0_full <= \$58 ;
+    bank0_full <= \$41 ;
   always @(posedge clk)
-    bank1_drain <= \$59 ;
+    bank1_drain <= \$42 ;
   always @(posedge clk)
-    bank1_full <= \$60 ;
+    bank1_full <= \$43 ;
   always @(posedge clk)
-    x_row0_d1 <= \$61 ;
+    x_row0_d1 <= \$44 ;
   always @(posedge clk)
-    bank_row0_d1 <= \$62 ;
+    bank_row0_d1 <= \$45 ;
   always @(posedge clk)
-    x_row1_d1 <= \$63 ;
+    x_row1_d1 <= \$46 ;
   always @(posedge clk)
-    x_row1_d2 <= \$64 ;
+    x_row1_d2 <= \$47 ;
   always @(posedge clk)
-    bank_row1_d1 <= \$65 ;
+    bank_row1_d1 <= \$48 ;
   always @(posedge clk)
-    bank_row1_d2 <= \$66 ;
+    bank_row1_d2 <= \$49 ;
   always @(posedge clk)
-    x_row2_d1 <= \$67 ;
+    x_row2_d1 <= \$50 ;
   always @(posedge clk)
-    x_row2_d2 <= \$68 ;
+    x_row2_d2 <= \$51 ;
   always @(posedge clk)
-    x_row2_d3 <= \$69 ;
+    x_row2_d3 <= \$52 ;
   always @(posedge clk)
-    bank_row2_d1 <= \$70 ;
+    bank_row2_d1 <= \$53 ;
   always @(posedge clk)
-    bank_row2_d2 <= \$71 ;
+    bank_row2_d2 <= \$54 ;
   always @(posedge clk)
-    bank_row2_d3 <= \$72 ;
+    bank_row2_d3 <= \$55 ;
   always @(posedge clk)
-    x_row3_d1 <= \$73 ;
+    x_row3_d1 <= \$56 ;
   always @(posedge clk)
-    x_row3_d2 <= \$74 ;
+    x_row3_d2 <= \$57 ;
   always @(posedge clk)
-    x_row3_d3 <= \$75 ;
+    x_row3_d3 <= \$58 ;
   always @(posedge clk)
-    x_row3_d4 <= \$76 ;
+    x_row3_d4 <= \$59 ;
   always @(posedge clk)
-    bank_row3_d1 <= \$77 ;
+    bank_row3_d1 <= \$60 ;
   always @(posedge clk)
-    bank_row3_d2 <= \$78 ;
+    bank_row3_d2 <= \$61 ;
   always @(posedge clk)
-    bank_row3_d3 <= \$79 ;
+    bank_row3_d3 <= \$62 ;
   always @(posedge clk)
-    bank_row3_d4 <= \$80 ;
+    bank_row3_d4 <= \$63 ;
   always @(posedge clk)
-    x_row4_d1 <= \$81 ;
+    x_row4_d1 <= \$64 ;
   always @(posedge clk)
-    x_row4_d2 <= \$82 ;
+    x_row4_d2 <= \$65 ;
   always @(posedge clk)
-    x_row4_d3 <= \$83 ;
+    x_row4_d3 <= \$66 ;
   always @(posedge clk)
-    x_row4_d4 <= \$84 ;
+    x_row4_d4 <= \$67 ;
   always @(posedge clk)
-    x_row4_d5 <= \$85 ;
+    x_row4_d5 <= \$68 ;
   always @(posedge clk)
-    bank_row4_d1 <= \$86 ;
+    bank_row4_d1 <= \$69 ;
   always @(posedge clk)
-    bank_row4_d2 <= \$87 ;
+    bank_row4_d2 <= \$70 ;
   always @(posedge clk)
-    bank_row4_d3 <= \$88 ;
+    bank_row4_d3 <= \$71 ;
   always @(posedge clk)
-    bank_row4_d4 <= \$89 ;
+    bank_row4_d4 <= \$72 ;
   always @(posedge clk)
-    bank_row4_d5 <= \$90 ;
+    bank_row4_d5 <= \$73 ;
   always @(posedge clk)
-    x_row5_d1 <= \$91 ;
+    x_row5_d1 <= \$74 ;
   always @(posedge clk)
-    x_row5_d2 <= \$92 ;
+    x_row5_d2 <= \$75 ;
   always @(posedge clk)
-    x_row5_d3 <= \$93 ;
+    x_row5_d3 <= \$76 ;
   always @(posedge clk)
-    x_row5_d4 <= \$94 ;
+    x_row5_d4 <= \$77 ;
   always @(posedge clk)
-    x_row5_d5 <= \$95 ;
+    x_row5_d5 <= \$78 ;
   always @(posedge clk)
-    x_row5_d6 <= \$96 ;
+    x_row5_d6 <= \$79 ;
   always @(posedge clk)
-    bank_row5_d1 <= \$97 ;
+    bank_row5_d1 <= \$80 ;
   always @(posedge clk)
-    bank_row5_d2 <= \$98 ;
+    bank_row5_d2 <= \$81 ;
   always @(posedge clk)
-    bank_row5_d3 <= \$99 ;
+    bank_row5_d3 <= \$82 ;
   always @(posedge clk)
-    bank_row5_d4 <= \$100 ;
+    bank_row5_d4 <= \$83 ;
   always @(posedge clk)
-    bank_row5_d5 <= \$101 ;
+    bank_row5_d5 <= \$84 ;
   always @(posedge clk)
-    bank_row5_d6 <= \$102 ;
+    bank_row5_d6 <= \$85 ;
   always @(posedge clk)
-    x_row6_d1 <= \$103 ;
+    x_row6_d1 <= \$86 ;
   always @(posedge clk)
-    x_row6_d2 <= \$104 ;
+    x_row6_d2 <= \$87 ;
   always @(posedge clk)
-    x_row6_d3 <= \$105 ;
+    x_row6_d3 <= \$88 ;
   always @(posedge clk)
-    x_row6_d4 <= \$106 ;
+    x_row6_d4 <= \$89 ;
   always @(posedge clk)
-    x_row6_d5 <= \$107 ;
+    x_row6_d5 <= \$90 ;
   always @(posedge clk)
-    x_row6_d6 <= \$108 ;
+    x_row6_d6 <= \$91 ;
   always @(posedge clk)
-    x_row6_d7 <= \$109 ;
+    x_row6_d7 <= \$92 ;
   always @(posedge clk)
-    bank_row6_d1 <= \$110 ;
+    bank_row6_d1 <= \$93 ;
   always @(posedge clk)
-    bank_row6_d2 <= \$111 ;
+    bank_row6_d2 <= \$94 ;
   always @(posedge clk)
-    bank_row6_d3 <= \$112 ;
+    bank_row6_d3 <= \$95 ;
   always @(posedge clk)
-    bank_row6_d4 <= \$113 ;
+    bank_row6_d4 <= \$96 ;
   always @(posedge clk)
-    bank_row6_d5 <= \$114 ;
+    bank_row6_d5 <= \$97 ;
   always @(posedge clk)
-    bank_row6_d6 <= \$115 ;
+    bank_row6_d6 <= \$98 ;
   always @(posedge clk)
-    bank_row6_d7 <= \$116 ;
+    bank_row6_d7 <= \$99 ;
   always @(posedge clk)
-    x_row7_d1 <= \$117 ;
+    x_row7_d1 <= \$100 ;
   always @(posedge clk)
-    x_row7_d2 <= \$118 ;
+    x_row7_d2 <= \$101 ;
   always @(posedge clk)
-    x_row7_d3 <= \$119 ;
+    x_row7_d3 <= \$102 ;
   always @(posedge clk)
-    x_row7_d4 <= \$120 ;
+    x_row7_d4 <= \$103 ;
   always @(posedge clk)
-    x_row7_d5 <= \$121 ;
+    x_row7_d5 <= \$104 ;
   always @(posedge clk)
-    x_row7_d6 <= \$122 ;
+    x_row7_d6 <= \$105 ;
   always @(posedge clk)
-    x_row7_d7 <= \$123 ;
+    x_row7_d7 <= \$106 ;
   always @(posedge clk)
-    x_row7_d8 <= \$124 ;
+    x_row7_d8 <= \$107 ;
   always @(posedge clk)
-    bank_row7_d1 <= \$125 ;
+    bank_row7_d1 <= \$108 ;
   always @(posedge clk)
-    bank_row7_d2 <= \$126 ;
+    bank_row7_d2 <= \$109 ;
   always @(posedge clk)
-    bank_row7_d3 <= \$127 ;
+    bank_row7_d3 <= \$110 ;
   always @(posedge clk)
-    bank_row7_d4 <= \$128 ;
+    bank_row7_d4 <= \$111 ;
   always @(posedge clk)
-    bank_row7_d5 <= \$129 ;
+    bank_row7_d5 <= \$112 ;
   always @(posedge clk)
-    bank_row7_d6 <= \$130 ;
+    bank_row7_d6 <= \$113 ;
   always @(posedge clk)
-    bank_row7_d7 <= \$131 ;
+    bank_row7_d7 <= \$114 ;
   always @(posedge clk)
-    bank_row7_d8 <= \$132 ;
+    bank_row7_d8 <= \$115 ;
   always @(posedge clk)
-    meta_d1 <= \$133 ;
+    meta_d1 <= \$116 ;
   always @(posedge clk)
-    meta_d2 <= \$134 ;
+    meta_d2 <= \$117 ;
   always @(posedge clk)
-    meta_d3 <= \$135 ;
+    meta_d3 <= \$118 ;
   always @(posedge clk)
-    meta_d4 <= \$136 ;
+    meta_d4 <= \$119 ;
   always @(posedge clk)
-    meta_d5 <= \$137 ;
+    meta_d5 <= \$120 ;
   always @(posedge clk)
-    meta_d6 <= \$138 ;
+    meta_d6 <= \$121 ;
   always @(posedge clk)
-    meta_d7 <= \$139 ;
+    meta_d7 <= \$122 ;
   always @(posedge clk)
-    meta_d8 <= \$140 ;
+    meta_d8 <= \$123 ;
   always @(posedge clk)
-    meta_d9 <= \$141 ;
+    meta_d9 <= \$124 ;
   always @(posedge clk)
-    meta_d10 <= \$142 ;
+    meta_d10 <= \$125 ;
   always @(posedge clk)
-    meta_d11 <= \$143 ;
+    meta_d11 <= \$126 ;
   always @(posedge clk)
-    meta_d12 <= \$144 ;
+    meta_d12 <= \$127 ;
   always @(posedge clk)
-    meta_d13 <= \$145 ;
+    meta_d13 <= \$128 ;
   always @(posedge clk)
-    meta_d14 <= \$146 ;
+    meta_d14 <= \$129 ;
   always @(posedge clk)
-    meta_d15 <= \$147 ;
+    meta_d15 <= \$130 ;
   always @(posedge clk)
-    meta_d16 <= \$148 ;
+    meta_d16 <= \$131 ;
   always @(posedge clk)
-    meta_d17 <= \$149 ;
+    meta_d17 <= \$132 ;
   always @(posedge clk)
-    result_c0_d1 <= \$150 ;
+    result_c0_d1 <= \$133 ;
   always @(posedge clk)
-    result_c0_d2 <= \$151 ;
+    result_c0_d2 <= \$134 ;
   always @(posedge clk)
-    result_c0_d3 <= \$152 ;
+    result_c0_d3 <= \$135 ;
   always @(posedge clk)
-    result_c0_d4 <= \$153 ;
+    result_c0_d4 <= \$136 ;
   always @(posedge clk)
-    result_c0_d5 <= \$154 ;
+    result_c0_d5 <= \$137 ;
   always @(posedge clk)
-    result_c0_d6 <= \$155 ;
+    result_c0_d6 <= \$138 ;
   always @(posedge clk)
-    result_c0_d7 <= \$156 ;
+    result_c0_d7 <= \$139 ;
   always @(posedge clk)
-    result_c1_d1 <= \$157 ;
+    result_c1_d1 <= \$140 ;
   always @(posedge clk)
-    result_c1_d2 <= \$158 ;
+    result_c1_d2 <= \$141 ;
   always @(posedge clk)
-    result_c1_d3 <= \$159 ;
+    result_c1_d3 <= \$142 ;
   always @(posedge clk)
-    result_c1_d4 <= \$160 ;
+    result_c1_d4 <= \$143 ;
   always @(posedge clk)
-    result_c1_d5 <= \$161 ;
+    result_c1_d5 <= \$144 ;
   always @(posedge clk)
-    result_c1_d6 <= \$162 ;
+    result_c1_d6 <= \$145 ;
   always @(posedge clk)
-    result_c2_d1 <= \$163 ;
+    result_c2_d1 <= \$146 ;
   always @(posedge clk)
-    result_c2_d2 <= \$164 ;
+    result_c2_d2 <= \$147 ;
   always @(posedge clk)
-    result_c2_d3 <= \$165 ;
+    result_c2_d3 <= \$148 ;
   always @(posedge clk)
-    result_c2_d4 <= \$166 ;
+    result_c2_d4 <= \$149 ;
   always @(posedge clk)
-    result_c2_d5 <= \$167 ;
+    result_c2_d5 <= \$150 ;
   always @(posedge clk)
-    result_c3_d1 <= \$168 ;
+    result_c3_d1 <= \$151 ;
   always @(posedge clk)
-    result_c3_d2 <= \$169 ;
+    result_c3_d2 <= \$152 ;
   always @(posedge clk)
-    result_c3_d3 <= \$170 ;
+    result_c3_d3 <= \$153 ;
   always @(posedge clk)
-    result_c3_d4 <= \$171 ;
+    result_c3_d4 <= \$154 ;
   always @(posedge clk)
-    result_c4_d1 <= \$172 ;
+    result_c4_d1 <= \$155 ;
   always @(posedge clk)
-    result_c4_d2 <= \$173 ;
+    result_c4_d2 <= \$156 ;
   always @(posedge clk)
-    result_c4_d3 <= \$174 ;
+    result_c4_d3 <= \$157 ;
   always @(posedge clk)
-    result_c5_d1 <= \$175 ;
+    result_c5_d1 <= \$158 ;
   always @(posedge clk)
-    result_c5_d2 <= \$176 ;
+    result_c5_d2 <= \$159 ;
   always @(posedge clk)
-    result_c6_d1 <= \$177 ;
+    result_c6_d1 <= \$160 ;
   \sense_core.engine.acc_c0  acc_c0 (
     .advance(advance),
     .clk(clk),
-    .\port$1840$1 (meta_d9[10:1]),
+    .\port$1815$0 (meta_d9),
     .psum(psum_out[31:0]),
     .read__addr(meta_d8[10:3]),
-    .result(\result$178 ),
-    .rst(rst),
-    .valid(valid)
+    .result(\result$176 ),
+    .rst(rst)
   );
   \sense_core.engine.acc_c1  acc_c1 (
     .advance(advance),
     .clk(clk),
-    .\port$1842$1 (meta_d10[10:1]),
+    .\port$1817$0 (meta_d10),
     .psum(psum_out[63:32]),
     .read__addr(meta_d9[10:3]),
-    .result(\result$185 ),
-    .rst(rst),
-    .valid(\valid$52 )
+    .result(\result$183 ),
+    .rst(rst)
   );
   \sense_core.engine.acc_c2  acc_c2 (
     .advance(advance),
     .clk(clk),
-    .\port$1844$1 (meta_d11[10:1]),
+    .\port$1819$0 (meta_d11),
     .psum(psum_out[95:64]),
     .read__addr(meta_d10[10:3]),
-    .result(\result$191 ),
-    .rst(rst),
-    .valid(\valid$59 )
+    .result(\result$189 ),
+    .rst(rst)
   );
   \sense_core.engine.acc_c3  acc_c3 (
     .advance(advance),
     .clk(clk),
-    .\port$1846$1 (meta_d12[10:1]),
+    .\port$1821$0 (meta_d12),
     .psum(psum_out[127:96]),
     .read__addr(meta_d11[10:3]),
-    .result(\result$196 ),
-    .rst(rst),
-    .valid(\valid$66 )
+    .result(\result$194 ),
+    .rst(rst)
   );
   \sense_core.engine.acc_c4  acc_c4 (
     .advance(advance),
     .clk(clk),
-    .\port$1848$1 (meta_d13[10:1]),
+    .\port$1823$0 (meta_d13),
     .psum(psum_out[159:128]),
     .read__addr(meta_d12[10:3]),
-    .result(\result$200 ),
-    .rst(rst),
-    .valid(\valid$73 )
+    .result(\result$198 ),
+    .rst(rst)
   );
   \sense_core.engine.acc_c5  acc_c5 (
     .advance(advance),
     .clk(clk),
-    .\port$1850$1 (meta_d14[10:1]),
+    .\port$1825$0 (meta_d14),
     .psum(psum_out[191:160]),
     .read__addr(meta_d13[10:3]),
-    .result(\result$203 ),
-    .rst(rst),
-    .valid(\valid$80 )
+    .result(\result$201 ),
+    .rst(rst)
   );
   \sense_core.engine.acc_c6  acc_c6 (
     .advance(advance),
     .clk(clk),
-    .\port$1852$1 (meta_d15[10:1]),
+    .\port$1827$0 (meta_d15),
     .psum(psum_out[223:192]),
     .read__addr(meta_d14[10:3]),
-    .result(\result$204 ),
-    .rst(rst),
-    .valid(\valid$87 )
+    .result(\result$202 ),
+    .rst(rst)
   );
   \sense_core.engine.acc_c7  acc_c7 (
     .advance(advance),
     .clk(clk),
-    .\port$1854$1 (meta_d16[10:1]),
+    .\port$1829$0 (meta_d16),
     .psum(psum_out[255:224]),
     .read__addr(meta_d15[10:3]),
     .result(result),
-    .rst(rst),
-    .valid(\valid$94 )
+    .rst(rst)
   );
   \sense_core.engine.array  array (
     .advance(advance),
@@ -1796,1034 +1697,1040 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
     if (\$1 ) begin
       weights__ready = \$5 ;
     end
-    if (\$10 ) begin
-      weights__ready = \$14 ;
+    if (\$8 ) begin
+      weights__ready = \$12 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     pixels__ready = 1'h0;
     if (\$6 ) begin
-      pixels__ready = \$9 ;
+      pixels__ready = \$7 ;
     end
-    if (\$15 ) begin
-      pixels__ready = \$18 ;
+    if (\$13 ) begin
+      pixels__ready = \$14 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = w_row;
+    \$37  = w_row;
     if (advance) begin
       if (w_en) begin
-        \$54  = \$34 [2:0];
+        \$37  = \$17 [2:0];
       end
     end
     if (rst) begin
-      \$54  = 3'h0;
+      \$37  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = w_bank;
+    \$38  = w_bank;
     if (advance) begin
       if (w_en) begin
-        if (\$35 ) begin
-          \$55  = \$36 ;
+        if (\$18 ) begin
+          \$38  = \$19 ;
         end
       end
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = issue_bank;
+    \$39  = issue_bank;
     if (advance) begin
       if (pass_done) begin
-        \$56  = \$37 ;
+        \$39  = \$20 ;
       end
     end
     if (rst) begin
-      \$56  = 1'h0;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = bank0_drain;
+    \$40  = bank0_drain;
     if (advance) begin
-      if (\$38 ) begin
-        \$57  = \$39 [2:0];
+      if (\$21 ) begin
+        \$40  = \$22 [2:0];
       end
-      if (\$45 ) begin
-        \$57  = 3'h7;
-      end
-    end
-    if (rst) begin
-      \$57  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = bank0_full;
-    if (advance) begin
-      if (\$43 ) begin
-        \$58  = 1'h1;
-      end
-      if (\$45 ) begin
-        \$58  = 1'h0;
+      if (\$28 ) begin
+        \$40  = 3'h7;
       end
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$40  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = bank1_drain;
+    \$41  = bank0_full;
     if (advance) begin
-      if (\$46 ) begin
-        \$59  = \$47 [2:0];
+      if (\$26 ) begin
+        \$41  = 1'h1;
       end
-      if (\$53 ) begin
-        \$59  = 3'h7;
-      end
-    end
-    if (rst) begin
-      \$59  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = bank1_full;
-    if (advance) begin
-      if (\$51 ) begin
-        \$60  = 1'h1;
-      end
-      if (\$53 ) begin
-        \$60  = 1'h0;
+      if (\$28 ) begin
+        \$41  = 1'h0;
       end
     end
     if (rst) begin
-      \$60  = 1'h0;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = x_row0_d1;
+    \$42  = bank1_drain;
     if (advance) begin
-      \$61  = x_issue[31:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = bank_row0_d1;
-    if (advance) begin
-      \$62  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = x_row1_d1;
-    if (advance) begin
-      \$63  = x_issue[63:32];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = x_row1_d2;
-    if (advance) begin
-      \$64  = x_row1_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = bank_row1_d1;
-    if (advance) begin
-      \$65  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = bank_row1_d2;
-    if (advance) begin
-      \$66  = bank_row1_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = x_row2_d1;
-    if (advance) begin
-      \$67  = x_issue[95:64];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = x_row2_d2;
-    if (advance) begin
-      \$68  = x_row2_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = x_row2_d3;
-    if (advance) begin
-      \$69  = x_row2_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = bank_row2_d1;
-    if (advance) begin
-      \$70  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = bank_row2_d2;
-    if (advance) begin
-      \$71  = bank_row2_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = bank_row2_d3;
-    if (advance) begin
-      \$72  = bank_row2_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = x_row3_d1;
-    if (advance) begin
-      \$73  = x_issue[127:96];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = x_row3_d2;
-    if (advance) begin
-      \$74  = x_row3_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = x_row3_d3;
-    if (advance) begin
-      \$75  = x_row3_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = x_row3_d4;
-    if (advance) begin
-      \$76  = x_row3_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = bank_row3_d1;
-    if (advance) begin
-      \$77  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = bank_row3_d2;
-    if (advance) begin
-      \$78  = bank_row3_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = bank_row3_d3;
-    if (advance) begin
-      \$79  = bank_row3_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = bank_row3_d4;
-    if (advance) begin
-      \$80  = bank_row3_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = x_row4_d1;
-    if (advance) begin
-      \$81  = x_issue[159:128];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = x_row4_d2;
-    if (advance) begin
-      \$82  = x_row4_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = x_row4_d3;
-    if (advance) begin
-      \$83  = x_row4_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = x_row4_d4;
-    if (advance) begin
-      \$84  = x_row4_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = x_row4_d5;
-    if (advance) begin
-      \$85  = x_row4_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = bank_row4_d1;
-    if (advance) begin
-      \$86  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = bank_row4_d2;
-    if (advance) begin
-      \$87  = bank_row4_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = bank_row4_d3;
-    if (advance) begin
-      \$88  = bank_row4_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = bank_row4_d4;
-    if (advance) begin
-      \$89  = bank_row4_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = bank_row4_d5;
-    if (advance) begin
-      \$90  = bank_row4_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = x_row5_d1;
-    if (advance) begin
-      \$91  = x_issue[191:160];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = x_row5_d2;
-    if (advance) begin
-      \$92  = x_row5_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = x_row5_d3;
-    if (advance) begin
-      \$93  = x_row5_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = x_row5_d4;
-    if (advance) begin
-      \$94  = x_row5_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = x_row5_d5;
-    if (advance) begin
-      \$95  = x_row5_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = x_row5_d6;
-    if (advance) begin
-      \$96  = x_row5_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = bank_row5_d1;
-    if (advance) begin
-      \$97  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = bank_row5_d2;
-    if (advance) begin
-      \$98  = bank_row5_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = bank_row5_d3;
-    if (advance) begin
-      \$99  = bank_row5_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = bank_row5_d4;
-    if (advance) begin
-      \$100  = bank_row5_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = bank_row5_d5;
-    if (advance) begin
-      \$101  = bank_row5_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = bank_row5_d6;
-    if (advance) begin
-      \$102  = bank_row5_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = x_row6_d1;
-    if (advance) begin
-      \$103  = x_issue[223:192];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = x_row6_d2;
-    if (advance) begin
-      \$104  = x_row6_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = x_row6_d3;
-    if (advance) begin
-      \$105  = x_row6_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = x_row6_d4;
-    if (advance) begin
-      \$106  = x_row6_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = x_row6_d5;
-    if (advance) begin
-      \$107  = x_row6_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = x_row6_d6;
-    if (advance) begin
-      \$108  = x_row6_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = x_row6_d7;
-    if (advance) begin
-      \$109  = x_row6_d6;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = bank_row6_d1;
-    if (advance) begin
-      \$110  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = bank_row6_d2;
-    if (advance) begin
-      \$111  = bank_row6_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = bank_row6_d3;
-    if (advance) begin
-      \$112  = bank_row6_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = bank_row6_d4;
-    if (advance) begin
-      \$113  = bank_row6_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = bank_row6_d5;
-    if (advance) begin
-      \$114  = bank_row6_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = bank_row6_d6;
-    if (advance) begin
-      \$115  = bank_row6_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = bank_row6_d7;
-    if (advance) begin
-      \$116  = bank_row6_d6;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = x_row7_d1;
-    if (advance) begin
-      \$117  = x_issue[255:224];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = x_row7_d2;
-    if (advance) begin
-      \$118  = x_row7_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = x_row7_d3;
-    if (advance) begin
-      \$119  = x_row7_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = x_row7_d4;
-    if (advance) begin
-      \$120  = x_row7_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = x_row7_d5;
-    if (advance) begin
-      \$121  = x_row7_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = x_row7_d6;
-    if (advance) begin
-      \$122  = x_row7_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = x_row7_d7;
-    if (advance) begin
-      \$123  = x_row7_d6;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = x_row7_d8;
-    if (advance) begin
-      \$124  = x_row7_d7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = bank_row7_d1;
-    if (advance) begin
-      \$125  = issue_bank;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = bank_row7_d2;
-    if (advance) begin
-      \$126  = bank_row7_d1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = bank_row7_d3;
-    if (advance) begin
-      \$127  = bank_row7_d2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = bank_row7_d4;
-    if (advance) begin
-      \$128  = bank_row7_d3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = bank_row7_d5;
-    if (advance) begin
-      \$129  = bank_row7_d4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = bank_row7_d6;
-    if (advance) begin
-      \$130  = bank_row7_d5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = bank_row7_d7;
-    if (advance) begin
-      \$131  = bank_row7_d6;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = bank_row7_d8;
-    if (advance) begin
-      \$132  = bank_row7_d7;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = meta_d1;
-    if (advance) begin
-      \$133  = meta;
+      if (\$29 ) begin
+        \$42  = \$30 [2:0];
+      end
+      if (\$36 ) begin
+        \$42  = 3'h7;
+      end
     end
     if (rst) begin
-      \$133  = 14'h0000;
+      \$42  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = meta_d2;
+    \$43  = bank1_full;
     if (advance) begin
-      \$134  = meta_d1;
+      if (\$34 ) begin
+        \$43  = 1'h1;
+      end
+      if (\$36 ) begin
+        \$43  = 1'h0;
+      end
     end
     if (rst) begin
-      \$134  = 14'h0000;
+      \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = meta_d3;
+    \$44  = x_row0_d1;
     if (advance) begin
-      \$135  = meta_d2;
+      \$44  = x_issue[31:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$45  = bank_row0_d1;
+    if (advance) begin
+      \$45  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$46  = x_row1_d1;
+    if (advance) begin
+      \$46  = x_issue[63:32];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$47  = x_row1_d2;
+    if (advance) begin
+      \$47  = x_row1_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$48  = bank_row1_d1;
+    if (advance) begin
+      \$48  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$49  = bank_row1_d2;
+    if (advance) begin
+      \$49  = bank_row1_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$50  = x_row2_d1;
+    if (advance) begin
+      \$50  = x_issue[95:64];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$51  = x_row2_d2;
+    if (advance) begin
+      \$51  = x_row2_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = x_row2_d3;
+    if (advance) begin
+      \$52  = x_row2_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = bank_row2_d1;
+    if (advance) begin
+      \$53  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = bank_row2_d2;
+    if (advance) begin
+      \$54  = bank_row2_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$55  = bank_row2_d3;
+    if (advance) begin
+      \$55  = bank_row2_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$56  = x_row3_d1;
+    if (advance) begin
+      \$56  = x_issue[127:96];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = x_row3_d2;
+    if (advance) begin
+      \$57  = x_row3_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = x_row3_d3;
+    if (advance) begin
+      \$58  = x_row3_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$59  = x_row3_d4;
+    if (advance) begin
+      \$59  = x_row3_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = bank_row3_d1;
+    if (advance) begin
+      \$60  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = bank_row3_d2;
+    if (advance) begin
+      \$61  = bank_row3_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = bank_row3_d3;
+    if (advance) begin
+      \$62  = bank_row3_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = bank_row3_d4;
+    if (advance) begin
+      \$63  = bank_row3_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = x_row4_d1;
+    if (advance) begin
+      \$64  = x_issue[159:128];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = x_row4_d2;
+    if (advance) begin
+      \$65  = x_row4_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = x_row4_d3;
+    if (advance) begin
+      \$66  = x_row4_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = x_row4_d4;
+    if (advance) begin
+      \$67  = x_row4_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = x_row4_d5;
+    if (advance) begin
+      \$68  = x_row4_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = bank_row4_d1;
+    if (advance) begin
+      \$69  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = bank_row4_d2;
+    if (advance) begin
+      \$70  = bank_row4_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$71  = bank_row4_d3;
+    if (advance) begin
+      \$71  = bank_row4_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$72  = bank_row4_d4;
+    if (advance) begin
+      \$72  = bank_row4_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$73  = bank_row4_d5;
+    if (advance) begin
+      \$73  = bank_row4_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = x_row5_d1;
+    if (advance) begin
+      \$74  = x_issue[191:160];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$75  = x_row5_d2;
+    if (advance) begin
+      \$75  = x_row5_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$76  = x_row5_d3;
+    if (advance) begin
+      \$76  = x_row5_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$77  = x_row5_d4;
+    if (advance) begin
+      \$77  = x_row5_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$78  = x_row5_d5;
+    if (advance) begin
+      \$78  = x_row5_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$79  = x_row5_d6;
+    if (advance) begin
+      \$79  = x_row5_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$80  = bank_row5_d1;
+    if (advance) begin
+      \$80  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$81  = bank_row5_d2;
+    if (advance) begin
+      \$81  = bank_row5_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = bank_row5_d3;
+    if (advance) begin
+      \$82  = bank_row5_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = bank_row5_d4;
+    if (advance) begin
+      \$83  = bank_row5_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = bank_row5_d5;
+    if (advance) begin
+      \$84  = bank_row5_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = bank_row5_d6;
+    if (advance) begin
+      \$85  = bank_row5_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = x_row6_d1;
+    if (advance) begin
+      \$86  = x_issue[223:192];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = x_row6_d2;
+    if (advance) begin
+      \$87  = x_row6_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = x_row6_d3;
+    if (advance) begin
+      \$88  = x_row6_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = x_row6_d4;
+    if (advance) begin
+      \$89  = x_row6_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$90  = x_row6_d5;
+    if (advance) begin
+      \$90  = x_row6_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = x_row6_d6;
+    if (advance) begin
+      \$91  = x_row6_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = x_row6_d7;
+    if (advance) begin
+      \$92  = x_row6_d6;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = bank_row6_d1;
+    if (advance) begin
+      \$93  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = bank_row6_d2;
+    if (advance) begin
+      \$94  = bank_row6_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = bank_row6_d3;
+    if (advance) begin
+      \$95  = bank_row6_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = bank_row6_d4;
+    if (advance) begin
+      \$96  = bank_row6_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = bank_row6_d5;
+    if (advance) begin
+      \$97  = bank_row6_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = bank_row6_d6;
+    if (advance) begin
+      \$98  = bank_row6_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = bank_row6_d7;
+    if (advance) begin
+      \$99  = bank_row6_d6;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = x_row7_d1;
+    if (advance) begin
+      \$100  = x_issue[255:224];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = x_row7_d2;
+    if (advance) begin
+      \$101  = x_row7_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = x_row7_d3;
+    if (advance) begin
+      \$102  = x_row7_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = x_row7_d4;
+    if (advance) begin
+      \$103  = x_row7_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = x_row7_d5;
+    if (advance) begin
+      \$104  = x_row7_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = x_row7_d6;
+    if (advance) begin
+      \$105  = x_row7_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = x_row7_d7;
+    if (advance) begin
+      \$106  = x_row7_d6;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = x_row7_d8;
+    if (advance) begin
+      \$107  = x_row7_d7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = bank_row7_d1;
+    if (advance) begin
+      \$108  = issue_bank;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = bank_row7_d2;
+    if (advance) begin
+      \$109  = bank_row7_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = bank_row7_d3;
+    if (advance) begin
+      \$110  = bank_row7_d2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = bank_row7_d4;
+    if (advance) begin
+      \$111  = bank_row7_d3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = bank_row7_d5;
+    if (advance) begin
+      \$112  = bank_row7_d4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = bank_row7_d6;
+    if (advance) begin
+      \$113  = bank_row7_d5;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = bank_row7_d7;
+    if (advance) begin
+      \$114  = bank_row7_d6;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = bank_row7_d8;
+    if (advance) begin
+      \$115  = bank_row7_d7;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = meta_d1;
+    if (advance) begin
+      \$116  = meta;
     end
     if (rst) begin
-      \$135  = 14'h0000;
+      \$116  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = meta_d4;
+    \$117  = meta_d2;
     if (advance) begin
-      \$136  = meta_d3;
+      \$117  = meta_d1;
     end
     if (rst) begin
-      \$136  = 14'h0000;
+      \$117  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = meta_d5;
+    \$118  = meta_d3;
     if (advance) begin
-      \$137  = meta_d4;
+      \$118  = meta_d2;
     end
     if (rst) begin
-      \$137  = 14'h0000;
+      \$118  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = meta_d6;
+    \$119  = meta_d4;
     if (advance) begin
-      \$138  = meta_d5;
+      \$119  = meta_d3;
     end
     if (rst) begin
-      \$138  = 14'h0000;
+      \$119  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = meta_d7;
+    \$120  = meta_d5;
     if (advance) begin
-      \$139  = meta_d6;
+      \$120  = meta_d4;
     end
     if (rst) begin
-      \$139  = 14'h0000;
+      \$120  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = meta_d8;
+    \$121  = meta_d6;
     if (advance) begin
-      \$140  = meta_d7;
+      \$121  = meta_d5;
     end
     if (rst) begin
-      \$140  = 14'h0000;
+      \$121  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = meta_d9;
+    \$122  = meta_d7;
     if (advance) begin
-      \$141  = meta_d8;
+      \$122  = meta_d6;
     end
     if (rst) begin
-      \$141  = 14'h0000;
+      \$122  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = meta_d10;
+    \$123  = meta_d8;
     if (advance) begin
-      \$142  = meta_d9;
+      \$123  = meta_d7;
     end
     if (rst) begin
-      \$142  = 14'h0000;
+      \$123  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = meta_d11;
+    \$124  = meta_d9;
     if (advance) begin
-      \$143  = meta_d10;
+      \$124  = meta_d8;
     end
     if (rst) begin
-      \$143  = 14'h0000;
+      \$124  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = meta_d12;
+    \$125  = meta_d10;
     if (advance) begin
-      \$144  = meta_d11;
+      \$125  = meta_d9;
     end
     if (rst) begin
-      \$144  = 14'h0000;
+      \$125  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = meta_d13;
+    \$126  = meta_d11;
     if (advance) begin
-      \$145  = meta_d12;
+      \$126  = meta_d10;
     end
     if (rst) begin
-      \$145  = 14'h0000;
+      \$126  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = meta_d14;
+    \$127  = meta_d12;
     if (advance) begin
-      \$146  = meta_d13;
+      \$127  = meta_d11;
     end
     if (rst) begin
-      \$146  = 14'h0000;
+      \$127  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = meta_d15;
+    \$128  = meta_d13;
     if (advance) begin
-      \$147  = meta_d14;
+      \$128  = meta_d12;
     end
     if (rst) begin
-      \$147  = 14'h0000;
+      \$128  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = meta_d16;
+    \$129  = meta_d14;
     if (advance) begin
-      \$148  = meta_d15;
+      \$129  = meta_d13;
     end
     if (rst) begin
-      \$148  = 14'h0000;
+      \$129  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = meta_d17;
+    \$130  = meta_d15;
     if (advance) begin
-      \$149  = meta_d16;
+      \$130  = meta_d14;
     end
     if (rst) begin
-      \$149  = 14'h0000;
+      \$130  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = result_c0_d1;
+    \$131  = meta_d16;
     if (advance) begin
-      \$150  = \result$178 ;
+      \$131  = meta_d15;
+    end
+    if (rst) begin
+      \$131  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = result_c0_d2;
+    \$132  = meta_d17;
     if (advance) begin
-      \$151  = result_c0_d1;
+      \$132  = meta_d16;
+    end
+    if (rst) begin
+      \$132  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = result_c0_d3;
+    \$133  = result_c0_d1;
     if (advance) begin
-      \$152  = result_c0_d2;
+      \$133  = \result$176 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = result_c0_d4;
+    \$134  = result_c0_d2;
     if (advance) begin
-      \$153  = result_c0_d3;
+      \$134  = result_c0_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = result_c0_d5;
+    \$135  = result_c0_d3;
     if (advance) begin
-      \$154  = result_c0_d4;
+      \$135  = result_c0_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = result_c0_d6;
+    \$136  = result_c0_d4;
     if (advance) begin
-      \$155  = result_c0_d5;
+      \$136  = result_c0_d3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = result_c0_d7;
+    \$137  = result_c0_d5;
     if (advance) begin
-      \$156  = result_c0_d6;
+      \$137  = result_c0_d4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = result_c1_d1;
+    \$138  = result_c0_d6;
     if (advance) begin
-      \$157  = \result$185 ;
+      \$138  = result_c0_d5;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = result_c1_d2;
+    \$139  = result_c0_d7;
     if (advance) begin
-      \$158  = result_c1_d1;
+      \$139  = result_c0_d6;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = result_c1_d3;
+    \$140  = result_c1_d1;
     if (advance) begin
-      \$159  = result_c1_d2;
+      \$140  = \result$183 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = result_c1_d4;
+    \$141  = result_c1_d2;
     if (advance) begin
-      \$160  = result_c1_d3;
+      \$141  = result_c1_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = result_c1_d5;
+    \$142  = result_c1_d3;
     if (advance) begin
-      \$161  = result_c1_d4;
+      \$142  = result_c1_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = result_c1_d6;
+    \$143  = result_c1_d4;
     if (advance) begin
-      \$162  = result_c1_d5;
+      \$143  = result_c1_d3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = result_c2_d1;
+    \$144  = result_c1_d5;
     if (advance) begin
-      \$163  = \result$191 ;
+      \$144  = result_c1_d4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = result_c2_d2;
+    \$145  = result_c1_d6;
     if (advance) begin
-      \$164  = result_c2_d1;
+      \$145  = result_c1_d5;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = result_c2_d3;
+    \$146  = result_c2_d1;
     if (advance) begin
-      \$165  = result_c2_d2;
+      \$146  = \result$189 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = result_c2_d4;
+    \$147  = result_c2_d2;
     if (advance) begin
-      \$166  = result_c2_d3;
+      \$147  = result_c2_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = result_c2_d5;
+    \$148  = result_c2_d3;
     if (advance) begin
-      \$167  = result_c2_d4;
+      \$148  = result_c2_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = result_c3_d1;
+    \$149  = result_c2_d4;
     if (advance) begin
-      \$168  = \result$196 ;
+      \$149  = result_c2_d3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = result_c3_d2;
+    \$150  = result_c2_d5;
     if (advance) begin
-      \$169  = result_c3_d1;
+      \$150  = result_c2_d4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = result_c3_d3;
+    \$151  = result_c3_d1;
     if (advance) begin
-      \$170  = result_c3_d2;
+      \$151  = \result$194 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = result_c3_d4;
+    \$152  = result_c3_d2;
     if (advance) begin
-      \$171  = result_c3_d3;
+      \$152  = result_c3_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = result_c4_d1;
+    \$153  = result_c3_d3;
     if (advance) begin
-      \$172  = \result$200 ;
+      \$153  = result_c3_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = result_c4_d2;
+    \$154  = result_c3_d4;
     if (advance) begin
-      \$173  = result_c4_d1;
+      \$154  = result_c3_d3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = result_c4_d3;
+    \$155  = result_c4_d1;
     if (advance) begin
-      \$174  = result_c4_d2;
+      \$155  = \result$198 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = result_c5_d1;
+    \$156  = result_c4_d2;
     if (advance) begin
-      \$175  = \result$203 ;
+      \$156  = result_c4_d1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = result_c5_d2;
+    \$157  = result_c4_d3;
     if (advance) begin
-      \$176  = result_c5_d1;
+      \$157  = result_c4_d2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = result_c6_d1;
+    \$158  = result_c5_d1;
     if (advance) begin
-      \$177  = \result$204 ;
+      \$158  = \result$201 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$159  = result_c5_d2;
+    if (advance) begin
+      \$159  = result_c5_d1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$160  = result_c6_d1;
+    if (advance) begin
+      \$160  = \result$202 ;
     end
   end
   assign load_row = w_row;
   assign load_bank = w_bank;
   assign weights__payload = w_data;
-  assign injecting = 1'h0;
-  assign digit = 1'h0;
   assign rd_tag = meta_d8[10:3];
+  assign valid = meta_d9[0];
   assign tag = meta_d9[10:3];
   assign first = meta_d9[1];
   assign last = meta_d9[2];
   assign psum = psum_out[31:0];
-  assign \rd_tag$51  = meta_d9[10:3];
-  assign \tag$54  = meta_d10[10:3];
-  assign \first$55  = meta_d10[1];
-  assign \last$56  = meta_d10[2];
-  assign \psum$57  = psum_out[63:32];
-  assign \rd_tag$58  = meta_d10[10:3];
-  assign \tag$61  = meta_d11[10:3];
-  assign \first$62  = meta_d11[1];
-  assign \last$63  = meta_d11[2];
-  assign \psum$64  = psum_out[95:64];
-  assign \rd_tag$65  = meta_d11[10:3];
-  assign \tag$68  = meta_d12[10:3];
-  assign \first$69  = meta_d12[1];
-  assign \last$70  = meta_d12[2];
-  assign \psum$71  = psum_out[127:96];
-  assign \rd_tag$72  = meta_d12[10:3];
-  assign \tag$75  = meta_d13[10:3];
-  assign \first$76  = meta_d13[1];
-  assign \last$77  = meta_d13[2];
-  assign \psum$78  = psum_out[159:128];
-  assign \rd_tag$79  = meta_d13[10:3];
-  assign \tag$82  = meta_d14[10:3];
-  assign \first$83  = meta_d14[1];
-  assign \last$84  = meta_d14[2];
-  assign \psum$85  = psum_out[191:160];
-  assign \rd_tag$86  = meta_d14[10:3];
-  assign \tag$89  = meta_d15[10:3];
-  assign \first$90  = meta_d15[1];
-  assign \last$91  = meta_d15[2];
-  assign \psum$92  = psum_out[223:192];
-  assign \rd_tag$93  = meta_d15[10:3];
-  assign \tag$96  = meta_d16[10:3];
-  assign \first$97  = meta_d16[1];
-  assign \last$98  = meta_d16[2];
-  assign \psum$99  = psum_out[255:224];
-  assign \advance$113  = advance;
+  assign \rd_tag$49  = meta_d9[10:3];
+  assign \valid$50  = meta_d10[0];
+  assign \tag$52  = meta_d10[10:3];
+  assign \first$53  = meta_d10[1];
+  assign \last$54  = meta_d10[2];
+  assign \psum$55  = psum_out[63:32];
+  assign \rd_tag$56  = meta_d10[10:3];
+  assign \valid$57  = meta_d11[0];
+  assign \tag$59  = meta_d11[10:3];
+  assign \first$60  = meta_d11[1];
+  assign \last$61  = meta_d11[2];
+  assign \psum$62  = psum_out[95:64];
+  assign \rd_tag$63  = meta_d11[10:3];
+  assign \valid$64  = meta_d12[0];
+  assign \tag$66  = meta_d12[10:3];
+  assign \first$67  = meta_d12[1];
+  assign \last$68  = meta_d12[2];
+  assign \psum$69  = psum_out[127:96];
+  assign \rd_tag$70  = meta_d12[10:3];
+  assign \valid$71  = meta_d13[0];
+  assign \tag$73  = meta_d13[10:3];
+  assign \first$74  = meta_d13[1];
+  assign \last$75  = meta_d13[2];
+  assign \psum$76  = psum_out[159:128];
+  assign \rd_tag$77  = meta_d13[10:3];
+  assign \valid$78  = meta_d14[0];
+  assign \tag$80  = meta_d14[10:3];
+  assign \first$81  = meta_d14[1];
+  assign \last$82  = meta_d14[2];
+  assign \psum$83  = psum_out[191:160];
+  assign \rd_tag$84  = meta_d14[10:3];
+  assign \valid$85  = meta_d15[0];
+  assign \tag$87  = meta_d15[10:3];
+  assign \first$88  = meta_d15[1];
+  assign \last$89  = meta_d15[2];
+  assign \psum$90  = psum_out[223:192];
+  assign \rd_tag$91  = meta_d15[10:3];
+  assign \valid$92  = meta_d16[0];
+  assign \tag$94  = meta_d16[10:3];
+  assign \first$95  = meta_d16[1];
+  assign \last$96  = meta_d16[2];
+  assign \psum$97  = psum_out[255:224];
+  assign \advance$111  = advance;
   assign \w_data.value  = w_data[127:0];
   assign \w_data.value[0]  = w_data[15:0];
   assign \w_data.value[0][0]  = w_data[7:0];
@@ -3085,23 +2992,14 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \meta.first  = meta[1];
   assign \meta.last  = meta[2];
   assign \meta.tag  = meta[10:3];
-  assign \meta.check  = meta[11];
-  assign \meta.digit  = meta[12];
-  assign \meta.last_digit  = meta[13];
   assign \meta_d8.valid  = meta_d8[0];
   assign \meta_d8.first  = meta_d8[1];
   assign \meta_d8.last  = meta_d8[2];
   assign \meta_d8.tag  = meta_d8[10:3];
-  assign \meta_d8.check  = meta_d8[11];
-  assign \meta_d8.digit  = meta_d8[12];
-  assign \meta_d8.last_digit  = meta_d8[13];
   assign \meta_d9.valid  = meta_d9[0];
   assign \meta_d9.first  = meta_d9[1];
   assign \meta_d9.last  = meta_d9[2];
   assign \meta_d9.tag  = meta_d9[10:3];
-  assign \meta_d9.check  = meta_d9[11];
-  assign \meta_d9.digit  = meta_d9[12];
-  assign \meta_d9.last_digit  = meta_d9[13];
   assign \psum_out[0]  = psum_out[31:0];
   assign \psum_out[1]  = psum_out[63:32];
   assign \psum_out[2]  = psum_out[95:64];
@@ -3114,51 +3012,30 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \meta_d10.first  = meta_d10[1];
   assign \meta_d10.last  = meta_d10[2];
   assign \meta_d10.tag  = meta_d10[10:3];
-  assign \meta_d10.check  = meta_d10[11];
-  assign \meta_d10.digit  = meta_d10[12];
-  assign \meta_d10.last_digit  = meta_d10[13];
   assign \meta_d11.valid  = meta_d11[0];
   assign \meta_d11.first  = meta_d11[1];
   assign \meta_d11.last  = meta_d11[2];
   assign \meta_d11.tag  = meta_d11[10:3];
-  assign \meta_d11.check  = meta_d11[11];
-  assign \meta_d11.digit  = meta_d11[12];
-  assign \meta_d11.last_digit  = meta_d11[13];
   assign \meta_d12.valid  = meta_d12[0];
   assign \meta_d12.first  = meta_d12[1];
   assign \meta_d12.last  = meta_d12[2];
   assign \meta_d12.tag  = meta_d12[10:3];
-  assign \meta_d12.check  = meta_d12[11];
-  assign \meta_d12.digit  = meta_d12[12];
-  assign \meta_d12.last_digit  = meta_d12[13];
   assign \meta_d13.valid  = meta_d13[0];
   assign \meta_d13.first  = meta_d13[1];
   assign \meta_d13.last  = meta_d13[2];
   assign \meta_d13.tag  = meta_d13[10:3];
-  assign \meta_d13.check  = meta_d13[11];
-  assign \meta_d13.digit  = meta_d13[12];
-  assign \meta_d13.last_digit  = meta_d13[13];
   assign \meta_d14.valid  = meta_d14[0];
   assign \meta_d14.first  = meta_d14[1];
   assign \meta_d14.last  = meta_d14[2];
   assign \meta_d14.tag  = meta_d14[10:3];
-  assign \meta_d14.check  = meta_d14[11];
-  assign \meta_d14.digit  = meta_d14[12];
-  assign \meta_d14.last_digit  = meta_d14[13];
   assign \meta_d15.valid  = meta_d15[0];
   assign \meta_d15.first  = meta_d15[1];
   assign \meta_d15.last  = meta_d15[2];
   assign \meta_d15.tag  = meta_d15[10:3];
-  assign \meta_d15.check  = meta_d15[11];
-  assign \meta_d15.digit  = meta_d15[12];
-  assign \meta_d15.last_digit  = meta_d15[13];
   assign \meta_d16.valid  = meta_d16[0];
   assign \meta_d16.first  = meta_d16[1];
   assign \meta_d16.last  = meta_d16[2];
   assign \meta_d16.tag  = meta_d16[10:3];
-  assign \meta_d16.check  = meta_d16[11];
-  assign \meta_d16.digit  = meta_d16[12];
-  assign \meta_d16.last_digit  = meta_d16[13];
   assign \results__payload.value  = results__payload[255:0];
   assign \results__payload.value[0]  = results__payload[31:0];
   assign \results__payload.value[1]  = results__payload[63:32];
@@ -3173,9 +3050,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \meta_d17.first  = meta_d17[1];
   assign \meta_d17.last  = meta_d17[2];
   assign \meta_d17.tag  = meta_d17[10:3];
-  assign \meta_d17.check  = meta_d17[11];
-  assign \meta_d17.digit  = meta_d17[12];
-  assign \meta_d17.last_digit  = meta_d17[13];
   assign \x_row1_d1[0]  = x_row1_d1[7:0];
   assign \x_row1_d1[1]  = x_row1_d1[15:8];
   assign \x_row1_d1[2]  = x_row1_d1[23:16];
@@ -3292,51 +3166,30 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \meta_d1.first  = meta_d1[1];
   assign \meta_d1.last  = meta_d1[2];
   assign \meta_d1.tag  = meta_d1[10:3];
-  assign \meta_d1.check  = meta_d1[11];
-  assign \meta_d1.digit  = meta_d1[12];
-  assign \meta_d1.last_digit  = meta_d1[13];
   assign \meta_d2.valid  = meta_d2[0];
   assign \meta_d2.first  = meta_d2[1];
   assign \meta_d2.last  = meta_d2[2];
   assign \meta_d2.tag  = meta_d2[10:3];
-  assign \meta_d2.check  = meta_d2[11];
-  assign \meta_d2.digit  = meta_d2[12];
-  assign \meta_d2.last_digit  = meta_d2[13];
   assign \meta_d3.valid  = meta_d3[0];
   assign \meta_d3.first  = meta_d3[1];
   assign \meta_d3.last  = meta_d3[2];
   assign \meta_d3.tag  = meta_d3[10:3];
-  assign \meta_d3.check  = meta_d3[11];
-  assign \meta_d3.digit  = meta_d3[12];
-  assign \meta_d3.last_digit  = meta_d3[13];
   assign \meta_d4.valid  = meta_d4[0];
   assign \meta_d4.first  = meta_d4[1];
   assign \meta_d4.last  = meta_d4[2];
   assign \meta_d4.tag  = meta_d4[10:3];
-  assign \meta_d4.check  = meta_d4[11];
-  assign \meta_d4.digit  = meta_d4[12];
-  assign \meta_d4.last_digit  = meta_d4[13];
   assign \meta_d5.valid  = meta_d5[0];
   assign \meta_d5.first  = meta_d5[1];
   assign \meta_d5.last  = meta_d5[2];
   assign \meta_d5.tag  = meta_d5[10:3];
-  assign \meta_d5.check  = meta_d5[11];
-  assign \meta_d5.digit  = meta_d5[12];
-  assign \meta_d5.last_digit  = meta_d5[13];
   assign \meta_d6.valid  = meta_d6[0];
   assign \meta_d6.first  = meta_d6[1];
   assign \meta_d6.last  = meta_d6[2];
   assign \meta_d6.tag  = meta_d6[10:3];
-  assign \meta_d6.check  = meta_d6[11];
-  assign \meta_d6.digit  = meta_d6[12];
-  assign \meta_d6.last_digit  = meta_d6[13];
   assign \meta_d7.valid  = meta_d7[0];
   assign \meta_d7.first  = meta_d7[1];
   assign \meta_d7.last  = meta_d7[2];
   assign \meta_d7.tag  = meta_d7[10:3];
-  assign \meta_d7.check  = meta_d7[11];
-  assign \meta_d7.digit  = meta_d7[12];
-  assign \meta_d7.last_digit  = meta_d7[13];
   assign results__payload[263:256] = meta_d17[10:3];
   assign results__payload[255:224] = result;
   assign results__payload[223:192] = result_c6_d1;
@@ -3346,13 +3199,10 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign results__payload[95:64] = result_c2_d5;
   assign results__payload[63:32] = result_c1_d6;
   assign results__payload[31:0] = result_c0_d7;
-  assign meta[13] = \$21 ;
-  assign meta[12] = \$20 [0];
-  assign meta[11] = 1'h0;
   assign meta[10:3] = pixels__payload[263:256];
   assign meta[2] = pixels__payload[265];
   assign meta[1] = pixels__payload[264];
-  assign meta[0] = \$19 ;
+  assign meta[0] = accept;
   assign bank_in[7] = bank_row7_d8;
   assign bank_in[6] = bank_row6_d7;
   assign bank_in[5] = bank_row5_d6;
@@ -3369,21 +3219,14 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign x_in[95:64] = x_row2_d3;
   assign x_in[63:32] = x_row1_d2;
   assign x_in[31:0] = x_row0_d1;
-  assign \$8  = 1'h1;
-  assign \$9  = \$7 ;
-  assign \$10  = w_bank;
-  assign \$15  = issue_bank;
-  assign \$17  = 1'h1;
-  assign \$18  = \$16 ;
-  assign \$19  = accept;
-  assign \$20  = 2'h3;
-  assign \$21  = 1'h0;
-  assign \$48  = w_bank;
-  assign \$52  = issue_bank;
+  assign \$8  = w_bank;
+  assign \$13  = issue_bank;
+  assign \$31  = w_bank;
+  assign \$35  = issue_bank;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c0 (rst, advance, valid, read__addr, \port$1840$1 , psum, result, clk);
+module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1815$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3397,8 +3240,8 @@ module \sense_core.engine.acc_c0 (rst, advance, valid, read__addr, \port$1840$1 
   wire clk;
   wire first;
   wire last;
-  input [9:0] \port$1840$1 ;
-  wire [9:0] \port$1840$1 ;
+  input [10:0] \port$1815$0 ;
+  wire [10:0] \port$1815$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -3413,7 +3256,6 @@ module \sense_core.engine.acc_c0 (rst, advance, valid, read__addr, \port$1840$1 
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
-  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -3679,24 +3521,24 @@ module \sense_core.engine.acc_c0 (rst, advance, valid, read__addr, \port$1840$1 
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1840$1 [9:2]] <= \$2 [31:0];
+      sums[\port$1815$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1840$1 [9:2])
+      if (\$4  && read__addr == \port$1815$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = valid & \$3 ;
+  assign write__en = \port$1815$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1840$1 [0] ? 32'd0 : read__data;
+  assign \$1  = \port$1815$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1840$1 [1];
+  assign \$3  = ~ \port$1815$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$6  = result;
@@ -3705,18 +3547,19 @@ module \sense_core.engine.acc_c0 (rst, advance, valid, read__addr, \port$1840$1 
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1840$1 [0];
+  assign first = \port$1815$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1840$1 [9:2];
-  assign tag = \port$1840$1 [9:2];
+  assign write__addr = \port$1815$0 [10:3];
+  assign tag = \port$1815$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign last = \port$1840$1 [1];
+  assign valid = \port$1815$0 [0];
+  assign last = \port$1815$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c1 (rst, advance, valid, read__addr, \port$1842$1 , psum, result, clk);
+module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1817$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3730,8 +3573,8 @@ module \sense_core.engine.acc_c1 (rst, advance, valid, read__addr, \port$1842$1 
   wire clk;
   wire first;
   wire last;
-  input [9:0] \port$1842$1 ;
-  wire [9:0] \port$1842$1 ;
+  input [10:0] \port$1817$0 ;
+  wire [10:0] \port$1817$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -3746,7 +3589,6 @@ module \sense_core.engine.acc_c1 (rst, advance, valid, read__addr, \port$1842$1 
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
-  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -4012,24 +3854,24 @@ module \sense_core.engine.acc_c1 (rst, advance, valid, read__addr, \port$1842$1 
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1842$1 [9:2]] <= \$2 [31:0];
+      sums[\port$1817$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1842$1 [9:2])
+      if (\$4  && read__addr == \port$1817$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = valid & \$3 ;
+  assign write__en = \port$1817$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1842$1 [0] ? 32'd0 : read__data;
+  assign \$1  = \port$1817$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1842$1 [1];
+  assign \$3  = ~ \port$1817$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$6  = result;
@@ -4038,18 +3880,19 @@ module \sense_core.engine.acc_c1 (rst, advance, valid, read__addr, \port$1842$1 
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1842$1 [0];
+  assign first = \port$1817$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1842$1 [9:2];
-  assign tag = \port$1842$1 [9:2];
+  assign write__addr = \port$1817$0 [10:3];
+  assign tag = \port$1817$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign last = \port$1842$1 [1];
+  assign valid = \port$1817$0 [0];
+  assign last = \port$1817$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c2 (rst, advance, valid, read__addr, \port$1844$1 , psum, result, clk);
+module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1819$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4063,8 +3906,8 @@ module \sense_core.engine.acc_c2 (rst, advance, valid, read__addr, \port$1844$1 
   wire clk;
   wire first;
   wire last;
-  input [9:0] \port$1844$1 ;
-  wire [9:0] \port$1844$1 ;
+  input [10:0] \port$1819$0 ;
+  wire [10:0] \port$1819$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4079,7 +3922,6 @@ module \sense_core.engine.acc_c2 (rst, advance, valid, read__addr, \port$1844$1 
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
-  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -4345,24 +4187,24 @@ module \sense_core.engine.acc_c2 (rst, advance, valid, read__addr, \port$1844$1 
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1844$1 [9:2]] <= \$2 [31:0];
+      sums[\port$1819$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1844$1 [9:2])
+      if (\$4  && read__addr == \port$1819$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = valid & \$3 ;
+  assign write__en = \port$1819$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1844$1 [0] ? 32'd0 : read__data;
+  assign \$1  = \port$1819$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1844$1 [1];
+  assign \$3  = ~ \port$1819$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$6  = result;
@@ -4371,18 +4213,19 @@ module \sense_core.engine.acc_c2 (rst, advance, valid, read__addr, \port$1844$1 
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1844$1 [0];
+  assign first = \port$1819$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1844$1 [9:2];
-  assign tag = \port$1844$1 [9:2];
+  assign write__addr = \port$1819$0 [10:3];
+  assign tag = \port$1819$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign last = \port$1844$1 [1];
+  assign valid = \port$1819$0 [0];
+  assign last = \port$1819$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c3 (rst, advance, valid, read__addr, \port$1846$1 , psum, result, clk);
+module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1821$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4396,8 +4239,8 @@ module \sense_core.engine.acc_c3 (rst, advance, valid, read__addr, \port$1846$1 
   wire clk;
   wire first;
   wire last;
-  input [9:0] \port$1846$1 ;
-  wire [9:0] \port$1846$1 ;
+  input [10:0] \port$1821$0 ;
+  wire [10:0] \port$1821$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4412,7 +4255,6 @@ module \sense_core.engine.acc_c3 (rst, advance, valid, read__addr, \port$1846$1 
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
-  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -4678,24 +4520,24 @@ module \sense_core.engine.acc_c3 (rst, advance, valid, read__addr, \port$1846$1 
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1846$1 [9:2]] <= \$2 [31:0];
+      sums[\port$1821$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1846$1 [9:2])
+      if (\$4  && read__addr == \port$1821$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = valid & \$3 ;
+  assign write__en = \port$1821$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1846$1 [0] ? 32'd0 : read__data;
+  assign \$1  = \port$1821$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1846$1 [1];
+  assign \$3  = ~ \port$1821$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$6  = result;
@@ -4704,18 +4546,19 @@ module \sense_core.engine.acc_c3 (rst, advance, valid, read__addr, \port$1846$1 
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1846$1 [0];
+  assign first = \port$1821$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1846$1 [9:2];
-  assign tag = \port$1846$1 [9:2];
+  assign write__addr = \port$1821$0 [10:3];
+  assign tag = \port$1821$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign last = \port$1846$1 [1];
+  assign valid = \port$1821$0 [0];
+  assign last = \port$1821$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c4 (rst, advance, valid, read__addr, \port$1848$1 , psum, result, clk);
+module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1823$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4729,8 +4572,8 @@ module \sense_core.engine.acc_c4 (rst, advance, valid, read__addr, \port$1848$1 
   wire clk;
   wire first;
   wire last;
-  input [9:0] \port$1848$1 ;
-  wire [9:0] \port$1848$1 ;
+  input [10:0] \port$1823$0 ;
+  wire [10:0] \port$1823$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4745,7 +4588,6 @@ module \sense_core.engine.acc_c4 (rst, advance, valid, read__addr, \port$1848$1 
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
-  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -5011,24 +4853,24 @@ module \sense_core.engine.acc_c4 (rst, advance, valid, read__addr, \port$1848$1 
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1848$1 [9:2]] <= \$2 [31:0];
+      sums[\port$1823$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1848$1 [9:2])
+      if (\$4  && read__addr == \port$1823$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = valid & \$3 ;
+  assign write__en = \port$1823$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1848$1 [0] ? 32'd0 : read__data;
+  assign \$1  = \port$1823$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1848$1 [1];
+  assign \$3  = ~ \port$1823$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$6  = result;
@@ -5037,18 +4879,19 @@ module \sense_core.engine.acc_c4 (rst, advance, valid, read__addr, \port$1848$1 
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1848$1 [0];
+  assign first = \port$1823$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1848$1 [9:2];
-  assign tag = \port$1848$1 [9:2];
+  assign write__addr = \port$1823$0 [10:3];
+  assign tag = \port$1823$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign last = \port$1848$1 [1];
+  assign valid = \port$1823$0 [0];
+  assign last = \port$1823$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c5 (rst, advance, valid, read__addr, \port$1850$1 , psum, result, clk);
+module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1825$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5062,8 +4905,8 @@ module \sense_core.engine.acc_c5 (rst, advance, valid, read__addr, \port$1850$1 
   wire clk;
   wire first;
   wire last;
-  input [9:0] \port$1850$1 ;
-  wire [9:0] \port$1850$1 ;
+  input [10:0] \port$1825$0 ;
+  wire [10:0] \port$1825$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5078,7 +4921,6 @@ module \sense_core.engine.acc_c5 (rst, advance, valid, read__addr, \port$1850$1 
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
-  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -5344,24 +5186,24 @@ module \sense_core.engine.acc_c5 (rst, advance, valid, read__addr, \port$1850$1 
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1850$1 [9:2]] <= \$2 [31:0];
+      sums[\port$1825$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1850$1 [9:2])
+      if (\$4  && read__addr == \port$1825$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = valid & \$3 ;
+  assign write__en = \port$1825$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1850$1 [0] ? 32'd0 : read__data;
+  assign \$1  = \port$1825$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1850$1 [1];
+  assign \$3  = ~ \port$1825$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$6  = result;
@@ -5370,18 +5212,19 @@ module \sense_core.engine.acc_c5 (rst, advance, valid, read__addr, \port$1850$1 
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1850$1 [0];
+  assign first = \port$1825$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1850$1 [9:2];
-  assign tag = \port$1850$1 [9:2];
+  assign write__addr = \port$1825$0 [10:3];
+  assign tag = \port$1825$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign last = \port$1850$1 [1];
+  assign valid = \port$1825$0 [0];
+  assign last = \port$1825$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c6 (rst, advance, valid, read__addr, \port$1852$1 , psum, result, clk);
+module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1827$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5395,8 +5238,8 @@ module \sense_core.engine.acc_c6 (rst, advance, valid, read__addr, \port$1852$1 
   wire clk;
   wire first;
   wire last;
-  input [9:0] \port$1852$1 ;
-  wire [9:0] \port$1852$1 ;
+  input [10:0] \port$1827$0 ;
+  wire [10:0] \port$1827$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5411,7 +5254,6 @@ module \sense_core.engine.acc_c6 (rst, advance, valid, read__addr, \port$1852$1 
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
-  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -5677,24 +5519,24 @@ module \sense_core.engine.acc_c6 (rst, advance, valid, read__addr, \port$1852$1 
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1852$1 [9:2]] <= \$2 [31:0];
+      sums[\port$1827$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1852$1 [9:2])
+      if (\$4  && read__addr == \port$1827$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = valid & \$3 ;
+  assign write__en = \port$1827$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1852$1 [0] ? 32'd0 : read__data;
+  assign \$1  = \port$1827$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1852$1 [1];
+  assign \$3  = ~ \port$1827$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     \$6  = result;
@@ -5703,18 +5545,19 @@ module \sense_core.engine.acc_c6 (rst, advance, valid, read__addr, \port$1852$1 
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1852$1 [0];
+  assign first = \port$1827$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1852$1 [9:2];
-  assign tag = \port$1852$1 [9:2];
+  assign write__addr = \port$1827$0 [10:3];
+  assign tag = \port$1827$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign last = \port$1852$1 [1];
+  assign valid = \port$1827$0 [0];
+  assign last = \port$1827$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c7 (rst, advance, valid, read__addr, \port$1854$1 , psum, result, clk);
+module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1829$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5728,8 +5571,8 @@ module \sense_core.engine.acc_c7 (rst, advance, valid, read__addr, \port$1854$1 
   wire clk;
   wire first;
   wire last;
-  input [9:0] \port$1854$1 ;
-  wire [9:0] \port$1854$1 ;
+  input [10:0] \port$1829$0 ;
+  wire [10:0] \port$1829$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5744,7 +5587,6 @@ module \sense_core.engine.acc_c7 (rst, advance, valid, read__addr, \port$1854$1 
   wire rst;
   wire [7:0] tag;
   wire [31:0] total;
-  input valid;
   wire valid;
   wire [7:0] write__addr;
   wire [31:0] write__data;
@@ -6010,24 +5852,24 @@ module \sense_core.engine.acc_c7 (rst, advance, valid, read__addr, \port$1854$1 
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1854$1 [9:2]] <= \$2 [31:0];
+      sums[\port$1829$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1854$1 [9:2])
+      if (\$4  && read__addr == \port$1829$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = valid & \$3 ;
+  assign write__en = \port$1829$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1854$1 [0] ? 32'd0 : read__data;
+  assign \$1  = \port$1829$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1854$1 [1];
+  assign \$3  = ~ \port$1829$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$6  = result;
@@ -6036,12 +5878,13 @@ module \sense_core.engine.acc_c7 (rst, advance, valid, read__addr, \port$1854$1 
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1854$1 [0];
+  assign first = \port$1829$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1854$1 [9:2];
-  assign tag = \port$1854$1 [9:2];
+  assign write__addr = \port$1829$0 [10:3];
+  assign tag = \port$1829$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign last = \port$1854$1 [1];
+  assign valid = \port$1829$0 [0];
+  assign last = \port$1829$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule

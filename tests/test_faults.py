@@ -1,0 +1,33 @@
+"""A smoke run of the fault-injection campaign (`make faults` runs thousands of faults)."""
+
+import pytest
+
+from sense_models.config import ArrayConfig
+from sense_verif.campaign import run_campaign, summarize
+
+pytestmark = pytest.mark.rtl
+
+CONFIG = ArrayConfig(rows=3, cols=3, group=4, acc_depth=16)
+
+
+def test_both_checks_leave_no_silent_corruption_and_raise_no_false_alarm():
+    config = CONFIG.__class__(**{**CONFIG.to_dict(), "abft": "both"})
+    records, failures, sites = run_campaign(config, fault_runs=150, clean_runs=4, seed=7)
+    table = summarize(records)
+    assert failures == 0
+    assert table["fault_free"] == {"runs": 4, "false_alarm": 0, "wrong_outputs": 0}
+    assert table["all"]["runs"] == 150
+    assert table["all"]["sdc"] == 0, [r for r in records if r["outcome"] == "sdc"]
+    assert table["all"]["detected"] + table["all"]["corrected"] > 0
+    assert {s["class"] for s in sites} == {"multiplier", "adder", "psum_register", "ifm_register",
+                                           "weight_register", "index_register", "accumulator",
+                                           "checker"}
+
+
+def test_without_checkers_the_campaign_reports_silent_corruption():
+    """The classification can fail: the same faults without ABFT corrupt silently."""
+    records, failures, _ = run_campaign(CONFIG, fault_runs=40, clean_runs=1, seed=7)
+    table = summarize(records)
+    assert failures == 0
+    assert table["all"]["sdc"] > 0
+    assert table["all"]["detected"] == table["all"]["corrected"] == 0
