@@ -21,6 +21,11 @@ def test_defaults_and_derived_shapes():
     ({"acc_width": 15}, ValueError, "acc_width 15 is too narrow"),
     ({"acc_depth": 12}, ValueError, "acc_depth must be a power of two, not 12"),
     ({"sparse": 1}, TypeError, "sparse must be a bool, not 1"),
+    ({"faults": "yes"}, TypeError, "faults must be a bool, not 'yes'"),
+    ({"abft": "all"}, ValueError, "abft must be one of ('none', 'pixel', 'kernel', 'both'), not 'all'"),
+    ({"acc_width": 64}, ValueError, "acc_width must be at most 62"),
+    ({"abft": "pixel", "ifm_width": 6, "weight_width": 6, "acc_width": 16}, ValueError,
+     "ifm_width must be at least 8"),
 ])
 def test_invalid_parameters_are_rejected_with_the_value(kwargs, error, text):
     with pytest.raises(error) as info:
@@ -42,6 +47,7 @@ def test_name_is_stable_and_distinct():
     assert ArrayConfig().dense_baseline().name != ArrayConfig().name
 
 
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 @pytest.mark.parametrize("block", ["sense_hw.pe.ProcessingElement", "sense_hw.array.SystolicArray",
                                    "sense_hw.accumulator.ColumnAccumulator",
                                    "sense_hw.core.SenseCore"])

@@ -24,6 +24,7 @@ from sense_hw.generate import add_config_arguments, parse_config
 from sense_models.config import ABFT_OPTIONS
 
 from .classify import OUTCOMES
+from .report import faults_table
 from .runner import REPO, build_harness, run_tests
 
 CAMPAIGN_DEFAULTS = {"rows": 4, "cols": 4, "group": 4, "acc_depth": 16}
@@ -73,25 +74,6 @@ def summarize(records):
     return table
 
 
-def format_table(results):
-    lines = []
-    head = ("abft", "site class", "runs", "masked", "benign", "detected", "corrected", "SDC",
-            "lat.mean", "lat.max")
-    lines.append("{:7s} {:16s} {:>5s} {:>7s} {:>7s} {:>8s} {:>9s} {:>5s} {:>8s} {:>7s}".format(*head))
-    for option, table in results.items():
-        for kind in SITE_CLASSES + ("all",):
-            row = table[kind]
-            mean = "-" if row["latency_mean"] is None else f"{row['latency_mean']:.1f}"
-            top = "-" if row["latency_max"] is None else str(row["latency_max"])
-            lines.append(f"{option:7s} {kind:16s} {row['runs']:5d} {row['masked']:7d} "
-                         f"{row['benign_alarm']:7d} {row['detected']:8d} {row['corrected']:9d} "
-                         f"{row['sdc']:5d} {mean:>8s} {top:>7s}")
-        ff = table["fault_free"]
-        lines.append(f"{option:7s} {'fault-free':16s} {ff['runs']:5d}   false alarms: "
-                     f"{ff['false_alarm']}, wrong outputs: {ff['wrong_outputs']}")
-    return "\n".join(lines)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_arguments(parser)
@@ -120,7 +102,7 @@ def main(argv=None):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
-    print(format_table(results))
+    print(faults_table(report))
     print(f"wrote {out} in {report['wall_s']:.0f} s")
     sdc = results.get("both", {}).get("all", {}).get("sdc", 0)
     false_alarms = sum(t["fault_free"]["false_alarm"] for t in results.values())

@@ -1,0 +1,71 @@
+"""Markdown tables of the reports (``python -m sense_verif.report``), for docs/results.md."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sense_hw.faults import SITE_CLASSES
+
+from .runner import REPO
+
+REPORTS = REPO / "reports"
+
+
+def bench_table(report):
+    lines = ["| layer | P (full) | T | K | RTL cycles | model | utilization | full-P utilization "
+             "(model) | dense RTL cycles | speedup | sim cycles/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["layers"]:
+        lines.append(
+            f"| {r['layer']} | {r['pixels']} ({r['full_pixels']}) | {r['reduction']} | "
+            f"{r['kernels']} | {r['rtl_cycles']} | {r['model_cycles']} | "
+            f"{r['utilization']:.1%} | {r['full_utilization']:.1%} | {r['dense_rtl_cycles']} | "
+            f"{r['speedup_vs_dense']:.3f}x | {r['sim_cycles_per_s']:.0f} |")
+    return "\n".join(lines)
+
+
+def synth_table(report):
+    keys = ("LUT", "FF", "DSP", "LUTRAM", "BRAM18", "BRAM36", "CARRY")
+    lines = ["| abft | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for option, entry in report["options"].items():
+        res, over = entry["resources"], entry.get("overhead", {})
+        cells = []
+        for k in keys:
+            extra = "" if over.get(k) is None else f" ({over[k]:+.1%})"
+            cells.append(f"{res[k]:g}{extra}")
+        lines.append(f"| {option} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def faults_table(report):
+    lines = ["| abft | site class | runs | masked | benign alarm | detected | corrected | SDC "
+             "| latency mean / max |", "|---|---|---|---|---|---|---|---|---|"]
+    for option, table in report["results"].items():
+        for kind in SITE_CLASSES + ("all",):
+            row = table[kind]
+            if not row["runs"]:
+                continue
+            latency = "-" if row["latency_mean"] is None else \
+                f"{row['latency_mean']:.1f} / {row['latency_max']}"
+            lines.append(f"| {option} | {kind} | {row['runs']} | {row['masked']} | "
+                         f"{row['benign_alarm']} | {row['detected']} | {row['corrected']} | "
+                         f"{row['sdc']} | {latency} |")
+        ff = table["fault_free"]
+        lines.append(f"| {option} | fault-free | {ff['runs']} | false alarms: "
+                     f"{ff['false_alarm']} | | | | | |")
+    return "\n".join(lines)
+
+
+def main():
+    for name, render in (("bench", bench_table), ("synth", synth_table),
+                         ("faults", faults_table)):
+        path = REPORTS / f"{name}.json"
+        if path.exists():
+            print(f"## {name}\n\n{render(json.loads(path.read_text()))}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
