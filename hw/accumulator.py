@@ -28,6 +28,9 @@ class ColumnAccumulator(ConfigComponent):
     result : Out(signed(acc_width))
         ``stored + psum`` (or ``psum`` when ``first``), registered: valid one cycle after a
         ``last`` vector. Throughput one vector per cycle.
+    drain : In(1)
+        With ``abft="both"`` only: ``result`` takes the stored sum read at ``rd_tag`` the
+        cycle before (draining a held pixel tile) instead of ``stored + psum``.
     """
 
     def members(self, config):
@@ -39,6 +42,7 @@ class ColumnAccumulator(ConfigComponent):
             "last": In(1),
             "psum": In(signed(config.acc_width)),
             "result": Out(signed(config.acc_width)),
+            **({"drain": In(1)} if config.corrects else {}),
         }
 
     def elaborate(self, platform):
@@ -61,6 +65,6 @@ class ColumnAccumulator(ConfigComponent):
         result = Signal.like(self.result, name="result_reg", reset_less=True)
         result_out = self._faults.register(m, result, kind="accumulator", block=self._name,
                                            name="result_reg")
-        m.d.sync += result.eq(total)
+        m.d.sync += result.eq(Mux(self.drain, read.data, total) if cfg.corrects else total)
         m.d.comb += self.result.eq(result_out)
         return m

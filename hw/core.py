@@ -89,6 +89,30 @@ class SenseEngine(ConfigComponent):
         x_in = Signal.like(pixel.data, name="x_issue")
         m.d.comb += [pass_done.eq(accept & pixel.end), x_in.eq(Mux(accept, pixel.data, 0))]
 
+        # -- drain (abft="both"): a pixel tile's results stay in the accumulators until its
+        # last pass has been checked, then leave one per cycle, corrected on the way out.
+        # The drain runs beside the next tile's first pass, which never reads the
+        # accumulators and writes each tag after the drain has read it.
+        hold = 0
+        if cfg.corrects:
+            hold = Signal()
+            drain_step = Signal(data.StructLayout({"valid": 1, "tag": range(cfg.acc_depth)}),
+                                name="drain_step")
+            drain_left = Signal(range(cfg.acc_depth + 1))
+            last_tag = Signal(range(cfg.acc_depth))
+            final_end = pixel.end & pixel.last
+            m.d.comb += [
+                drain_step.valid.eq(drain_left != 0),
+                # Hold what would read the accumulators or start a second drain.
+                hold.eq(drain_step.valid & (~pixel.first | final_end)),
+            ]
+            with m.If(accept & ~pixel.check):
+                m.d.sync += last_tag.eq(pixel.tag)
+            with m.If(drain_step.valid):
+                m.d.sync += [drain_left.eq(drain_left - 1), drain_step.tag.eq(drain_step.tag + 1)]
+            with m.If(accept & final_end):
+                m.d.sync += [drain_left.eq(last_tag + 1), drain_step.tag.eq(0)]
+
         for b in range(2):
             full = Signal(name=f"bank{b}_full")
             drain_cycles = cols - 1 + int(cfg.kernel_check)  # the checksum column is one more
@@ -96,7 +120,8 @@ class SenseEngine(ConfigComponent):
             with m.If(load_bank == b):
                 m.d.comb += self.weights.ready.eq(self.advance & ~full & (drain == 0))
             with m.If(issue_bank == b):
-                m.d.comb += self.pixels.ready.eq(self.advance & full)
+                m.d.comb += self.pixels.ready.eq(self.advance & full & ~hold if cfg.corrects
+                                                 else self.advance & full)
             with m.If(drain != 0):
                 m.d.sync += drain.eq(drain - 1)
             with m.If(array.w_en & (load_bank == b) & (load_row == rows - 1)):
@@ -122,6 +147,8 @@ class SenseEngine(ConfigComponent):
                          meta.last_digit.eq(pixel.check & pixel.end)]
         out_stage = rows + cols + 1 + int(cfg.kernel_check)
         meta_taps = _delay(m, meta, out_stage, "meta", reset_less=False)
+        if cfg.corrects:
+            drain_taps = _delay(m, drain_step, out_stage, "drain", reset_less=False)
 
         # -- accumulate per column, then deskew so a pixel's columns leave together -------------
         psums = [array.psum_out[j] for j in range(cols)]
@@ -143,6 +170,11 @@ class SenseEngine(ConfigComponent):
                 acc.last.eq(here.last),
                 acc.psum.eq(psum),
             ]
+            if cfg.corrects:  # every vector stores; the drain reads out
+                reading = drain_taps[rows + j]
+                m.d.comb += [acc.last.eq(0), acc.drain.eq(drain_taps[rows + j + 1].valid)]
+                with m.If(reading.valid):
+                    m.d.comb += acc.rd_tag.eq(reading.tag)
             results.append(_delay(m, acc.result, len(psums) - 1 - j, f"result_c{j}")[-1])
             if cfg.pixel_check and j < cols:
                 checker = ColumnChecker(config=cfg, faults=self._faults, name=f"check_c{j}")
@@ -151,26 +183,76 @@ class SenseEngine(ConfigComponent):
                              checker.digit.eq(here.digit),
                              checker.last_digit.eq(here.last_digit), checker.psum.eq(psum)]
                 mismatches.append(checker)
-        for j in range(cols):
-            m.d.comb += self.results.payload.value[j].eq(results[j])
-
         out = meta_taps[out_stage]
         emit = out.valid & out.last & ~out.check if cfg.pixel_check else out.valid & out.last
-        m.d.comb += [
-            self.results.valid.eq(emit),
-            self.results.payload.tag.eq(out.tag),
-        ]
+        tag = out.tag
+        if cfg.corrects:
+            emit, tag = drain_taps[out_stage].valid, drain_taps[out_stage].tag
+        m.d.comb += [self.results.valid.eq(emit), self.results.payload.tag.eq(tag)]
+        syndrome = None
+        if cfg.kernel_check:
+            syndrome = Signal(signed(cfg.acc_width), name="kernel_syndrome")
+            m.d.comb += syndrome.eq(sum(results[:cols]) - results[cols])
+            syndrome = self._faults.wire(m, syndrome, kind="checker", block="engine",
+                                         name="kernel_syndrome")
+        fix = Signal()
+        if cfg.corrects:
+            located = self._tile_summary(m, mismatches, drain_taps)
+            m.d.comb += fix.eq(emit & (located.count == 1) & (syndrome == located.syndrome)
+                               & (syndrome != 0))
+            for j in range(cols):
+                m.d.comb += self.results.payload.value[j].eq(
+                    Mux(fix & (located.column == j), results[j] - syndrome, results[j]))
+        else:
+            for j in range(cols):
+                m.d.comb += self.results.payload.value[j].eq(results[j])
         if cfg.abft != "none":
-            self._status(m, mismatches, results, emit)
+            self._status(m, mismatches, syndrome, emit, fix)
         return m
 
-    def _status(self, m, checkers, results, emit):
+    def _tile_summary(self, m, checkers, drain_taps):
+        """The pixel-side mismatches of the pixel tile being drained: how many, where, what.
+
+        Each column's mismatches are collected until the tile's drain reaches that column
+        (which is exactly when its last pass's check completes), then merged into a summary
+        that is complete when the drain reaches the last column, before the first result.
+        """
+        cfg, rows = self._config, self._config.rows
+        layout = data.StructLayout({"count": 2, "column": range(cfg.cols),
+                                    "syndrome": signed(cfg.acc_width)})
+        collecting = Signal(layout, name="tile_collecting")
+        summary = Signal(layout, name="tile_summary")
+        for j, checker in enumerate(checkers):
+            running = Signal(layout, name=f"tile_running_c{j}")
+            now = Signal(layout, name=f"tile_now_c{j}")  # running, with this cycle's mismatch
+            m.d.comb += now.eq(running)
+            with m.If(checker.mismatch):
+                m.d.comb += now.count.eq(Mux(running.count == 0, 1, 2))
+                with m.If(running.count == 0):
+                    m.d.comb += [now.column.eq(j), now.syndrome.eq(checker.syndrome)]
+            m.d.sync += running.eq(now)
+            step = drain_taps[rows + j + 1]
+            with m.If(step.valid & (step.tag == 0)):
+                merged = Signal(layout, name=f"tile_merged_c{j}")
+                m.d.comb += merged.eq(collecting)
+                with m.If(now.count != 0):
+                    m.d.comb += merged.count.eq(
+                        Mux(collecting.count + now.count > 1, 2, collecting.count + now.count))
+                    with m.If(collecting.count == 0):
+                        m.d.comb += [merged.column.eq(now.column),
+                                     merged.syndrome.eq(now.syndrome)]
+                m.d.sync += [running.eq(0), collecting.eq(0 if j == cfg.cols - 1 else merged)]
+                if j == cfg.cols - 1:
+                    m.d.sync += summary.eq(merged)
+        return summary
+
+    def _status(self, m, checkers, syndrome, emit, fix):
         """Sticky error flag, saturating counters and the first mismatch of each check."""
         cfg, status = self._config, self.status
-        first_seen = Signal()
         pixel_hit = Signal()
         kernel_hit = Signal()
         if cfg.pixel_check:
+            checked = [self._checked_passes(m, j) for j in range(cfg.cols)]
             hits = Cat(c.mismatch for c in checkers)
             m.d.comb += pixel_hit.eq(hits.any())
             with m.If(pixel_hit):
@@ -181,15 +263,12 @@ class SenseEngine(ConfigComponent):
                         with m.If(checkers[j].mismatch):
                             m.d.sync += [status.pixel_column.eq(j),
                                          status.pixel_syndrome.eq(checkers[j].syndrome),
-                                         status.pixel_pass.eq(self._checked_passes(m, j) - 1)]
+                                         status.pixel_pass.eq(checked[j] - 1)]
+        if cfg.corrects:
+            with m.If(fix & (status.corrected != 0xFFFF)):
+                m.d.sync += status.corrected.eq(status.corrected + 1)
         if cfg.kernel_check:
             beats = Signal(32)
-            observed = Signal(signed(cfg.acc_width))
-            m.d.comb += observed.eq(sum(results[:cfg.cols]))
-            syndrome = Signal(signed(cfg.acc_width))
-            m.d.comb += syndrome.eq(observed - results[cfg.cols])
-            syndrome = self._faults.wire(m, syndrome, kind="checker", block="engine",
-                                         name="kernel_syndrome")
             with m.If(emit):
                 m.d.sync += beats.eq(beats + 1)
             m.d.comb += kernel_hit.eq(emit & (syndrome != 0))

@@ -137,6 +137,11 @@ class ArrayConfig:
         return self.abft in ("kernel", "both")
 
     @property
+    def corrects(self) -> bool:
+        """With both checks, a located single error is corrected before the results leave."""
+        return self.abft == "both"
+
+    @property
     def array_columns(self) -> int:
         """PE columns including the kernel checksum column."""
         return self.cols + int(self.kernel_check)

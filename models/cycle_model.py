@@ -13,6 +13,13 @@ valid and the result stream always ready (no back-pressure, no idle cycles):
   its last pixel vector, and its bank drains after the last digit.
 * A result beat is valid ``latency`` cycles after its vector was issued
   (``rows + cols + 1``, one more with the kernel checksum column).
+* With both checks (``abft="both"``), a pixel tile's results are held in the accumulators
+  until its last pass has been checked, then drained one per cycle from the cycle after
+  the pass's last vector (result ``p`` is valid ``latency`` cycles after drain step ``p``),
+  corrected on the way out. A drain runs beside the next tile's first pass; the core only
+  holds back a vector that would need the accumulators' read port (a pass that is not a
+  first one) or start another drain (the last vector of a final pass) until the drain is
+  done.
 
 Cycles are counted from the first cycle the core may accept a beat up to and including the
 cycle in which the last result beat is accepted.
@@ -22,7 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["PassTiming", "pass_timings", "layer_cycles", "check_done_cycles", "ideal_cycles"]
+__all__ = ["PassTiming", "pass_timings", "layer_cycles", "tiling_cycles", "check_done_cycles",
+           "ideal_cycles"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +41,18 @@ class PassTiming:
     issue_end: int     # last vector: the last pixel vector or the last checksum digit
 
 
-def pass_timings(config, pass_pixels):
-    """Timing of each pass, given the number of pixel vectors each one issues."""
+def pass_timings(config, pass_pixels, firsts=None, finals=None):
+    """Timing of each pass, given the number of pixel vectors each one issues.
+
+    ``firsts`` and ``finals`` flag the passes over the first and the last reduction tile
+    (needed with ``abft="both"``; by default every pass is both).
+    """
+    firsts = [True] * len(pass_pixels) if firsts is None else list(firsts)
+    finals = [True] * len(pass_pixels) if finals is None else list(finals)
     if not len(pass_pixels):
         raise ValueError("a layer needs at least one pass")
     timings = []
+    drain_end = -1  # last cycle of the running drain (abft="both")
     for n, pixels in enumerate(pass_pixels):
         if pixels < 1:
             raise ValueError(f"pass {n} issues {pixels} pixel vectors; a pass needs at least one")
@@ -46,22 +61,41 @@ def pass_timings(config, pass_pixels):
             load_start = max(load_start, timings[n - 2].issue_end + config.array_columns)
         load_end = load_start + config.rows - 1
         issue_start = load_end + 1 if n == 0 else max(load_end, timings[-1].issue_end) + 1
+        if config.corrects and not firsts[n]:
+            issue_start = max(issue_start, drain_end + 1)
         issue_end = issue_start + pixels - 1 + config.check_digits
+        if config.corrects and finals[n]:
+            issue_end = max(issue_end, drain_end + 1)
+            drain_end = issue_end + pixels
         timings.append(PassTiming(load_start, load_end, issue_start, issue_end))
     return timings
 
 
-def layer_cycles(config, pass_pixels):
+def layer_cycles(config, pass_pixels, firsts=None, finals=None):
     """Cycles of a whole layer (or of a single pass, given one pass)."""
-    timings = pass_timings(config, list(pass_pixels))
+    pass_pixels = list(pass_pixels)
+    timings = pass_timings(config, pass_pixels, firsts, finals)
+    if config.corrects:  # the last result leaves with the last drain step
+        return timings[-1].issue_end + pass_pixels[-1] + config.latency + 1
     return timings[-1].issue_end - config.check_digits + config.latency + 1
 
 
-def check_done_cycles(config, pass_pixels):
+def tiling_cycles(config, tiling):
+    """:func:`layer_cycles` of a :class:`sense_models.tiling.Tiling`."""
+    passes = tiling.passes
+    return layer_cycles(config, tiling.pass_pixels, [rt == 0 for _, _, rt in passes],
+                        [rt == tiling.reduction_tiles - 1 for _, _, rt in passes])
+
+
+def check_done_cycles(config, tiling):
     """Cycles until the last pass's checks have completed (the status is final)."""
-    timings = pass_timings(config, list(pass_pixels))
-    # The last digit reaches the last column's checker rows + cols cycles after its issue.
-    return timings[-1].issue_end + config.latency + 2
+    passes = tiling.passes
+    timings = pass_timings(config, tiling.pass_pixels, [rt == 0 for _, _, rt in passes],
+                           [rt == tiling.reduction_tiles - 1 for _, _, rt in passes])
+    # The last digit reaches the last column's checker rows + cols cycles after its issue;
+    # with correction the last drain step leaves pixels cycles later still.
+    return timings[-1].issue_end + config.latency + 2 + \
+        (tiling.pass_pixels[-1] if config.corrects else 0)
 
 
 def ideal_cycles(config, dense_macs):

@@ -174,7 +174,8 @@ def status_format(config):
     ``error`` is sticky. ``pixel_*`` describe the first pixel-side mismatch (the pass counted
     from 0 since reset, the column and the syndrome), ``kernel_*`` the first kernel-side one
     (the result beat counted from 0, the syndrome); ``first_cycle`` is the cycle (counted
-    from reset) in which the first mismatch was flagged.
+    from reset) in which the first mismatch was flagged; ``corrected`` counts the outputs
+    corrected (``abft="both"``).
     """
     return BusFormat((
         Field("error", 1),
@@ -186,6 +187,7 @@ def status_format(config):
         Field("kernel_beat", 32),
         Field("kernel_syndrome", config.acc_width, signed=True),
         Field("first_cycle", 32),
+        Field("corrected", 16),
     ))
 
 

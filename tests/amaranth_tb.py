@@ -21,7 +21,7 @@ def run_core(config, schedule, *, max_cycles=100_000, fault=None):
     words = []
     cycles = [None]
     status = [None]
-    settle = check_done_cycles(config, schedule.tiling.pass_pixels) + 4
+    settle = check_done_cycles(config, schedule.tiling) + 4
 
     async def testbench(ctx):
         wi = pi = cycle = 0

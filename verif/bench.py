@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from sense_hw.generate import add_config_arguments, parse_config
-from sense_models.cycle_model import ideal_cycles, layer_cycles
+from sense_models.cycle_model import ideal_cycles, tiling_cycles
 from sense_models.tiling import tile_layer
 from sense_models.layers import LAYERS
 
@@ -44,7 +44,7 @@ def bench(config, layers, pixels, seed=2026):
     for job, s, d in zip(jobs, sparse, dense):
         ideal = ideal_cycles(config, s["dense_macs"])
         full = tile_layer(config, LAYERS[job["name"]].pixels, job["reduction"], job["kernels"])
-        full_cycles = layer_cycles(config, full.pass_pixels)
+        full_cycles = tiling_cycles(config, full)
         records.append({
             "layer": job["name"], "rows": config.rows, "cols": config.cols,
             "group": config.group, "pixels": job["pixels"], "full_pixels":

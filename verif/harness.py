@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sense_models.cycle_model import check_done_cycles, layer_cycles
+from sense_models.cycle_model import check_done_cycles, tiling_cycles
 from sense_models.formats import (fault_format, pixel_format, result_format, status_format,
                                   weight_format)
 from sense_models.tiling import results_to_matrix, schedule_layer, tile_layer
@@ -137,7 +137,7 @@ class BenchHarness:
             dut.fault.value = fault_format(config).pack(
                 **{k: [v] for k, v in (fault or {"site": 0, "bit": 0, "mode": 0,
                                                  "start": 0}).items()})[0]
-        model = layer_cycles(config, schedule.tiling.pass_pixels)
+        model = tiling_cycles(config, schedule.tiling)
         limit = int(model / (1 - max(source_stall, sink_stall)) ** 2) + 10_000
         dut.rst.value = 1
         await ClockCycles(dut.clk, 2)
@@ -151,7 +151,7 @@ class BenchHarness:
         wall = time.perf_counter() - started
         cycles = int(dut.cycles.value)
         # Let the last pass's checks finish, and watch for result beats beyond the last.
-        await ClockCycles(dut.clk, check_done_cycles(config, schedule.tiling.pass_pixels)
+        await ClockCycles(dut.clk, check_done_cycles(config, schedule.tiling)
                           - model + 4)
         status = None
         if config.abft != "none":

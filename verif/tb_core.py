@@ -16,7 +16,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles
 
 from sense_models.config import ArrayConfig
-from sense_models.cycle_model import layer_cycles
+from sense_models.cycle_model import tiling_cycles
 from sense_models.formats import pixel_format, result_format, status_format, weight_format
 from sense_models.tiling import results_to_matrix, schedule_layer
 
@@ -97,7 +97,7 @@ class CoreTB:
         if corrupt:  # proves the comparison can fail: one expected output is made wrong
             scoreboard.expected = scoreboard.expected.copy()
             scoreboard.expected[-1, -1] += 1
-        model = layer_cycles(self.config, schedule.tiling.pass_pixels)
+        model = tiling_cycles(self.config, schedule.tiling)
         sources = [
             StreamSource(self.dut, "weights", weight_format(self.config).pack(**schedule.weights),
                          rng=rng, idle=idle),

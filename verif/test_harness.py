@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cocotb
 
-from sense_models.cycle_model import layer_cycles
+from sense_models.cycle_model import tiling_cycles
 
 from .harness import BenchHarness, load_jobs
 from .tb_core import env_config
@@ -27,7 +27,7 @@ async def test_jobs(dut):
         tiling = run.pop("tiling")
         run.pop("got")
         run.pop("expected")
-        model = layer_cycles(config, tiling.pass_pixels)
+        model = tiling_cycles(config, tiling)
         steady = not job.get("source_stall") and not job.get("sink_stall")
         record = {**job, **run, "model_cycles": model, "dense_macs": tiling.dense_macs,
                   "sim_cycles_per_s": run["cycles"] / run["wall_s"] if run["wall_s"] else None}

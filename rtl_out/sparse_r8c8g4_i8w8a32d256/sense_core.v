@@ -3036,6 +3036,10 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \meta_d16.first  = meta_d16[1];
   assign \meta_d16.last  = meta_d16[2];
   assign \meta_d16.tag  = meta_d16[10:3];
+  assign \meta_d17.valid  = meta_d17[0];
+  assign \meta_d17.first  = meta_d17[1];
+  assign \meta_d17.last  = meta_d17[2];
+  assign \meta_d17.tag  = meta_d17[10:3];
   assign \results__payload.value  = results__payload[255:0];
   assign \results__payload.value[0]  = results__payload[31:0];
   assign \results__payload.value[1]  = results__payload[63:32];
@@ -3046,10 +3050,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \results__payload.value[6]  = results__payload[223:192];
   assign \results__payload.value[7]  = results__payload[255:224];
   assign \results__payload.tag  = results__payload[263:256];
-  assign \meta_d17.valid  = meta_d17[0];
-  assign \meta_d17.first  = meta_d17[1];
-  assign \meta_d17.last  = meta_d17[2];
-  assign \meta_d17.tag  = meta_d17[10:3];
   assign \x_row1_d1[0]  = x_row1_d1[7:0];
   assign \x_row1_d1[1]  = x_row1_d1[15:8];
   assign \x_row1_d1[2]  = x_row1_d1[23:16];
@@ -3190,7 +3190,6 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign \meta_d7.first  = meta_d7[1];
   assign \meta_d7.last  = meta_d7[2];
   assign \meta_d7.tag  = meta_d7[10:3];
-  assign results__payload[263:256] = meta_d17[10:3];
   assign results__payload[255:224] = result;
   assign results__payload[223:192] = result_c6_d1;
   assign results__payload[191:160] = result_c5_d2;
@@ -3199,6 +3198,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   assign results__payload[95:64] = result_c2_d5;
   assign results__payload[63:32] = result_c1_d6;
   assign results__payload[31:0] = result_c0_d7;
+  assign results__payload[263:256] = meta_d17[10:3];
   assign meta[10:3] = pixels__payload[263:256];
   assign meta[2] = pixels__payload[265];
   assign meta[1] = pixels__payload[264];
