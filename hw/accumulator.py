@@ -55,7 +55,9 @@ class ColumnAccumulator(ConfigComponent):
 
         total = Signal(signed(cfg.acc_width))
         m.d.comb += total.eq(Mux(self.first, 0, read.data) + self.psum)
-        total = self._faults.wire(m, total, kind="accumulator", block=self._name, name="total")
+        # The checksum column's accumulator only feeds the kernel check: a checker site.
+        kind = "checker" if self._name == "acc_cs" else "accumulator"
+        total = self._faults.wire(m, total, kind=kind, block=self._name, name="total")
         m.d.comb += [
             read.addr.eq(self.rd_tag),
             write.addr.eq(self.tag),
@@ -63,7 +65,7 @@ class ColumnAccumulator(ConfigComponent):
             write.en.eq(self.valid & ~self.last),
         ]
         result = Signal.like(self.result, name="result_reg", reset_less=True)
-        result_out = self._faults.register(m, result, kind="accumulator", block=self._name,
+        result_out = self._faults.register(m, result, kind=kind, block=self._name,
                                            name="result_reg")
         m.d.sync += result.eq(Mux(self.drain, read.data, total) if cfg.corrects else total)
         m.d.comb += self.result.eq(result_out)

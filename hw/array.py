@@ -54,7 +54,8 @@ class SystolicArray(ConfigComponent):
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
-        grid = [[ProcessingElement(config=cfg, faults=self._faults, name=f"pe_r{i}_c{j}")
+        grid = [[ProcessingElement(config=cfg, faults=self._faults, name=f"pe_r{i}_c{j}",
+                                   forwards=j < cfg.cols - 1 or cfg.kernel_check)
                  for j in range(cfg.cols)] for i in range(cfg.rows)]
         for i, pe_row in enumerate(grid):
             for j, pe in enumerate(pe_row):

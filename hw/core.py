@@ -8,7 +8,7 @@ from .accumulator import ColumnAccumulator
 from .array import SystolicArray
 from .component import ConfigComponent
 from .abft import ColumnChecker
-from .faults import FaultSites
+from .faults import FLIP, FaultSites
 from .layouts import fault_layout, pixel_layout, result_layout, status_layout, weight_layout
 
 __all__ = ["SenseEngine", "SenseCore"]
@@ -214,14 +214,15 @@ class SenseEngine(ConfigComponent):
         """The pixel-side mismatches of the pixel tile being drained: how many, where, what.
 
         Each column's mismatches are collected until the tile's drain reaches that column
-        (which is exactly when its last pass's check completes), then merged into a summary
-        that is complete when the drain reaches the last column, before the first result.
+        (which is exactly when its last pass's check completes), merged with what the columns
+        to its left passed on, and handed right one cycle later, like the drain itself; so
+        two tiles' drains in flight never mix. The last column's merge is the summary,
+        complete before the tile's first result reaches the output.
         """
         cfg, rows = self._config, self._config.rows
         layout = data.StructLayout({"count": 2, "column": range(cfg.cols),
                                     "syndrome": signed(cfg.acc_width)})
-        collecting = Signal(layout, name="tile_collecting")
-        summary = Signal(layout, name="tile_summary")
+        carried = Signal(layout, name="tile_carry_in")  # nothing left of column 0: zero
         for j, checker in enumerate(checkers):
             running = Signal(layout, name=f"tile_running_c{j}")
             now = Signal(layout, name=f"tile_now_c{j}")  # running, with this cycle's mismatch
@@ -231,19 +232,21 @@ class SenseEngine(ConfigComponent):
                 with m.If(running.count == 0):
                     m.d.comb += [now.column.eq(j), now.syndrome.eq(checker.syndrome)]
             m.d.sync += running.eq(now)
+            merged = Signal(layout, name=f"tile_merged_c{j}")
+            m.d.comb += merged.eq(carried)
+            with m.If(now.count != 0):
+                m.d.comb += merged.count.eq(
+                    Mux(carried.count + now.count > 1, 2, carried.count + now.count))
+                with m.If(carried.count == 0):
+                    m.d.comb += [merged.column.eq(now.column), merged.syndrome.eq(now.syndrome)]
+            carry = Signal(layout, name=f"tile_carry_c{j}")
+            if j == cfg.cols - 1:
+                summary = self._faults.register(m, carry, kind="checker", block="engine",
+                                                name="tile_summary")
             step = drain_taps[rows + j + 1]
             with m.If(step.valid & (step.tag == 0)):
-                merged = Signal(layout, name=f"tile_merged_c{j}")
-                m.d.comb += merged.eq(collecting)
-                with m.If(now.count != 0):
-                    m.d.comb += merged.count.eq(
-                        Mux(collecting.count + now.count > 1, 2, collecting.count + now.count))
-                    with m.If(collecting.count == 0):
-                        m.d.comb += [merged.column.eq(now.column),
-                                     merged.syndrome.eq(now.syndrome)]
-                m.d.sync += [running.eq(0), collecting.eq(0 if j == cfg.cols - 1 else merged)]
-                if j == cfg.cols - 1:
-                    m.d.sync += summary.eq(merged)
+                m.d.sync += [running.eq(0), carry.eq(merged)]
+            carried = carry
         return summary
 
     def _status(self, m, checkers, syndrome, emit, fix):
@@ -256,8 +259,8 @@ class SenseEngine(ConfigComponent):
             hits = Cat(c.mismatch for c in checkers)
             m.d.comb += pixel_hit.eq(hits.any())
             with m.If(pixel_hit):
-                m.d.sync += status.pixel_errors.eq(
-                    Mux(status.pixel_errors == 0xFFFF, 0xFFFF, status.pixel_errors + 1))
+                count = status.pixel_errors + sum(c.mismatch for c in checkers)
+                m.d.sync += status.pixel_errors.eq(Mux(count > 0xFFFF, 0xFFFF, count))
                 with m.If(status.pixel_errors == 0):
                     for j in reversed(range(cfg.cols)):
                         with m.If(checkers[j].mismatch):
@@ -344,12 +347,17 @@ class SenseCore(ConfigComponent):
         if cfg.abft != "none" or cfg.faults:
             cycle = Signal(32, name="cycle")  # cycles since reset, for fault timing and status
             m.d.sync += cycle.eq(cycle + 1)
+        advance = Signal()
         if cfg.faults:
-            self._sites = faults = FaultSites(self.fault, cycle)
+            flip_now, flip_done = Signal(), Signal()
+            m.d.comb += flip_now.eq((self.fault.mode == FLIP) & (cycle >= self.fault.start)
+                                    & ~flip_done)
+            with m.If(flip_now & advance):
+                m.d.sync += flip_done.eq(1)
+            self._sites = faults = FaultSites(self.fault, cycle, flip_now)
         engine = SenseEngine(config=cfg, faults=faults, name="engine")
         if cfg.abft != "none":
             m.d.comb += [engine.cycle.eq(cycle), self.status.eq(engine.status)]
-        advance = Signal()
         m.submodules.engine = EnableInserter(advance)(engine)
         m.d.comb += advance.eq(~self.results.valid | self.results.ready)
         m.d.comb += engine.advance.eq(advance)

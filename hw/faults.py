@@ -9,10 +9,11 @@ The fault model, per site (selected at run time by ``fault.site``, bit ``fault.b
 
 * stuck-at-0 / stuck-at-1 (``mode`` 1 / 2): the bit reads as 0 / 1 for every consumer,
   from cycle ``fault.start`` on;
-* bit flip (``mode`` 3), in cycle ``fault.start`` only: a combinational site (multiplier,
-  adder) delivers the inverted bit for that cycle; a register site has its stored bit
-  inverted in that cycle, which persists until the register is next written (a
-  single-event upset; registers written every cycle hold it for one cycle).
+* bit flip (``mode`` 3), in one cycle: the first from ``fault.start`` on in which the
+  pipeline advances. A combinational site (multiplier, adder) delivers the inverted bit
+  for that cycle; a register site has its stored bit inverted, which persists until the
+  register is next written (a single-event upset; registers written every cycle hold it
+  for one cycle).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module, Signal, Value
 from amaranth.lib import data
 
-__all__ = ["SITE_CLASSES", "FaultSites", "NO_FAULTS"]
+__all__ = ["SITE_CLASSES", "FLIP", "FaultSites", "NO_FAULTS"]
 
 #: Site classes, as the campaign reports them.
 SITE_CLASSES = ("multiplier", "adder", "psum_register", "ifm_register", "weight_register",
                 "index_register", "accumulator", "checker")
 
 _STUCK0, _STUCK1, _FLIP = 1, 2, 3
+FLIP = _FLIP
 
 
 class _NoFaults:
@@ -45,16 +47,19 @@ NO_FAULTS = _NoFaults()
 class FaultSites:
     """The registry of one fault-injection build: numbers sites and builds their injectors.
 
-    ``control`` (the core's ``fault`` port) and ``cycle`` (cycles since reset) are driven by
-    :class:`sense_hw.core.SenseCore`. ``sites`` lists every site in numbering order, for the
-    manifest and the campaign.
+    ``control`` (the core's ``fault`` port), ``cycle`` (cycles since reset) and ``flip_now``
+    are driven by :class:`sense_hw.core.SenseCore`. ``flip_now`` is high in the one cycle a
+    flip takes effect: the first cycle from ``start`` on in which the pipeline advances (a
+    flip during a back-pressure stall would otherwise be lost). ``sites`` lists every site in
+    numbering order, for the manifest and the campaign.
     """
 
     enabled = True
 
-    def __init__(self, control, cycle):
+    def __init__(self, control, cycle, flip_now):
         self.control = control
         self.cycle = cycle
+        self.flip_now = flip_now
         self.sites = []
 
     def _select(self, m, width, kind, block, name):
@@ -81,7 +86,7 @@ class FaultSites:
             m.d.comb += out.eq(src & ~mask)
         with m.If(hit & (mode == _STUCK1)):
             m.d.comb += out.eq(src | mask)
-        with m.If(hit & (mode == _FLIP) & (self.cycle == self.control.start)):
+        with m.If(hit & self.flip_now):
             m.d.comb += out.eq(src ^ mask)
         return _like(value, out)
 
@@ -96,7 +101,7 @@ class FaultSites:
         hit, mask = self._select(m, len(reg), kind, block, name)
         mode = self.control.mode
         upset = Signal(name=f"fault_upset_{name}")
-        m.d.comb += upset.eq(hit & (mode == _FLIP) & (self.cycle == self.control.start))
+        m.d.comb += upset.eq(hit & self.flip_now)
         with m.If(upset):
             m.d.sync += reg.eq(reg ^ mask)
         out = Signal(reg.shape(), name=f"{name}_faulty")

@@ -43,7 +43,14 @@ class ProcessingElement(ConfigComponent):
 
     Latency is one cycle from ``x_in``/``psum_in`` to ``x_out``/``psum_out``; throughput is
     one pixel vector per cycle.
+
+    ``forwards=False`` tells a fault-injection build that nothing reads ``x_out`` (the last
+    column, without a checksum column), so its IFM register is no fault site.
     """
+
+    def __init__(self, *, config, faults=None, name=None, forwards=True):
+        self._forwards = forwards
+        super().__init__(config=config, faults=faults, name=name)
 
     def members(self, config):
         m = config.mults_per_pe
@@ -105,7 +112,8 @@ class ProcessingElement(ConfigComponent):
         x_reg = Signal.like(self.x_in, name="x_reg", reset_less=True)
         bank_reg = Signal(name="bank_reg", reset_less=True)
         psum_reg = Signal.like(self.psum_out, name="psum_reg", reset_less=True)
-        x_out = faults.register(m, x_reg, kind="ifm_register", block=block, name="x_reg")
+        x_out = faults.register(m, x_reg, kind="ifm_register", block=block, name="x_reg") \
+            if self._forwards else x_reg
         psum_out = faults.register(m, psum_reg, kind="psum_register", block=block,
                                    name="psum_reg")
         m.d.sync += [x_reg.eq(self.x_in), bank_reg.eq(self.bank_in), psum_reg.eq(total)]

@@ -159,6 +159,18 @@ class ArrayConfig:
         return kernel_checksum_width(self.weight_width, self.cols)
 
     @property
+    def widest_fault_site(self) -> int:
+        """Bits of the widest signal a fault-injection build instruments."""
+        widths = [self.acc_width, self.row_span * self.ifm_width,
+                  self.mults_per_pe * self.weight_width]
+        if self.kernel_check:
+            widths += [self.row_span * self.checksum_weight_width,
+                       self.ifm_width + self.checksum_weight_width]
+        if self.corrects:
+            widths.append(2 + max(1, (self.cols - 1).bit_length()) + self.acc_width)
+        return max(widths)
+
+    @property
     def latency(self) -> int:
         """Cycles from a pixel vector's acceptance to its result beat being valid.
 

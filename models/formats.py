@@ -199,9 +199,9 @@ def fault_format(config):
     """
     return BusFormat((
         Field("site", 16),
-        Field("bit", 6),
+        Field("bit", max(1, (config.widest_fault_site - 1).bit_length())),
         Field("mode", 2),
-        Field("start", 32),
+        Field("start", 32),  # the last field: the bench harness offsets it
     ))
 
 

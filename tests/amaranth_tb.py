@@ -8,11 +8,13 @@ from sense_models.formats import (fault_format, pixel_format, result_format, sta
                                   weight_format)
 
 
-def run_core(config, schedule, *, max_cycles=100_000, fault=None):
+def run_core(config, schedule, *, max_cycles=100_000, fault=None, stall=()):
     """Stream ``schedule`` through a SenseCore; returns (result fields, cycles, status).
 
     ``status`` (ABFT builds) is read once the last pass's checks are complete; ``fault`` is a
-    dict of :func:`sense_models.formats.fault_format` fields for fault-injection builds.
+    dict of :func:`sense_models.formats.fault_format` fields for fault-injection builds;
+    ``stall`` lists the cycles in which the result stream is not ready (the cycle count is
+    then not the model's).
     """
     dut = SenseCore(config=config)
     weight_words = weight_format(config).pack(**schedule.weights)
@@ -32,6 +34,7 @@ def run_core(config, schedule, *, max_cycles=100_000, fault=None):
         while len(words) < expected_beats:
             if cycle >= max_cycles:
                 raise TimeoutError(f"no result after {max_cycles} cycles")
+            ctx.set(dut.results.ready, cycle not in stall)
             ctx.set(dut.weights.valid, wi < len(weight_words))
             if wi < len(weight_words):
                 ctx.set(dut.weights.payload.as_value(), weight_words[wi])
@@ -40,7 +43,7 @@ def run_core(config, schedule, *, max_cycles=100_000, fault=None):
                 ctx.set(dut.pixels.payload.as_value(), pixel_words[pi])
             w_ok = ctx.get(dut.weights.valid) and ctx.get(dut.weights.ready)
             p_ok = ctx.get(dut.pixels.valid) and ctx.get(dut.pixels.ready)
-            if ctx.get(dut.results.valid):
+            if ctx.get(dut.results.valid) and ctx.get(dut.results.ready):
                 words.append(ctx.get(dut.results.payload.as_value()))
             await ctx.tick()
             wi += w_ok

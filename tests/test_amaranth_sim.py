@@ -10,7 +10,7 @@ from sense_models.config import ArrayConfig
 from sense_models.cycle_model import tiling_cycles
 from sense_models.golden import pe_sum
 from sense_models.tiling import results_to_matrix, schedule_layer
-from sense_models.workloads import random_layer
+from sense_models.workloads import random_activations, random_layer, random_weights
 
 
 @pytest.mark.parametrize("config", [ArrayConfig(rows=2, cols=2, acc_depth=4),
@@ -77,18 +77,22 @@ def test_abft_builds_are_exact_and_quiet_without_faults(abft, sparse):
         assert status["error"][0] == 0, status
 
 
-def _fault_run(config, site_name, mode, start, bit=3):
+def _fault_run(config, site_name, mode, start, bit=3, shape=None, stall=()):
     from amaranth.back import rtlil
     from sense_hw.core import SenseCore
     core = SenseCore(config=config)
     rtlil.convert(core)
     site = next(s for s in core.fault_sites if f"{s['block']}.{s['signal']}" == site_name)
     rng = np.random.default_rng(5)
-    x, w = random_layer(config, rng, "ragged")
+    if shape is None:
+        x, w = random_layer(config, rng, "ragged")
+    else:
+        x = random_activations(rng, shape[0], shape[1], zero_fraction=0.0)
+        w = random_weights(rng, shape[1], shape[2], group=config.group)
     x = np.where(x == 0, 1, x)  # zeros would hide faults
     s = schedule_layer(config, x, w)
     fields, _, status = run_core(config, s, fault={"site": site["site"], "bit": bit,
-                                                    "mode": mode, "start": start})
+                                                    "mode": mode, "start": start}, stall=stall)
     got = results_to_matrix(s.tiling, fields["value"])
     return got, s.expected, {k: int(v[0]) for k, v in status.items()}
 
@@ -128,3 +132,22 @@ def test_a_stuck_weight_is_invisible_to_the_pixel_check_alone():
                                            bit=6)
         assert np.any(got != expected)
         assert bool(status["error"]) == seen
+
+
+@pytest.mark.parametrize("start", [5, 12, 19])
+def test_correction_with_drains_of_one_pixel_tiles_in_flight_together(start):
+    """One-pixel tiles on a wide array: several tiles' drains cross the columns at once."""
+    config = ArrayConfig(rows=1, cols=4, acc_depth=1, abft="both", faults=True)
+    got, expected, status = _fault_run(config, "pe_r0_c0.psum_reg", mode=3, start=start,
+                                       bit=9, shape=(6, 3, 4))
+    assert np.array_equal(got, expected)
+    assert status["corrected"] == 1
+
+
+def test_a_flip_during_a_stall_still_happens():
+    """A flip whose cycle falls in a back-pressure stall takes effect when the core moves."""
+    config = ArrayConfig(rows=2, cols=3, acc_depth=8, abft="pixel", faults=True)
+    _, _, quiet = _fault_run(config, "pe_r0_c0.psum_reg", mode=3, start=10, bit=12)
+    _, _, stalled = _fault_run(config, "pe_r0_c0.psum_reg", mode=3, start=10, bit=12,
+                               stall=range(8, 14))
+    assert quiet["error"] and stalled["error"]

@@ -62,11 +62,13 @@ def summarize(records):
     table = {}
     for kind in SITE_CLASSES + ("all",):
         rows = [r for r in records if r["class"] is not None and kind in (r["class"], "all")]
-        latencies = [r["latency"] for r in rows if r["latency"] is not None and r["latency"] >= 0]
+        latencies = [r["latency"] for r in rows if r["latency"] is not None]
         counts = Counter(r["outcome"] for r in rows)
         table[kind] = {"runs": len(rows), **{o: counts.get(o, 0) for o in OUTCOMES[:5]},
                        "latency_mean": statistics.fmean(latencies) if latencies else None,
-                       "latency_max": max(latencies) if latencies else None}
+                       "latency_max": max(latencies) if latencies else None,
+                       # an alarm before the fault started: a false alarm in disguise
+                       "early_alarms": sum(latency < 0 for latency in latencies)}
     clean = [r for r in records if r["class"] is None]
     table["fault_free"] = {"runs": len(clean),
                            "false_alarm": sum(r["outcome"] == "false_alarm" for r in clean),
@@ -105,10 +107,12 @@ def main(argv=None):
     print(faults_table(report))
     print(f"wrote {out} in {report['wall_s']:.0f} s")
     sdc = results.get("both", {}).get("all", {}).get("sdc", 0)
-    false_alarms = sum(t["fault_free"]["false_alarm"] for t in results.values())
-    if failed or sdc or false_alarms:
-        print(f"FAILED: {sdc} silent corruptions with abft=both, {false_alarms} false alarms, "
-              f"{failed} failed runs")
+    false_alarms = sum(t["fault_free"]["false_alarm"] + t["all"]["early_alarms"]
+                       for t in results.values())
+    wrong = sum(t["fault_free"]["wrong_outputs"] for t in results.values())
+    if failed or sdc or false_alarms or wrong:
+        print(f"FAILED: {sdc} silent corruptions with abft=both, {false_alarms} false or early "
+              f"alarms, {wrong} wrong fault-free runs, {failed} failed runs")
         return 1
     return 0
 

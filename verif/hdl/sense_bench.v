@@ -101,8 +101,8 @@ module sense_bench #(
         .status(status),
 `endif
 `ifdef SENSE_FAULTS
-        // fault = {start[31:0], mode[1:0], bit[5:0], site[15:0]} (sense_models.formats)
-        .fault({fault[FAULT_W-1:24] + origin, fault[23:0]}),
+        // fault = {start[31:0], mode, bit, site} (sense_models.formats.fault_format)
+        .fault({fault[FAULT_W-1:FAULT_W-32] + origin, fault[FAULT_W-33:0]}),
 `endif
         .weights__payload(weight_mem[weight_index[$clog2(WEIGHT_DEPTH)-1:0]]),
         .weights__valid(weight_valid),
