@@ -29,7 +29,7 @@ class SystolicArray(ConfigComponent):
         Per-column tile sums at the bottom edge.
     check_psum_out : Out(signed(acc_width))
         With the kernel-side check only: the checksum column's ``w_s . x`` for the vector,
-        one cycle after column ``cols - 1``'s sum.
+        in step with column 0's sum.
     w_en, w_row, w_bank : In
         Weight write: row ``w_row`` of bank ``w_bank`` takes ``w_data`` at the clock edge.
     w_data : In(weight_layout(config))
@@ -55,7 +55,7 @@ class SystolicArray(ConfigComponent):
         cfg = self._config
         m = Module()
         grid = [[ProcessingElement(config=cfg, faults=self._faults, name=f"pe_r{i}_c{j}",
-                                   forwards=j < cfg.cols - 1 or cfg.kernel_check)
+                                   forwards=j < cfg.cols - 1)
                  for j in range(cfg.cols)] for i in range(cfg.rows)]
         for i, pe_row in enumerate(grid):
             for j, pe in enumerate(pe_row):
@@ -77,14 +77,18 @@ class SystolicArray(ConfigComponent):
         return m
 
     def _checksum_column(self, m, grid):
-        """The kernel checksum column, right of the last column, fed by its IFM forwarding."""
+        """The kernel checksum column, beside column 0 at the left edge.
+
+        It takes the IFM values where they enter the array, not after the data columns'
+        forwarding registers: a fault there then changes the data but not the checksum.
+        """
         above = None
         for i, pe_row in enumerate(grid):
             pe = ChecksumPE(config=self._config, faults=self._faults, name=f"pe_r{i}_cs")
             m.submodules[f"pe_r{i}_cs"] = pe
             m.d.comb += [
-                pe.x_in.eq(pe_row[-1].x_out),
-                pe.bank_in.eq(pe_row[-1].bank_out),
+                pe.x_in.eq(self.x_in[i]),
+                pe.bank_in.eq(self.bank_in[i]),
                 pe.psum_in.eq(0 if above is None else above.psum_out),
                 pe.w_en.eq(self.w_en & (self.w_row == i)),
                 pe.w_bank.eq(self.w_bank),

@@ -115,7 +115,7 @@ class SenseEngine(ConfigComponent):
 
         for b in range(2):
             full = Signal(name=f"bank{b}_full")
-            drain_cycles = cols - 1 + int(cfg.kernel_check)  # the checksum column is one more
+            drain_cycles = cols - 1
             drain = Signal(range(drain_cycles + 1), name=f"bank{b}_drain")
             with m.If(load_bank == b):
                 m.d.comb += self.weights.ready.eq(self.advance & ~full & (drain == 0))
@@ -145,19 +145,19 @@ class SenseEngine(ConfigComponent):
         if cfg.pixel_check:
             m.d.comb += [meta.check.eq(pixel.check), meta.digit.eq(pixel.digit),
                          meta.last_digit.eq(pixel.check & pixel.end)]
-        out_stage = rows + cols + 1 + int(cfg.kernel_check)
+        out_stage = rows + cols + 1
         meta_taps = _delay(m, meta, out_stage, "meta", reset_less=False)
         if cfg.corrects:
             drain_taps = _delay(m, drain_step, out_stage, "drain", reset_less=False)
 
         # -- accumulate per column, then deskew so a pixel's columns leave together -------------
-        psums = [array.psum_out[j] for j in range(cols)]
+        # (name, column whose timing it has, tile sum); the checksum column is in step with 0
+        columns = [(f"acc_c{j}", j, array.psum_out[j]) for j in range(cols)]
         if cfg.kernel_check:
-            psums.append(array.check_psum_out)
+            columns.append(("acc_cs", 0, array.check_psum_out))
         results = []
         mismatches = []
-        for j, psum in enumerate(psums):
-            name = f"acc_c{j}" if j < cols else "acc_cs"
+        for name, j, psum in columns:
             acc = ColumnAccumulator(config=cfg, faults=self._faults, name=name)
             m.submodules[name] = acc
             here = meta_taps[rows + j + 1]
@@ -175,8 +175,8 @@ class SenseEngine(ConfigComponent):
                 m.d.comb += [acc.last.eq(0), acc.drain.eq(drain_taps[rows + j + 1].valid)]
                 with m.If(reading.valid):
                     m.d.comb += acc.rd_tag.eq(reading.tag)
-            results.append(_delay(m, acc.result, len(psums) - 1 - j, f"result_c{j}")[-1])
-            if cfg.pixel_check and j < cols:
+            results.append(_delay(m, acc.result, cols - 1 - j, f"result_{name[4:]}")[-1])
+            if cfg.pixel_check and name != "acc_cs":
                 checker = ColumnChecker(config=cfg, faults=self._faults, name=f"check_c{j}")
                 m.submodules[f"check_c{j}"] = checker
                 m.d.comb += [checker.valid.eq(here.valid), checker.check.eq(here.check),

@@ -142,11 +142,6 @@ class ArrayConfig:
         return self.abft == "both"
 
     @property
-    def array_columns(self) -> int:
-        """PE columns including the kernel checksum column."""
-        return self.cols + int(self.kernel_check)
-
-    @property
     def check_digits(self) -> int:
         """Checksum digit vectors issued after each pass (0 without the pixel-side check)."""
         if not self.pixel_check:
@@ -172,11 +167,8 @@ class ArrayConfig:
 
     @property
     def latency(self) -> int:
-        """Cycles from a pixel vector's acceptance to its result beat being valid.
-
-        The kernel checksum column sits right of the last column: one more cycle.
-        """
-        return self.rows + self.cols + 1 + int(self.kernel_check)
+        """Cycles from a pixel vector's acceptance to its result beat being valid."""
+        return self.rows + self.cols + 1
 
     @property
     def name(self) -> str:

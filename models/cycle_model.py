@@ -5,14 +5,13 @@ valid and the result stream always ready (no back-pressure, no idle cycles):
 
 * The weight loader writes one PE row per cycle into the free bank: a tile takes ``rows``
   cycles. A bank is free once the pass that used it has issued its last vector and that
-  vector has passed the last column: from ``array_columns`` cycles later (``cols``, plus
-  the kernel checksum column). The first tile loads at cycle 0.
+  vector has passed the last column: from ``cols`` cycles later. The first tile loads at
+  cycle 0.
 * Pass ``n`` issues one pixel vector per cycle, from the cycle after its weight tile is
   complete and after pass ``n-1`` issued its last vector.
 * With the pixel-side check, a pass issues ``check_digits`` checksum digit vectors after
   its last pixel vector, and its bank drains after the last digit.
-* A result beat is valid ``latency`` cycles after its vector was issued
-  (``rows + cols + 1``, one more with the kernel checksum column).
+* A result beat is valid ``latency = rows + cols + 1`` cycles after its vector was issued.
 * With both checks (``abft="both"``), a pixel tile's results are held in the accumulators
   until its last pass has been checked, then drained one per cycle from the cycle after
   the pass's last vector (result ``p`` is valid ``latency`` cycles after drain step ``p``),
@@ -58,7 +57,7 @@ def pass_timings(config, pass_pixels, firsts=None, finals=None):
             raise ValueError(f"pass {n} issues {pixels} pixel vectors; a pass needs at least one")
         load_start = 0 if n == 0 else timings[-1].load_end + 1
         if n >= 2:
-            load_start = max(load_start, timings[n - 2].issue_end + config.array_columns)
+            load_start = max(load_start, timings[n - 2].issue_end + config.cols)
         load_end = load_start + config.rows - 1
         issue_start = load_end + 1 if n == 0 else max(load_end, timings[-1].issue_end) + 1
         if config.corrects and not firsts[n]:

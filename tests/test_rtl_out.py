@@ -53,6 +53,9 @@ def test_manifest_describes_ports_and_configuration():
     (ArrayConfig(rows=3, cols=2), "core"),
     (ArrayConfig(rows=2, cols=2, sparse=False), "core"),
     (ArrayConfig(group=16), "pe"),
+    (ArrayConfig(rows=3, cols=2, abft="both", faults=True), "core"),
+    (ArrayConfig(rows=2, cols=3, abft="pixel", sparse=False), "core"),
+    (ArrayConfig(rows=2, cols=2, abft="kernel", faults=True, group=16), "core"),
 ])
 def test_generated_verilog_is_lint_clean(tmp_path, config, top):
     write_rtl(config, tmp_path, (top,))
