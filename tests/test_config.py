@@ -47,14 +47,17 @@ def test_name_is_stable_and_distinct():
     assert ArrayConfig().dense_baseline().name != ArrayConfig().name
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 @pytest.mark.parametrize("block", ["sense_hw.pe.ProcessingElement", "sense_hw.array.SystolicArray",
                                    "sense_hw.accumulator.ColumnAccumulator",
                                    "sense_hw.core.SenseCore"])
 def test_blocks_take_only_a_config(block):
     import importlib
+
+    from amaranth.hdl import Fragment
     module, name = block.rsplit(".", 1)
     cls = getattr(importlib.import_module(module), name)
     with pytest.raises(TypeError, match="config must be an ArrayConfig, not {'rows': 2}"):
         cls(config={"rows": 2})
-    assert cls(config=ArrayConfig(rows=2, cols=2)).config == ArrayConfig(rows=2, cols=2)
+    block = cls(config=ArrayConfig(rows=2, cols=2))
+    assert block.config == ArrayConfig(rows=2, cols=2)
+    Fragment.get(block, None)  # and it elaborates
