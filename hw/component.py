@@ -24,6 +24,7 @@ class ConfigComponent(wiring.Component):
 
     def __init__(self, *, config, faults=None, name=None):
         if not isinstance(config, ArrayConfig):
+            self._MustUse__silence = True  # never built: no "unused elaboratable" warning
             raise TypeError(f"config must be an ArrayConfig, not {config!r}")
         self._config = config
         self._faults = faults if faults is not None else NO_FAULTS
