@@ -1,6 +1,6 @@
 """The accelerator core: weight loader, IFM skew, array, accumulators, result deskew."""
 
-from amaranth.hdl import Cat, EnableInserter, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -200,9 +200,12 @@ class SenseEngine(ConfigComponent):
             located = self._tile_summary(m, mismatches, drain_taps)
             m.d.comb += fix.eq(emit & (located.count == 1) & (syndrome == located.syndrome)
                                & (syndrome != 0))
+            # One subtractor: the located column's value, corrected, replaces it.
+            fixed = Signal(signed(cfg.acc_width), name="fixed_value")
+            m.d.comb += fixed.eq(Array(results[:cols])[located.column] - syndrome)
             for j in range(cols):
                 m.d.comb += self.results.payload.value[j].eq(
-                    Mux(fix & (located.column == j), results[j] - syndrome, results[j]))
+                    Mux(fix & (located.column == j), fixed, results[j]))
         else:
             for j in range(cols):
                 m.d.comb += self.results.payload.value[j].eq(results[j])
