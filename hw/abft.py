@@ -21,7 +21,8 @@ class ChecksumPE(ConfigComponent):
     Members
     -------
     x_in, bank_in, psum_in : In
-        As :class:`sense_hw.pe.ProcessingElement` (from the last data column).
+        As :class:`sense_hw.pe.ProcessingElement`; ``x_in`` and ``bank_in`` are the row's
+        left-edge inputs, the same column 0 gets.
     psum_out : Out(signed(acc_width))
         Registered; latency one cycle, one vector per cycle.
     w_en, w_bank, w_value : In

@@ -35,8 +35,6 @@ def _stream_members(config):
     }
     if config.abft != "none":
         members["status"] = Out(status_layout(config))
-    if config.faults:
-        members["fault"] = In(fault_layout(config))
     return members
 
 
@@ -49,7 +47,6 @@ class SenseEngine(ConfigComponent):
 
     def members(self, config):
         members = {**_stream_members(config), "advance": In(1)}
-        members.pop("fault", None)
         if config.abft != "none":
             members["cycle"] = In(32)
         return members
@@ -115,8 +112,7 @@ class SenseEngine(ConfigComponent):
 
         for b in range(2):
             full = Signal(name=f"bank{b}_full")
-            drain_cycles = cols - 1
-            drain = Signal(range(drain_cycles + 1), name=f"bank{b}_drain")
+            drain = Signal(range(cols), name=f"bank{b}_drain")
             with m.If(load_bank == b):
                 m.d.comb += self.weights.ready.eq(self.advance & ~full & (drain == 0))
             with m.If(issue_bank == b):
@@ -127,7 +123,7 @@ class SenseEngine(ConfigComponent):
             with m.If(array.w_en & (load_bank == b) & (load_row == rows - 1)):
                 m.d.sync += full.eq(1)
             with m.If(pass_done & (issue_bank == b)):
-                m.d.sync += [full.eq(0), drain.eq(drain_cycles)]
+                m.d.sync += [full.eq(0), drain.eq(cols - 1)]
 
         # -- skew: row i sees the vector i + 1 cycles after acceptance --------------------------
         for i in range(rows):
@@ -258,7 +254,7 @@ class SenseEngine(ConfigComponent):
         pixel_hit = Signal()
         kernel_hit = Signal()
         if cfg.pixel_check:
-            checked = [self._checked_passes(m, j) for j in range(cfg.cols)]
+            checked = [self._checked_passes(m, checker, j) for j, checker in enumerate(checkers)]
             hits = Cat(c.mismatch for c in checkers)
             m.d.comb += pixel_hit.eq(hits.any())
             with m.If(pixel_hit):
@@ -287,10 +283,9 @@ class SenseEngine(ConfigComponent):
         with m.If((pixel_hit | kernel_hit) & ~status.error):
             m.d.sync += [status.error.eq(1), status.first_cycle.eq(self.cycle)]
 
-    def _checked_passes(self, m, j):
+    def _checked_passes(self, m, checker, j):
         """Passes column ``j``'s checker has completed so far (the pass being flagged)."""
         count = Signal(16, name=f"passes_checked_c{j}")
-        checker = m.submodules[f"check_c{j}"]
         with m.If(checker.valid & checker.last_digit):
             m.d.sync += count.eq(count + 1)
         return count
@@ -335,7 +330,10 @@ class SenseCore(ConfigComponent):
 
     def members(self, config):
         self._sites = None
-        return _stream_members(config)
+        members = _stream_members(config)
+        if config.faults:
+            members["fault"] = In(fault_layout(config))
+        return members
 
     @property
     def fault_sites(self):

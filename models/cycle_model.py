@@ -79,18 +79,21 @@ def layer_cycles(config, pass_pixels, firsts=None, finals=None):
     return timings[-1].issue_end - config.check_digits + config.latency + 1
 
 
+def _pass_flags(tiling):
+    """``(pass_pixels, firsts, finals)`` of a :class:`sense_models.tiling.Tiling`."""
+    passes = tiling.passes
+    return (tiling.pass_pixels, [rt == 0 for _, _, rt in passes],
+            [rt == tiling.reduction_tiles - 1 for _, _, rt in passes])
+
+
 def tiling_cycles(config, tiling):
     """:func:`layer_cycles` of a :class:`sense_models.tiling.Tiling`."""
-    passes = tiling.passes
-    return layer_cycles(config, tiling.pass_pixels, [rt == 0 for _, _, rt in passes],
-                        [rt == tiling.reduction_tiles - 1 for _, _, rt in passes])
+    return layer_cycles(config, *_pass_flags(tiling))
 
 
 def check_done_cycles(config, tiling):
     """Cycles until the last pass's checks have completed (the status is final)."""
-    passes = tiling.passes
-    timings = pass_timings(config, tiling.pass_pixels, [rt == 0 for _, _, rt in passes],
-                           [rt == tiling.reduction_tiles - 1 for _, _, rt in passes])
+    timings = pass_timings(config, *_pass_flags(tiling))
     # The last digit reaches the last column's checker rows + cols cycles after its issue;
     # with correction the last drain step leaves pixels cycles later still.
     return timings[-1].issue_end + config.latency + 2 + \

@@ -86,15 +86,20 @@ def array_weights(config, w):
     packed values and indices) or ``G/2`` (dense, ``indices`` is ``None``). ``W`` is padded
     with zero rows to whole tiles and zero kernels to whole kernel tiles first.
     """
-    w = np.asarray(w)
-    t, k = w.shape
-    padded = np.pad(w, ((0, -t % config.tile_reduction), (0, -k % config.cols)))
+    padded = _pad_weights(config, w)
     if config.sparse:
         packed = pack(padded, config.group, weight_width=config.weight_width)
         return packed.values, packed.indices
     check_range("W", padded, config.weight_width)
     m = config.mults_per_pe
     return padded.reshape(-1, m, padded.shape[1]).transpose(0, 2, 1).astype(np.int64), None
+
+
+def _pad_weights(config, w):
+    """``W`` with zero rows up to whole reduction tiles and zero kernels up to whole tiles."""
+    w = np.asarray(w)
+    t, k = w.shape
+    return np.pad(w, ((0, -t % config.tile_reduction), (0, -k % config.cols)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,12 +132,12 @@ def schedule_layer(config, x, w):
     expected = matmul(x, w, acc_width=config.acc_width, ifm_width=config.ifm_width,
                       weight_width=config.weight_width)
     tiling = tile_layer(config, x.shape[0], x.shape[1], w.shape[1])
-    values, indices = array_weights(config, w)
+    wp = _pad_weights(config, w.astype(np.int64))
+    values, indices = array_weights(config, wp)
     tr, rows, cols = config.tile_reduction, config.rows, config.cols
     xp = np.pad(x.astype(np.int64), ((0, 0), (0, -x.shape[1] % tr)))
     yp = np.pad(expected, ((0, 0), (0, -w.shape[1] % cols)))
 
-    wp = np.pad(w.astype(np.int64), ((0, -w.shape[0] % tr), (0, -w.shape[1] % cols)))
     wv, wi, ws, pix, tags, first, last, end, check, digit, res_v, res_t = \
         ([] for _ in range(12))
     n_digits = config.check_digits

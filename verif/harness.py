@@ -106,7 +106,7 @@ class BenchHarness:
         await RisingEdge(self.dut.clk)
 
     async def run(self, job, *, layer=None, fault=None, reload=True):
-        """Run one job; returns a record with cycles, model and wall-clock numbers.
+        """Run one job; returns a JSON-able record: cycles, model cycles, wall clock, checks.
 
         ``layer`` overrides the job's ``(X, W)``; ``fault`` (fault-injection builds) is a dict
         of :func:`sense_models.formats.fault_format` fields with ``start`` counted from the
@@ -166,10 +166,10 @@ class BenchHarness:
             expected[-1, -1] += 1
         mismatches = int(np.count_nonzero(got != expected))
         tags_ok = bool(np.array_equal(fields["tag"], schedule.results["tag"]))
-        return {"cycles": cycles, "origin": int(dut.origin.value), "wall_s": wall, "mismatches": mismatches, "tags_ok": tags_ok,
+        return {"cycles": cycles, "model_cycles": model, "origin": int(dut.origin.value),
+                "wall_s": wall, "mismatches": mismatches, "tags_ok": tags_ok,
                 "extra_beats": extra, "outputs": int(schedule.expected.size),
-                "status": status, "tiling": schedule.tiling, "got": got,
-                "expected": schedule.expected}
+                "dense_macs": schedule.tiling.dense_macs, "status": status}
 
 
 def load_jobs():

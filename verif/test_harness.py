@@ -11,7 +11,6 @@ from pathlib import Path
 
 import cocotb
 
-from sense_models.cycle_model import tiling_cycles
 
 from .harness import BenchHarness, load_jobs
 from .tb_core import env_config
@@ -24,12 +23,9 @@ async def test_jobs(dut):
     records, failures = [], []
     for job in load_jobs():
         run = await harness.run(job)
-        tiling = run.pop("tiling")
-        run.pop("got")
-        run.pop("expected")
-        model = tiling_cycles(config, tiling)
+        model = run["model_cycles"]
         steady = not job.get("source_stall") and not job.get("sink_stall")
-        record = {**job, **run, "model_cycles": model, "dense_macs": tiling.dense_macs,
+        record = {**job, **run,
                   "sim_cycles_per_s": run["cycles"] / run["wall_s"] if run["wall_s"] else None}
         records.append(record)
         dut._log.info("%s: %d cycles (model %d), %d/%d outputs wrong, %.0f cycles/s",
