@@ -1,6 +1,6 @@
 """The weight-stationary systolic array of processing elements."""
 
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, Mux, signed, unsigned
 from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
@@ -27,6 +27,11 @@ class SystolicArray(ConfigComponent):
         Per-row weight bank travelling with ``x_in``.
     psum_out : Out(ArrayLayout(signed(acc_width), cols))
         Per-column tile sums at the bottom edge.
+    valid_in : In(rows)
+        Feeder builds only: per-row "``x_in`` is an issued vector", skewed like ``x_in``.
+    gated : Out(ArrayLayout(unsigned(...), 2))
+        Feeder builds only: multiplies gated this cycle in the PEs working with weight
+        bank 0 and bank 1.
     check_psum_out : Out(signed(acc_width))
         With the kernel-side check only: the checksum column's ``w_s . x`` for the vector,
         in step with column 0's sum.
@@ -49,6 +54,9 @@ class SystolicArray(ConfigComponent):
         }
         if config.kernel_check:
             members["check_psum_out"] = Out(signed(config.acc_width))
+        if config.feeder:
+            count = unsigned(config.multipliers.bit_length())
+            members.update({"valid_in": In(config.rows), "gated": Out(data.ArrayLayout(count, 2))})
         return members
 
     def elaborate(self, platform):
@@ -70,6 +78,13 @@ class SystolicArray(ConfigComponent):
                 ]
                 if cfg.sparse:
                     m.d.comb += pe.w_index.eq(self.w_data.index[j])
+                if cfg.feeder:
+                    m.d.comb += pe.valid_in.eq(self.valid_in[i] if j == 0
+                                               else pe_row[j - 1].valid_out)
+        if cfg.feeder:
+            for b in range(2):
+                m.d.comb += self.gated[b].eq(sum(
+                    Mux(pe.bank_in == b, sum(pe.gated[k] for k in range(cfg.mults_per_pe)), 0) for row in grid for pe in row))
         for j in range(cfg.cols):
             m.d.comb += self.psum_out[j].eq(grid[-1][j].psum_out)
         if cfg.kernel_check:

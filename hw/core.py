@@ -9,7 +9,9 @@ from .array import SystolicArray
 from .component import ConfigComponent
 from .abft import ColumnChecker
 from .faults import FLIP, FaultSites
-from .layouts import fault_layout, pixel_layout, result_layout, status_layout, weight_layout
+from .feeder import IfmFeeder
+from .layouts import (fault_layout, ifm_layout, pass_layout, pixel_layout, result_layout,
+                      stats_layout, status_layout, table_layout, weight_layout)
 
 __all__ = ["SenseEngine", "SenseCore"]
 
@@ -35,6 +37,8 @@ def _stream_members(config):
     }
     if config.abft != "none":
         members["status"] = Out(status_layout(config))
+    if config.feeder:
+        members["stats"] = Out(stream.Signature(stats_layout(config)))
     return members
 
 
@@ -130,14 +134,23 @@ class SenseEngine(ConfigComponent):
             x_taps = _delay(m, x_in[i], i + 1, f"x_row{i}")
             bank_taps = _delay(m, issue_bank, i + 1, f"bank_row{i}")
             m.d.comb += [array.x_in[i].eq(x_taps[-1]), array.bank_in[i].eq(bank_taps[-1])]
+            if cfg.feeder:
+                valid_taps = _delay(m, accept, i + 1, f"valid_row{i}", reset_less=False)
+                m.d.comb += array.valid_in[i].eq(valid_taps[-1])
 
         # -- metadata travels beside the wavefront: down the rows, then along the columns -------
         fields = {"valid": 1, "first": 1, "last": 1, "tag": range(cfg.acc_depth)}
         if cfg.pixel_check:
             fields.update({"check": 1, "digit": range(max(2, digits)), "last_digit": 1})
+        if cfg.feeder:
+            fields.update({"end": 1, "bank": 1, "issued": len(pixel.issued),
+                           "skipped": len(pixel.skipped)})
         meta = Signal(data.StructLayout(fields), name="meta")
         m.d.comb += [meta.valid.eq(accept), meta.first.eq(pixel.first),
                      meta.last.eq(pixel.last), meta.tag.eq(pixel.tag)]
+        if cfg.feeder:
+            m.d.comb += [meta.end.eq(pixel.end), meta.bank.eq(issue_bank),
+                         meta.issued.eq(pixel.issued), meta.skipped.eq(pixel.skipped)]
         if cfg.pixel_check:
             m.d.comb += [meta.check.eq(pixel.check), meta.digit.eq(pixel.digit),
                          meta.last_digit.eq(pixel.check & pixel.end)]
@@ -207,7 +220,28 @@ class SenseEngine(ConfigComponent):
                 m.d.comb += self.results.payload.value[j].eq(results[j])
         if cfg.abft != "none":
             self._status(m, mismatches, syndrome, emit, fix)
+        if cfg.feeder:
+            self._pass_stats(m, array, meta_taps[out_stage])
         return m
+
+    def _pass_stats(self, m, array, out):
+        """A pass's counters leave with its last vector, when all its multiplies are done.
+
+        Gated multiplies are counted per weight bank. The pass using a bank again starts
+        its first multiply at the earliest in the cycle its predecessor's count is read,
+        so that count restarts from that cycle's gated multiplies.
+        """
+        gated = [Signal(32, name=f"gated_bank{b}") for b in range(2)]
+        report = out.valid & out.end
+        for b in range(2):
+            with m.If(report & (out.bank == b)):
+                m.d.sync += gated[b].eq(array.gated[b])
+            with m.Else():
+                m.d.sync += gated[b].eq(gated[b] + array.gated[b])
+        m.d.comb += [self.stats.valid.eq(report),
+                     self.stats.payload.issued.eq(out.issued),
+                     self.stats.payload.skipped.eq(out.skipped),
+                     self.stats.payload.gated.eq(Mux(out.bank, gated[1], gated[0]))]
 
     def _tile_summary(self, m, checkers, drain_taps):
         """The pixel-side mismatches of the pixel tile being drained: how many, where, what.
@@ -331,6 +365,13 @@ class SenseCore(ConfigComponent):
     def members(self, config):
         self._sites = None
         members = _stream_members(config)
+        if config.feeder:
+            del members["pixels"]
+            members.update({
+                "table": In(stream.Signature(table_layout(config))),
+                "ifm": In(stream.Signature(ifm_layout(config))),
+                "passes": In(stream.Signature(pass_layout(config))),
+            })
         if config.faults:
             members["fault"] = In(fault_layout(config))
         return members
@@ -360,9 +401,20 @@ class SenseCore(ConfigComponent):
         if cfg.abft != "none":
             m.d.comb += [engine.cycle.eq(cycle), self.status.eq(engine.status)]
         m.submodules.engine = EnableInserter(advance)(engine)
-        m.d.comb += advance.eq(~self.results.valid | self.results.ready)
+        if cfg.feeder:  # both output streams hold the pipeline while a beat waits
+            m.d.comb += advance.eq((~self.results.valid | self.results.ready)
+                                   & (~engine.stats.valid | self.stats.ready))
+        else:
+            m.d.comb += advance.eq(~self.results.valid | self.results.ready)
         m.d.comb += engine.advance.eq(advance)
         wiring.connect(m, wiring.flipped(self.weights), engine.weights)
-        wiring.connect(m, wiring.flipped(self.pixels), engine.pixels)
         wiring.connect(m, engine.results, wiring.flipped(self.results))
+        if cfg.feeder:
+            m.submodules.feeder = feeder = IfmFeeder(config=cfg, name="feeder")
+            for port in ("table", "ifm", "passes"):
+                wiring.connect(m, wiring.flipped(getattr(self, port)), getattr(feeder, port))
+            wiring.connect(m, feeder.vectors, engine.pixels)
+            wiring.connect(m, engine.stats, wiring.flipped(self.stats))
+        else:
+            wiring.connect(m, wiring.flipped(self.pixels), engine.pixels)
         return m

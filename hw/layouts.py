@@ -6,11 +6,12 @@ The host-side packer and the RTL share one description of every bit, so they can
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from sense_models.formats import (fault_format, pixel_format, result_format, status_format,
+from sense_models.formats import (fault_format, ifm_format, pass_format, pixel_format,
+                                  result_format, stats_format, status_format, table_format,
                                   weight_format)
 
 __all__ = ["bus_layout", "pixel_layout", "weight_layout", "result_layout", "status_layout",
-           "fault_layout"]
+           "fault_layout", "ifm_layout", "table_layout", "pass_layout", "stats_layout"]
 
 
 def _field_shape(field):
@@ -43,3 +44,19 @@ def status_layout(config):
 
 def fault_layout(config):
     return bus_layout(fault_format(config))
+
+
+def ifm_layout(config):
+    return bus_layout(ifm_format(config))
+
+
+def table_layout(config):
+    return bus_layout(table_format(config))
+
+
+def pass_layout(config):
+    return bus_layout(pass_format(config))
+
+
+def stats_layout(config):
+    return bus_layout(stats_format(config))

@@ -41,6 +41,12 @@ class ProcessingElement(ConfigComponent):
         Weight write port: when ``w_en``, bank ``w_bank`` takes ``w_value`` (and, sparse,
         ``w_index``) at the clock edge.
 
+    valid_in, valid_out : In(1), Out(1)
+        Feeder builds only: ``x_in`` is an issued vector; registered to the right like ``x_in``.
+    gated : Out(G/2)
+        Feeder builds only: multiplier ``lane`` is gated this cycle (a valid vector whose
+        selected IFM value is zero: its product is forced to zero instead of computed).
+
     Latency is one cycle from ``x_in``/``psum_in`` to ``x_out``/``psum_out``; throughput is
     one pixel vector per cycle.
 
@@ -68,6 +74,8 @@ class ProcessingElement(ConfigComponent):
         }
         if config.sparse:
             members["w_index"] = In(data.ArrayLayout(unsigned(config.index_width), m))
+        if config.feeder:
+            members.update({"valid_in": In(1), "valid_out": Out(1), "gated": Out(m)})
         return members
 
     def select(self, lane, index):
@@ -101,7 +109,12 @@ class ProcessingElement(ConfigComponent):
                 else None
             operand = self.select(lane, index)
             product = Signal(signed(cfg.ifm_width + cfg.weight_width), name=f"product{lane}")
-            m.d.comb += product.eq(weight * operand)
+            if cfg.feeder:  # zero-operand gating: the multiplier's result is not used
+                gate = Signal(name=f"gate{lane}")
+                m.d.comb += [gate.eq(operand == 0), self.gated[lane].eq(gate & self.valid_in),
+                             product.eq(Mux(gate, 0, weight * operand))]
+            else:
+                m.d.comb += product.eq(weight * operand)
             products.append(faults.wire(m, product, kind="multiplier", block=block,
                                         name=f"product{lane}"))
 
@@ -118,4 +131,8 @@ class ProcessingElement(ConfigComponent):
                                    name="psum_reg")
         m.d.sync += [x_reg.eq(self.x_in), bank_reg.eq(self.bank_in), psum_reg.eq(total)]
         m.d.comb += [self.x_out.eq(x_out), self.bank_out.eq(bank_reg), self.psum_out.eq(psum_out)]
+        if cfg.feeder:
+            valid_reg = Signal(name="valid_reg")
+            m.d.sync += valid_reg.eq(self.valid_in)
+            m.d.comb += self.valid_out.eq(valid_reg)
         return m

@@ -54,6 +54,14 @@ class ArrayConfig:
     faults : bool
         Instrument fault sites that a testbench can trigger at run time (fault-injection
         build). ``False`` generates RTL identical to a build without the option.
+    feeder : bool
+        Build the IFM feeder (:mod:`sense_models.feeder`): an on-chip IFM buffer loaded in
+        the original channel order, a host-loadable channel-permutation table, zero-vector
+        skipping, zero-operand gating and per-pass counters. ``False`` generates RTL
+        identical to a build without the option (the host streams pixel vectors).
+    feeder_tiles : int
+        Reduction tiles per pixel the feeder's buffer and table hold (a power of two): the
+        largest layer reduction the feeder takes is ``feeder_tiles * tile_reduction``.
     """
 
     rows: int = 8
@@ -66,6 +74,8 @@ class ArrayConfig:
     acc_depth: int = 256
     abft: str = "none"
     faults: bool = False
+    feeder: bool = False
+    feeder_tiles: int = 16
 
     def __post_init__(self):
         _check_int("rows", self.rows, 1)
@@ -75,7 +85,8 @@ class ArrayConfig:
         _check_int("acc_width", self.acc_width, 1)
         _check_int("acc_depth", self.acc_depth, 1)
         _check_int("group", self.group, 2)
-        for name in ("sparse", "faults"):
+        _check_int("feeder_tiles", self.feeder_tiles, 1)
+        for name in ("sparse", "faults", "feeder"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.abft not in ABFT_OPTIONS:
@@ -92,6 +103,11 @@ class ArrayConfig:
                 f"{self.ifm_width + self.weight_width} bits")
         if self.acc_depth & (self.acc_depth - 1):
             raise ValueError(f"acc_depth must be a power of two, not {self.acc_depth}")
+        if self.feeder_tiles & (self.feeder_tiles - 1):
+            raise ValueError(f"feeder_tiles must be a power of two, not {self.feeder_tiles}")
+        if self.feeder and self.abft != "none":
+            raise ValueError(f"the IFM feeder is not built with ABFT checkers yet "
+                             f"(feeder=True needs abft='none', not {self.abft!r})")
         if self.pixel_check and self.ifm_width < 8:
             raise ValueError(f"the pixel-side check streams 7-bit digits: ifm_width must be at "
                              f"least 8, not {self.ifm_width}")
@@ -166,6 +182,16 @@ class ArrayConfig:
         return max(widths)
 
     @property
+    def feeder_tile_width(self) -> int:
+        """Bits of a reduction-tile number in the feeder's table and pass commands."""
+        return max(1, (self.feeder_tiles - 1).bit_length())
+
+    @property
+    def lane_width(self) -> int:
+        """Bits of a lane number (an element position within a pixel vector)."""
+        return max(1, (self.tile_reduction - 1).bit_length())
+
+    @property
     def latency(self) -> int:
         """Cycles from a pixel vector's acceptance to its result beat being valid."""
         return self.rows + self.cols + 1
@@ -177,7 +203,8 @@ class ArrayConfig:
         return (f"{kind}_r{self.rows}c{self.cols}g{self.group}"
                 f"_i{self.ifm_width}w{self.weight_width}a{self.acc_width}d{self.acc_depth}"
                 + ("" if self.abft == "none" else f"_abft-{self.abft}")
-                + ("_faults" if self.faults else ""))
+                + ("_faults" if self.faults else "")
+                + (f"_feed{self.feeder_tiles}" if self.feeder else ""))
 
     # -- (de)serialisation ---------------------------------------------------------------------
 

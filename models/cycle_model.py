@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 
 __all__ = ["PassTiming", "pass_timings", "layer_cycles", "tiling_cycles", "check_done_cycles",
-           "ideal_cycles"]
+           "ideal_cycles", "feeder_timings", "feeder_cycles"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,11 +40,13 @@ class PassTiming:
     issue_end: int     # last vector: the last pixel vector or the last checksum digit
 
 
-def pass_timings(config, pass_pixels, firsts=None, finals=None):
+def pass_timings(config, pass_pixels, firsts=None, finals=None, ready=None):
     """Timing of each pass, given the number of pixel vectors each one issues.
 
     ``firsts`` and ``finals`` flag the passes over the first and the last reduction tile
-    (needed with ``abft="both"``; by default every pass is both).
+    (needed with ``abft="both"``; by default every pass is both). ``ready(n, timings)``,
+    if given, is the earliest cycle pass ``n`` may issue for reasons outside the engine
+    (the feeder's buffer), given the timings of the passes before it.
     """
     firsts = [True] * len(pass_pixels) if firsts is None else list(firsts)
     finals = [True] * len(pass_pixels) if finals is None else list(finals)
@@ -62,6 +64,8 @@ def pass_timings(config, pass_pixels, firsts=None, finals=None):
         issue_start = load_end + 1 if n == 0 else max(load_end, timings[-1].issue_end) + 1
         if config.corrects and not firsts[n]:
             issue_start = max(issue_start, drain_end + 1)
+        if ready is not None:
+            issue_start = max(issue_start, ready(n, timings))
         issue_end = issue_start + pixels - 1 + config.check_digits
         if config.corrects and finals[n]:
             issue_end = max(issue_end, drain_end + 1)
@@ -103,3 +107,44 @@ def check_done_cycles(config, tiling):
 def ideal_cycles(config, dense_macs):
     """Dense-equivalent MACs over twice the multiplier count (the sparse array's 2x)."""
     return dense_macs / (2 * config.multipliers)
+
+
+def feeder_timings(config, groups, reduction_tiles, kernel_tiles, issued):
+    """Pass timings of a feeder build (:mod:`sense_models.feeder`).
+
+    ``groups`` are the pixels of each pixel tile, ``issued`` the vectors each pass issues,
+    passes in the feeder's order (pixel tile outer). On top of the engine's rules:
+
+    * The table (``reduction_tiles`` beats) loads first, from cycle 0; the IFM waits for it.
+    * A pixel tile loads one beat (one tile of one pixel) per cycle into a free buffer bank;
+      a bank is free from the cycle after the last vector of the last pass that read it
+      was accepted. Loads follow each other back to back.
+    * A pixel tile's passes issue from two cycles after its last beat was loaded (the
+      zero flags are written, then the first vector is read).
+    """
+    per_group = reduction_tiles * kernel_tiles
+    loads = []  # (first, last) load cycle of each pixel tile
+
+    def ready(n, timings):
+        group = n // per_group
+        while len(loads) <= group:
+            k = len(loads)
+            start = reduction_tiles if k == 0 else loads[-1][1] + 1
+            if k >= 2:  # its bank was read by pixel tile k - 2
+                start = max(start, timings[(k - 1) * per_group - 1].issue_end + 1)
+            loads.append((start, start + groups[k] * reduction_tiles - 1))
+        return loads[group][1] + 2
+
+    if len(issued) != len(groups) * per_group:
+        raise ValueError(f"{len(issued)} passes do not make {len(groups)} pixel tiles of "
+                         f"{per_group} passes")
+    return pass_timings(config, issued, ready=ready)
+
+
+def feeder_cycles(config, schedule):
+    """Cycles of a feeder :class:`sense_models.feeder.FeederSchedule`, up to and including
+    the cycle the last pass's counters come out."""
+    tiling = schedule.tiling
+    timings = feeder_timings(config, schedule.groups, tiling.reduction_tiles,
+                             tiling.kernel_tiles, schedule.issued)
+    return timings[-1].issue_end + config.latency + 1

@@ -17,7 +17,8 @@ import numpy as np
 from .intmath import to_unsigned, wrap
 
 __all__ = ["Field", "BusFormat", "pixel_format", "weight_format", "result_format",
-           "status_format", "fault_format"]
+           "status_format", "fault_format", "ifm_format", "table_format", "pass_format",
+           "stats_format"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +143,10 @@ def pixel_format(config):
     With the pixel-side check, each pass ends with ``check_digits`` vectors flagged
     ``check``: digit ``digit`` of the pass's checksum pixel (see :mod:`sense_models.abft`);
     ``end`` then marks the last digit.
+
+    In a feeder build this stream is internal (the feeder drives it): ``first`` and ``last``
+    are then per pixel (its first and last issued vector of the kernel tile), and the
+    pass's ``issued`` and ``skipped`` counts ride on its ``end`` beat.
     """
     fields = [
         Field("data", config.ifm_width, (config.rows, config.row_span), signed=True),
@@ -152,6 +157,9 @@ def pixel_format(config):
     ]
     if config.pixel_check:
         fields += [Field("check", 1), Field("digit", max(1, (config.check_digits - 1).bit_length()))]
+    if config.feeder:  # the feeder's per-pass counts, valid with ``end``
+        count = config.acc_depth.bit_length()
+        fields += [Field("issued", count), Field("skipped", count)]
     return BusFormat(tuple(fields))
 
 
@@ -210,4 +218,59 @@ def result_format(config):
     return BusFormat((
         Field("value", config.acc_width, (config.cols,), signed=True),
         Field("tag", config.tag_width),
+    ))
+
+
+# -- the IFM feeder's streams (feeder builds; see sense_models.feeder) -------------------------
+
+def ifm_format(config):
+    """One reduction tile of one pixel's IFM, in the original channel order.
+
+    A pixel tile is loaded pixel by pixel, each pixel's tiles in order; ``last`` marks a
+    pixel's last tile, ``end`` the pixel tile's last beat (always also ``last``).
+    """
+    return BusFormat((
+        Field("data", config.ifm_width, (config.rows, config.row_span), signed=True),
+        Field("last", 1),
+        Field("end", 1),
+    ))
+
+
+def table_format(config):
+    """One row of the feeder's permutation table: where one source tile's elements go.
+
+    Row ``t`` (beat ``t``) describes source reduction tile ``t``: destination lane ``l``
+    takes the element in source lane ``lane[l]``, and that element belongs to rearranged
+    tile ``tile[l]``. ``last`` marks the layer's last row.
+    """
+    lanes = (config.tile_reduction,)
+    return BusFormat((
+        Field("lane", config.lane_width, lanes),
+        Field("tile", config.feeder_tile_width, lanes),
+        Field("last", 1),
+    ))
+
+
+def pass_format(config):
+    """One pass of a feeder build: which rearranged tile it reads.
+
+    ``final`` marks the kernel tile's pass over the last reduction tile (pixels whose
+    remaining tiles are all zero finish in it), ``release`` the pixel tile's last pass (its
+    buffer bank is free after it), ``dense`` turns zero-vector skipping off for the pass.
+    """
+    return BusFormat((
+        Field("tile", config.feeder_tile_width),
+        Field("final", 1),
+        Field("release", 1),
+        Field("dense", 1),
+    ))
+
+
+def stats_format(config):
+    """The counters of one pass: vectors issued and skipped, multiplies gated (zero IFM)."""
+    count = config.acc_depth.bit_length()
+    return BusFormat((
+        Field("issued", count),
+        Field("skipped", count),
+        Field("gated", 32),
     ))

@@ -4,7 +4,8 @@ from amaranth.sim import Simulator
 
 from sense_hw.core import SenseCore
 from sense_models.cycle_model import check_done_cycles
-from sense_models.formats import (fault_format, pixel_format, result_format, status_format,
+from sense_models.formats import (fault_format, ifm_format, pass_format, pixel_format,
+                                  result_format, stats_format, status_format, table_format,
                                   weight_format)
 
 
@@ -62,3 +63,55 @@ def run_core(config, schedule, *, max_cycles=100_000, fault=None, stall=()):
     sim.add_testbench(testbench)
     sim.run()
     return result_format(config).unpack(words), cycles[0], status[0]
+
+
+def run_feeder_core(config, schedule, *, max_cycles=100_000, stall=()):
+    """Stream a :class:`sense_models.feeder.FeederSchedule` through a feeder build.
+
+    Returns ``(result fields, stats fields, cycles)``; ``cycles`` counts up to and including
+    the cycle the last pass's counters came out. The IFM follows the table (the feeder's
+    protocol); ``stall`` lists cycles in which neither output stream is ready.
+    """
+    dut = SenseCore(config=config)
+    words = {
+        "table": table_format(config).pack(**schedule.table),
+        "ifm": ifm_format(config).pack(**schedule.ifm),
+        "passes": pass_format(config).pack(**schedule.passes),
+        "weights": weight_format(config).pack(**schedule.weights),
+    }
+    passes = len(words["passes"])
+    results, stats = [], []
+    cycles = [None]
+
+    async def testbench(ctx):
+        sent = dict.fromkeys(words, 0)
+        cycle = 0
+        while len(stats) < passes:
+            if cycle >= max_cycles:
+                raise TimeoutError(f"{len(stats)} of {passes} passes done after {max_cycles} "
+                                   f"cycles")
+            for port in (dut.results, dut.stats):
+                ctx.set(port.ready, cycle not in stall)
+            table_done = sent["table"] == len(words["table"])
+            accepted = {}
+            for name, beats in words.items():
+                port = getattr(dut, name)
+                valid = sent[name] < len(beats) and (name != "ifm" or table_done)
+                ctx.set(port.valid, valid)
+                if valid:
+                    ctx.set(port.payload.as_value(), beats[sent[name]])
+                accepted[name] = valid and ctx.get(port.ready)
+            for port, seen in ((dut.results, results), (dut.stats, stats)):
+                if ctx.get(port.valid) and ctx.get(port.ready):
+                    seen.append(ctx.get(port.payload.as_value()))
+            await ctx.tick()
+            for name in words:
+                sent[name] += accepted[name]
+            cycle += 1
+        cycles[0] = cycle
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    return result_format(config).unpack(results), stats_format(config).unpack(stats), cycles[0]

@@ -1,0 +1,213 @@
+"""The IFM feeder: IFM buffer, channel-permutation table, zero-vector skipping."""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .component import ConfigComponent
+from .layouts import ifm_layout, pass_layout, pixel_layout, table_layout
+
+__all__ = ["IfmFeeder"]
+
+
+class IfmFeeder(ConfigComponent):
+    """Holds a pixel tile's IFM in the rearranged channel order and issues its non-zero vectors.
+
+    The host loads the IFM in the original channel order; the permutation table, which the
+    host loads between layers, says where each element goes (see :mod:`sense_models.feeder`
+    for what the table holds and how the host computes it). The buffer has two banks: a
+    pixel tile loads into one while the passes over the previous tile read the other.
+
+    Parameters
+    ----------
+    config : ArrayConfig
+        ``feeder_tiles``, ``acc_depth``, ``tile_reduction`` and ``ifm_width`` size it.
+
+    Members
+    -------
+    table : In(stream.Signature(table_layout(config)))
+        One table row per beat, row 0 first, ``last`` on the layer's last row. Accepted
+        only while the feeder is idle (no pixel tile loaded or being read); the IFM waits
+        while a table loads. Send a layer's IFM after its table has been accepted.
+    ifm : In(stream.Signature(ifm_layout(config)))
+        One source tile of one pixel per beat, one beat per cycle while a bank is free.
+    passes : In(stream.Signature(pass_layout(config)))
+        One command per pass: the rearranged tile it reads and its ``final``, ``release``
+        and ``dense`` flags.
+    vectors : Out(stream.Signature(pixel_layout(config)))
+        The issued pixel vectors, with the pixel's tag, per-pixel ``first``/``last``, the
+        pass's ``end`` and, on ``end``, the pass's ``issued``/``skipped`` counts.
+
+    A pixel tile's passes start two cycles after its last beat was loaded. Within a pass,
+    one vector per cycle; skipped vectors take no cycle. A pass with nothing to issue sends
+    pixel 0's (zero) vector as a placeholder, neither first nor last.
+    """
+
+    def members(self, config):
+        return {
+            "table": In(stream.Signature(table_layout(config))),
+            "ifm": In(stream.Signature(ifm_layout(config))),
+            "passes": In(stream.Signature(pass_layout(config))),
+            "vectors": Out(stream.Signature(pixel_layout(config))),
+        }
+
+    def elaborate(self, platform):
+        cfg = self._config
+        m = Module()
+        tiles, depth, lanes = cfg.feeder_tiles, cfg.acc_depth, cfg.tile_reduction
+
+        full = [Signal(name=f"bank{b}_full") for b in range(2)]
+        present = [Signal(depth, name=f"bank{b}_present") for b in range(2)]
+        count = [Signal(range(depth + 1), name=f"bank{b}_pixels") for b in range(2)]
+        # nonzero[b][p] bit t: rearranged tile t of pixel p in bank b holds a non-zero
+        nonzero = [[Signal(tiles, name=f"bank{b}_nonzero_p{p}") for p in range(depth)]
+                   for b in range(2)]
+        out_valid = Signal()
+        load_pixel = Signal(range(depth), name="load_pixel")
+        load_tile = Signal(range(tiles), name="load_tile")
+
+        # -- the table: flops, reset to the identity ------------------------------------------
+        table_lane = [[Signal(unsigned(cfg.lane_width), init=lane, name=f"table_t{t}_lane{lane}")
+                       for lane in range(lanes)] for t in range(tiles)]
+        table_tile = [[Signal(unsigned(cfg.feeder_tile_width), init=t,
+                              name=f"table_t{t}_tile{lane}")
+                       for lane in range(lanes)] for t in range(tiles)]
+        table_row = Signal(range(tiles), name="table_row")
+        table_busy = Signal()
+        idle = Signal()
+        m.d.comb += [
+            idle.eq(~full[0] & ~full[1] & (load_pixel == 0) & (load_tile == 0) & ~out_valid),
+            self.table.ready.eq(table_busy | idle),
+        ]
+        with m.If(self.table.valid & self.table.ready):
+            row = self.table.payload
+            for t in range(tiles):
+                with m.If(table_row == t):
+                    for lane in range(lanes):
+                        m.d.sync += [table_lane[t][lane].eq(row.lane[lane]),
+                                     table_tile[t][lane].eq(row.tile[lane])]
+            m.d.sync += [table_row.eq(Mux(row.last, 0, table_row + 1)), table_busy.eq(~row.last)]
+
+        # -- load: each element to its lane and rearranged tile, noting non-zeros ------------
+        load_bank = Signal()
+        loading = self.ifm.valid & self.ifm.ready
+        m.d.comb += self.ifm.ready.eq(~Mux(load_bank, full[1], full[0]) & ~table_busy
+                                      & ~(self.table.valid & self.table.ready))
+        source = [self.ifm.payload.data[e // cfg.row_span][e % cfg.row_span]
+                  for e in range(lanes)]
+        pixel_done = self.ifm.payload.last | self.ifm.payload.end
+        hits = Signal(tiles, name="load_hits")  # rearranged tiles this beat makes non-zero
+        seen = Signal(tiles, name="load_seen")  # ... and the pixel's earlier beats made
+        memories, lane_hits = [], []
+        for lane in range(lanes):
+            src = Array(table_lane[t][lane] for t in range(tiles))[load_tile]
+            dest = Array(table_tile[t][lane] for t in range(tiles))[load_tile]
+            value = Signal(signed(cfg.ifm_width), name=f"load_value{lane}")
+            m.d.comb += value.eq(Array(source)[src])
+            lane_hits.append(Mux(value != 0, (Const(1, tiles) << dest)[:tiles], 0))
+            memory = Memory(shape=signed(cfg.ifm_width), depth=2 * depth * tiles, init=[])
+            m.submodules[f"ifm_lane{lane}"] = memory
+            write = memory.write_port()
+            m.d.comb += [write.en.eq(loading), write.data.eq(value),
+                         write.addr.eq((load_bank * depth + load_pixel) * tiles + dest)]
+            memories.append(memory)
+        m.d.comb += hits.eq(_or_all(lane_hits))
+        with m.If(loading):
+            with m.If(pixel_done):
+                for b in range(2):
+                    with m.If(load_bank == b):
+                        for p in range(depth):
+                            with m.If(load_pixel == p):
+                                m.d.sync += nonzero[b][p].eq(seen | hits)
+                        m.d.sync += [present[b].eq(present[b] | (Const(1, depth) << load_pixel)),
+                                     count[b].eq(load_pixel + 1)]
+                m.d.sync += [seen.eq(0), load_tile.eq(0), load_pixel.eq(load_pixel + 1)]
+                with m.If(self.ifm.payload.end):
+                    m.d.sync += [Array(full)[load_bank].eq(1), load_bank.eq(~load_bank),
+                                 load_pixel.eq(0)]
+            with m.Else():
+                m.d.sync += [seen.eq(seen | hits), load_tile.eq(load_tile + 1)]
+
+        # -- issue: the next live pixel of the pass, lowest first ------------------------------
+        cmd = Signal.like(self.passes.payload, name="cmd")
+        cmd_valid = Signal()
+        issue_bank = Signal()
+        done = Signal(depth, name="pass_done_pixels")
+        pass_issued = Signal(range(depth + 1), name="pass_issued")
+        live = Signal(depth, name="live")
+        rows_now = []
+        for p in range(depth):
+            flags = Signal(tiles, name=f"issue_nonzero_p{p}")
+            m.d.comb += flags.eq(Mux(cmd.dense, (1 << tiles) - 1,
+                                     Mux(issue_bank, nonzero[1][p], nonzero[0][p])))
+            rows_now.append(flags)
+            m.d.comb += live[p].eq(Mux(issue_bank, present[1][p], present[0][p])
+                                   & (flags.bit_select(cmd.tile, 1) | (cmd.final & ~flags.any())))
+        remaining = Signal(depth, name="remaining")
+        m.d.comb += remaining.eq(live & ~done)
+        pick = Signal(range(depth), name="pick")
+        for p in reversed(range(depth)):  # the lowest set bit wins
+            with m.If(remaining[p]):
+                m.d.comb += pick.eq(p)
+        placeholder = ~live.any()
+        can_pick = Signal()
+        is_last = Signal()
+        m.d.comb += [
+            can_pick.eq(cmd_valid & Mux(issue_bank, full[1], full[0])
+                        & (remaining.any() | (placeholder & (pass_issued == 0)))),
+            is_last.eq((remaining & (remaining - 1)) == 0),
+        ]
+        flags = Array(rows_now)[pick]
+        below = Cat(flags[t] & (cmd.tile > t) for t in range(tiles)).any()
+        above = Cat(flags[t] & (cmd.tile < t) for t in range(tiles)).any()
+
+        out = self.vectors.payload
+        out_bank = Signal()
+        out_release = Signal()
+        advance = ~out_valid | self.vectors.ready
+        take = can_pick & advance
+        m.d.comb += self.vectors.valid.eq(out_valid)
+        for lane, memory in enumerate(memories):
+            read = memory.read_port()
+            m.d.comb += [read.en.eq(advance),
+                         read.addr.eq((issue_bank * depth + pick) * tiles + cmd.tile),
+                         out.data[lane // cfg.row_span][lane % cfg.row_span].eq(read.data)]
+        with m.If(advance):
+            m.d.sync += out_valid.eq(take)
+        with m.If(take):
+            issued = pass_issued + 1
+            m.d.sync += [
+                out.tag.eq(pick),
+                out.first.eq(~below & ~placeholder),
+                out.last.eq((cmd.final | ~above) & ~placeholder),
+                out.end.eq(is_last),
+                out.issued.eq(issued),
+                out.skipped.eq(Mux(issue_bank, count[1], count[0]) - issued),
+                out_bank.eq(issue_bank),
+                out_release.eq(cmd.release),
+                done.eq(done | (Const(1, depth) << pick)[:depth]),
+                pass_issued.eq(issued),
+            ]
+            with m.If(is_last):
+                m.d.sync += [done.eq(0), pass_issued.eq(0), cmd_valid.eq(0)]
+                with m.If(cmd.release):
+                    m.d.sync += issue_bank.eq(~issue_bank)
+        m.d.comb += self.passes.ready.eq(~cmd_valid | (take & is_last))
+        with m.If(self.passes.valid & self.passes.ready):
+            m.d.sync += [cmd.eq(self.passes.payload), cmd_valid.eq(1)]
+
+        # -- a bank is free once the vector ending its last pass has been taken ---------------
+        with m.If(self.vectors.valid & self.vectors.ready & out.end & out_release):
+            for b in range(2):
+                with m.If(out_bank == b):
+                    m.d.sync += [full[b].eq(0), present[b].eq(0)]
+        return m
+
+
+def _or_all(values):
+    """Bitwise OR of ``values``, as a balanced tree."""
+    while len(values) > 1:
+        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]

@@ -1,0 +1,309 @@
+"""The IFM feeder of a ``feeder=True`` build: host-side planning, packing and golden behaviour.
+
+The host loads a pixel tile's IFM into the core's buffer in the original channel order, one
+source reduction tile of one pixel per beat. On the way in, the feeder moves every element
+to its place in the rearranged order given by a channel permutation (the *table*), and
+notes which rearranged tiles of the pixel hold a non-zero. Passes then read rearranged
+tiles; a pixel vector that is zero over the pass's tile is not issued at all.
+
+The buffer has one memory per lane (element position within a vector), so each beat can
+write one element into every lane, each at its own address. A channel permutation is
+realised by choosing, for every element, the destination lane within its rearranged tile
+so that the elements of one source tile go to distinct lanes; such a choice always exists
+(an edge colouring of a regular bipartite multigraph, source tiles x rearranged tiles, one
+edge per element: König's theorem). Which tile an element lands in is what the
+permutation decides, and what decides skipping; the lane within the tile only moves it
+inside its pruning group, and the packer prunes in that final order.
+
+Per kernel tile, each pixel's vectors go out in tile order over the tiles where it is
+non-zero: its first issued vector starts its accumulator, its last one emits the result.
+A pixel that is zero everywhere is issued once, in the final pass, so its (zero) result is
+still emitted. A pass with nothing to issue sends pixel 0's zero vector as a placeholder
+(neither first nor last), because every pass has to consume its weight tile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+
+from .golden import matmul
+from .rearrange import check_permutation, reduction_order, zero_vectors
+from .sparsity import check_half_sparse, pack, prune
+from .tiling import Tiling
+
+__all__ = ["FeederPlan", "plan_feeder", "FeederWeights", "pack_for_feeder", "FeederSchedule",
+           "issue_plan", "schedule_feeder", "feeder_pass_order"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FeederPlan:
+    """A channel permutation as the feeder realises it for one layer.
+
+    Attributes
+    ----------
+    channels : tuple of int
+        The channel permutation: rearranged channel ``i`` is original channel
+        ``channels[i]``.
+    kernel_area : int
+        Reduction elements per channel (``kh * kw``).
+    reduction : int
+        ``T``, the layer's reduction length.
+    order : int64 array (tiles * tile_reduction,)
+        Source reduction element of every rearranged position (padding elements, beyond
+        ``T``, are zero).
+    lanes, tiles : int64 arrays (tiles, tile_reduction)
+        The table the host loads: source tile ``t``'s element in lane ``lanes[t, l]`` goes
+        to lane ``l`` of rearranged tile ``tiles[t, l]``.
+    """
+    channels: tuple
+    kernel_area: int
+    reduction: int
+    order: np.ndarray
+    lanes: np.ndarray
+    tiles: np.ndarray
+
+    @property
+    def key(self):
+        """What identifies the rearrangement (weights packed for it carry the same key)."""
+        return (self.channels, self.kernel_area, self.reduction)
+
+    @property
+    def reduction_tiles(self):
+        return self.lanes.shape[0]
+
+
+def plan_feeder(config, channels, kernel_area, reduction):
+    """The :class:`FeederPlan` of channel permutation ``channels`` for a ``T = reduction`` layer.
+
+    Raises ``ValueError`` if ``channels`` is not a permutation of the layer's channels or the
+    layer needs more reduction tiles than the feeder holds.
+    """
+    if not config.feeder:
+        raise ValueError(f"configuration {config.name} has no IFM feeder (feeder=False)")
+    if kernel_area < 1 or reduction % kernel_area:
+        raise ValueError(f"reduction {reduction} is not a whole number of channels of "
+                         f"{kernel_area} elements")
+    check_permutation(channels, reduction // kernel_area)
+    tr = config.tile_reduction
+    tiles = -(-reduction // tr)
+    if tiles > config.feeder_tiles:
+        raise ValueError(f"a reduction of {reduction} needs {tiles} tiles of {tr}; the feeder "
+                         f"holds {config.feeder_tiles} (feeder_tiles)")
+    wanted = np.concatenate([reduction_order(channels, kernel_area),
+                             np.arange(reduction, tiles * tr)])
+    position = np.empty_like(wanted)
+    position[wanted] = np.arange(len(wanted))
+    source = np.arange(len(wanted))
+    lane = position % tr
+    if len(set(zip(source // tr, lane))) != len(source):  # two elements of a beat collide
+        lane = _edge_colours(source // tr, position // tr, tiles, tr)
+    order = np.empty_like(wanted)
+    order[(position // tr) * tr + lane] = source
+    lanes = np.empty((tiles, tr), dtype=np.int64)
+    dest = np.empty((tiles, tr), dtype=np.int64)
+    lanes[source // tr, lane] = source % tr
+    dest[source // tr, lane] = position // tr
+    return FeederPlan(tuple(int(c) for c in channels), int(kernel_area), int(reduction),
+                      order, lanes, dest)
+
+
+def _edge_colours(left, right, nodes, degree):
+    """Colour the edges ``(left[e], right[e])`` of a ``degree``-regular bipartite multigraph
+    with ``degree`` colours so that no two edges at a node share one.
+
+    Peels off one perfect matching per colour (Kuhn's augmenting paths; a regular bipartite
+    multigraph always has one, and removing it leaves a regular one).
+    """
+    edges = {}
+    for e, (u, v) in enumerate(zip(left, right)):
+        edges.setdefault((int(u), int(v)), []).append(e)
+    colour = np.empty(len(left), dtype=np.int64)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * nodes + 100))
+    for c in range(degree):
+        adjacent = [[] for _ in range(nodes)]
+        for (u, v), ids in edges.items():
+            if ids:
+                adjacent[u].append(v)
+        partner = [-1] * nodes  # right node -> left node
+
+        def augment(u, seen):
+            for v in adjacent[u]:
+                if not seen[v]:
+                    seen[v] = True
+                    if partner[v] < 0 or augment(partner[v], seen):
+                        partner[v] = u
+                        return True
+            return False
+
+        for u in range(nodes):
+            if not augment(u, [False] * nodes):
+                raise AssertionError("a regular bipartite multigraph has a perfect matching")
+        for v, u in enumerate(partner):
+            colour[edges[(u, v)].pop()] = c
+    return colour
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FeederWeights:
+    """Weights ``W'`` in the rearranged reduction order of the plan with key ``plan_key``."""
+    plan_key: tuple
+    matrix: np.ndarray
+
+
+def pack_for_feeder(config, w, plan, *, prune_weights=True):
+    """``W`` (T, K) rearranged by ``plan``, then pruned to 1/2 sparsity in that order.
+
+    Pruning groups must follow the rearranged order: weights pruned in the original order no
+    longer meet the 1/2 rule once rearranged. With ``prune_weights=False`` the rearranged
+    weights must already meet it (``ValueError`` otherwise).
+    """
+    w = np.asarray(w)
+    if w.ndim != 2 or w.shape[0] != plan.reduction:
+        raise ValueError(f"W{w.shape} does not have the plan's reduction of {plan.reduction}")
+    padded = np.pad(w, ((0, len(plan.order) - w.shape[0]), (0, 0)))[plan.order]
+    if config.sparse:
+        if prune_weights:
+            padded = prune(padded, config.group)
+        check_half_sparse(padded, config.group)
+    return FeederWeights(plan.key, padded)
+
+
+def feeder_pass_order(tiling):
+    """``(kernel_tile, pixel_tile, reduction_tile)`` of every pass of a feeder build.
+
+    The pixel tile is the outer loop: its IFM is loaded once and read by every kernel tile.
+    """
+    return [(kt, pt, rt) for pt in range(tiling.pixel_tiles)
+            for kt in range(tiling.kernel_tiles) for rt in range(tiling.reduction_tiles)]
+
+
+def issue_plan(config, nonzero, rt, final, *, dense=False):
+    """What one pass issues: ``(pixels, first, last)`` arrays, in issue order.
+
+    ``nonzero`` (pixels, tiles) flags the pixel tile's non-zero rearranged vectors.
+    """
+    eff = np.ones_like(nonzero) if dense else nonzero
+    live = eff[:, rt] | (final & ~eff.any(axis=1))
+    first = ~eff[:, :rt].any(axis=1)
+    last = final | ~eff[:, rt + 1:].any(axis=1)
+    pixels = np.flatnonzero(live)
+    if not pixels.size:  # placeholder: pixel 0's zero vector, neither first nor last
+        return np.array([0]), np.array([False]), np.array([False])
+    return pixels, first[pixels], last[pixels]
+
+
+@dataclasses.dataclass(frozen=True)
+class FeederSchedule:
+    """Everything that crosses a feeder build's streams for one layer, and what it computes.
+
+    ``table``, ``ifm``, ``passes``, ``weights`` and ``results`` are per-beat field arrays of
+    their streams; ``stats`` the expected counters of every pass; ``issued`` the vectors
+    each pass issues (for the cycle model); ``groups`` the pixels of each pixel tile.
+    """
+    tiling: Tiling
+    plan: FeederPlan
+    table: dict
+    ifm: dict
+    passes: dict
+    weights: dict
+    results: dict
+    stats: dict
+    issued: list
+    groups: list
+    expected: np.ndarray
+
+
+def schedule_feeder(config, x, weights, plan, *, dense=False):
+    """The stream contents, counters and golden result of ``Y = X @ W`` on a feeder build.
+
+    ``x`` is the IFM (P, T) in the original channel order; ``weights`` come from
+    :func:`pack_for_feeder` with the same ``plan`` (``ValueError`` otherwise: the core
+    would compute with the weights in one order and the IFM in another). ``dense`` turns
+    skipping off. The golden result is ``X' @ W'`` (both rearranged).
+    """
+    if not isinstance(weights, FeederWeights):
+        raise TypeError(f"weights must come from pack_for_feeder, not {type(weights).__name__}")
+    if weights.plan_key != plan.key:
+        raise ValueError(f"the weights were packed for channel order {list(weights.plan_key[0])}"
+                         f" (kernel area {weights.plan_key[1]}, T={weights.plan_key[2]}), but "
+                         f"the table to load is for {list(plan.channels)} (kernel area "
+                         f"{plan.kernel_area}, T={plan.reduction}); pack them for this plan")
+    x = np.asarray(x).astype(np.int64)
+    if x.ndim != 2 or x.shape[1] != plan.reduction:
+        raise ValueError(f"X{x.shape} does not have the plan's reduction of {plan.reduction}")
+    tr, rows, cols = config.tile_reduction, config.rows, config.cols
+    wr = weights.matrix.astype(np.int64)
+    xp = np.pad(x, ((0, 0), (0, len(plan.order) - x.shape[1])))
+    xr = xp[:, plan.order]
+    expected = matmul(xr, wr, acc_width=config.acc_width, ifm_width=config.ifm_width,
+                      weight_width=config.weight_width)
+    tiling = Tiling(config, x.shape[0], len(plan.order), wr.shape[1])
+    n_tiles = tiling.reduction_tiles
+    wk = np.pad(wr, ((0, 0), (0, -wr.shape[1] % cols)))
+    yp = np.pad(expected, ((0, 0), (0, -wr.shape[1] % cols)))
+    if config.sparse:
+        packed = pack(wk, config.group, weight_width=config.weight_width)
+        values, indices = packed.values, packed.indices
+        lane_of = (np.arange(rows)[:, None, None] * config.row_span + indices.reshape(
+            n_tiles, rows, -1, config.mults_per_pe))  # (tiles, rows, K, m) element per multiply
+    else:
+        values = wk.reshape(-1, config.mults_per_pe, wk.shape[1]).transpose(0, 2, 1)
+        indices = None
+        lane_of = np.broadcast_to(
+            (np.arange(rows)[:, None, None] * config.row_span
+             + np.arange(config.mults_per_pe)[None, None, :])[None, :, :, :],
+            (n_tiles, rows, wk.shape[1], config.mults_per_pe))
+    nonzero = ~zero_vectors(xr, tr)
+
+    ifm = {"data": [], "last": [], "end": []}
+    cmd = {"tile": [], "final": [], "release": [], "dense": []}
+    wv, wi, res_v, res_t, issued = [], [], [], [], []
+    stats = {"issued": [], "skipped": [], "gated": []}
+    groups = []
+    order = feeder_pass_order(tiling)
+    for pt in range(tiling.pixel_tiles):
+        pixels = tiling.pixel_tile(pt)
+        groups.append(len(pixels))
+        block = xp[pixels.start:pixels.stop].reshape(len(pixels), n_tiles, rows, -1)
+        ifm["data"].append(block.reshape(-1, rows, block.shape[-1]))
+        ifm["last"].append(np.tile(np.arange(n_tiles) == n_tiles - 1, len(pixels)))
+        ifm["end"].append(np.arange(len(pixels) * n_tiles) == len(pixels) * n_tiles - 1)
+    for kt, pt, rt in order:
+        pixels = tiling.pixel_tile(pt)
+        final = rt == n_tiles - 1
+        kernels = slice(kt * cols, (kt + 1) * cols)
+        groups_ = slice(rt * rows, (rt + 1) * rows)
+        wv.append(values[groups_, kernels])
+        if indices is not None:
+            wi.append(indices[groups_, kernels])
+        cmd["tile"].append(rt)
+        cmd["final"].append(final)
+        cmd["release"].append(final and kt == tiling.kernel_tiles - 1)
+        cmd["dense"].append(dense)
+        local = nonzero[pixels.start:pixels.stop]
+        who, _, last = issue_plan(config, local, rt, final, dense=dense)
+        vectors = xr[pixels.start + who, rt * tr:(rt + 1) * tr]
+        operands = vectors[:, lane_of[rt, :, kernels]]
+        stats["issued"].append(len(who))
+        stats["skipped"].append(len(pixels) - len(who))
+        stats["gated"].append(int(np.count_nonzero(operands == 0)))
+        issued.append(len(who))
+        done = who[last]
+        res_v.append(yp[pixels.start + done, kernels])
+        res_t.append(done)
+    table = {"lane": plan.lanes, "tile": plan.tiles,
+             "last": (np.arange(n_tiles) == n_tiles - 1).astype(np.int64)}
+    weights_stream = {"value": np.concatenate(wv)}
+    if indices is not None:
+        weights_stream["index"] = np.concatenate(wi)
+    return FeederSchedule(
+        tiling, plan, table,
+        {k: np.concatenate(v).astype(np.int64) for k, v in ifm.items()},
+        {k: np.asarray(v, dtype=np.int64) for k, v in cmd.items()},
+        weights_stream,
+        {"value": np.concatenate(res_v), "tag": np.concatenate(res_t)},
+        {k: np.asarray(v, dtype=np.int64) for k, v in stats.items()},
+        issued, groups, expected)
