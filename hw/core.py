@@ -2,6 +2,7 @@
 
 from amaranth.hdl import Array, Cat, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .accumulator import ColumnAccumulator
@@ -401,20 +402,42 @@ class SenseCore(ConfigComponent):
         if cfg.abft != "none":
             m.d.comb += [engine.cycle.eq(cycle), self.status.eq(engine.status)]
         m.submodules.engine = EnableInserter(advance)(engine)
-        if cfg.feeder:  # both output streams hold the pipeline while a beat waits
-            m.d.comb += advance.eq((~self.results.valid | self.results.ready)
-                                   & (~engine.stats.valid | self.stats.ready))
-        else:
+        if not cfg.feeder:
             m.d.comb += advance.eq(~self.results.valid | self.results.ready)
         m.d.comb += engine.advance.eq(advance)
         wiring.connect(m, wiring.flipped(self.weights), engine.weights)
-        wiring.connect(m, engine.results, wiring.flipped(self.results))
+        if cfg.feeder:
+            self._outputs(m, engine, advance)
+        else:
+            wiring.connect(m, engine.results, wiring.flipped(self.results))
         if cfg.feeder:
             m.submodules.feeder = feeder = IfmFeeder(config=cfg, name="feeder")
             for port in ("table", "ifm", "passes"):
                 wiring.connect(m, wiring.flipped(getattr(self, port)), getattr(feeder, port))
             wiring.connect(m, feeder.vectors, engine.pixels)
-            wiring.connect(m, engine.stats, wiring.flipped(self.stats))
         else:
             wiring.connect(m, wiring.flipped(self.pixels), engine.pixels)
         return m
+
+    def _outputs(self, m, engine, advance):
+        """Results and per-pass counters, each with its own back-pressure.
+
+        The counters go through a small FIFO (one cycle later than the engine reports
+        them), so a result beat and a counter beat can each wait on their own: the
+        pipeline holds while a result waits or while the FIFO is full, and a result is
+        offered only while the FIFO has room, so no beat is ever taken twice.
+        """
+        fifo = SyncFIFO(width=len(self.stats.payload.as_value()), depth=4)
+        m.submodules.stats_fifo = fifo
+        m.d.comb += [
+            advance.eq(fifo.w_rdy & (~engine.results.valid | self.results.ready)),
+            self.results.valid.eq(engine.results.valid & fifo.w_rdy),
+            self.results.payload.eq(engine.results.payload),
+            engine.results.ready.eq(self.results.ready),
+            fifo.w_en.eq(engine.stats.valid & advance),
+            fifo.w_data.eq(engine.stats.payload),
+            engine.stats.ready.eq(fifo.w_rdy),
+            self.stats.valid.eq(fifo.r_rdy),
+            self.stats.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.stats.ready),
+        ]

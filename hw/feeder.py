@@ -52,6 +52,10 @@ class IfmFeeder(ConfigComponent):
             "vectors": Out(stream.Signature(pixel_layout(config))),
         }
 
+    def source_lane(self, lane, entry):
+        """The source lane whose element lane ``lane`` stores: the table's ``entry``."""
+        return entry
+
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
@@ -101,7 +105,7 @@ class IfmFeeder(ConfigComponent):
         seen = Signal(tiles, name="load_seen")  # ... and the pixel's earlier beats made
         memories, lane_hits = [], []
         for lane in range(lanes):
-            src = Array(table_lane[t][lane] for t in range(tiles))[load_tile]
+            src = self.source_lane(lane, Array(table_lane[t][lane] for t in range(tiles))[load_tile])
             dest = Array(table_tile[t][lane] for t in range(tiles))[load_tile]
             value = Signal(signed(cfg.ifm_width), name=f"load_value{lane}")
             m.d.comb += value.eq(Array(source)[src])

@@ -143,8 +143,9 @@ def feeder_timings(config, groups, reduction_tiles, kernel_tiles, issued):
 
 def feeder_cycles(config, schedule):
     """Cycles of a feeder :class:`sense_models.feeder.FeederSchedule`, up to and including
-    the cycle the last pass's counters come out."""
+    the cycle the last pass's counters come out (one cycle after its last vector's result
+    would: they pass through a FIFO)."""
     tiling = schedule.tiling
     timings = feeder_timings(config, schedule.groups, tiling.reduction_tiles,
                              tiling.kernel_tiles, schedule.issued)
-    return timings[-1].issue_end + config.latency + 1
+    return timings[-1].issue_end + config.latency + 2

@@ -6,7 +6,8 @@ import numpy as np
 
 from .sparsity import prune
 
-__all__ = ["SHAPE_CASES", "case_shape", "random_activations", "random_weights", "random_layer"]
+__all__ = ["SHAPE_CASES", "case_shape", "random_activations", "random_weights", "random_layer",
+           "FEEDER_CASES", "channel_densities", "feeder_layer"]
 
 #: Edge cases of a layer ``(P, T, K)`` relative to an array configuration.
 SHAPE_CASES = ("exact", "ragged", "few_pix", "one_pixel", "pix_tiles", "signed_ifm")
@@ -34,18 +35,28 @@ def case_shape(config, case):
         raise ValueError(f"unknown shape case {case!r}; choose one of {SHAPE_CASES}") from None
 
 
-def random_activations(rng, pixels, reduction, *, relu=True, width=8, zero_fraction=None):
+def channel_densities(rng, channels, *, dead=0.1):
+    """Per-channel densities spread over 0..1, a fraction ``dead`` of the channels dead."""
+    density = rng.beta(0.7, 1.0, size=channels)
+    density[rng.random(channels) < dead] = 0.0
+    return density
+
+
+def random_activations(rng, pixels, reduction, *, relu=True, width=8, zero_fraction=None,
+                       density=None):
     """Activations ``X`` (P, T): post-ReLU ones have per-channel densities spread over 0..1.
 
     Real post-ReLU feature maps are mostly zeros and their density differs a lot between
-    channels, so each reduction element draws its own density (some channels dead).
+    channels, so each reduction element draws its own density (some channels dead), unless
+    ``density`` gives one per element.
     """
     hi = (1 << (width - 1)) - 1
     if not relu:
         return rng.integers(-hi - 1, hi + 1, size=(pixels, reduction))
-    if zero_fraction is None:
-        density = rng.beta(0.7, 1.0, size=reduction)
-        density[rng.random(reduction) < 0.1] = 0.0
+    if density is not None:
+        density = np.asarray(density, dtype=float)
+    elif zero_fraction is None:
+        density = channel_densities(rng, reduction)
     else:
         density = np.full(reduction, 1.0 - zero_fraction)
     magnitude = np.minimum(rng.exponential(hi / 4, size=(pixels, reduction)), hi).astype(np.int64)
@@ -67,3 +78,44 @@ def random_layer(config, rng, case):
     w = random_weights(rng, reduction, kernels, width=config.weight_width,
                        group=config.group if config.sparse else None)
     return x, w
+
+
+#: Activation patterns of the feeder tests (a random layer each; see :func:`feeder_layer`).
+FEEDER_CASES = ("clustered", "random_perm", "zero_tiles", "no_zeros", "single_nonzero",
+                "zero_pixels")
+
+
+def feeder_layer(config, rng, case):
+    """``(X, W, channels, kernel_area)`` of a feeder test case on ``config``.
+
+    ``channels`` is the permutation to load: the density clustering of
+    :func:`sense_models.rearrange.cluster_by_density` where the case is about realistic
+    data, a random one where it is about the table. ``W`` is not yet pruned (the packer
+    prunes in the rearranged order).
+    """
+    from .rearrange import cluster_by_density
+    if case not in FEEDER_CASES:
+        raise ValueError(f"unknown feeder case {case!r}; choose one of {FEEDER_CASES}")
+    tr = config.tile_reduction
+    kernel_area = int(rng.choice([1, 4, 9]))
+    most = config.feeder_tiles * tr // kernel_area
+    channels = int(rng.integers(max(1, min(most, tr // kernel_area + 1)), most + 1))
+    reduction = channels * kernel_area
+    pixels = 2 * config.acc_depth + 3
+    kernels = 2 * config.cols + 1
+    density = channel_densities(rng, channels, dead=0.5 if case == "zero_tiles" else 0.2)
+    x = random_activations(rng, pixels, reduction, width=config.ifm_width,
+                           density=np.repeat(density, kernel_area))
+    hi = (1 << (config.ifm_width - 1)) - 1
+    if case == "no_zeros":
+        x = rng.integers(1, hi + 1, size=x.shape) * rng.choice([-1, 1], size=x.shape)
+    elif case == "single_nonzero":
+        x = np.zeros_like(x)
+        x[np.arange(pixels), rng.integers(0, reduction, pixels)] = rng.integers(1, hi + 1, pixels)
+    elif case == "zero_pixels":
+        x[rng.random(pixels) < 0.3] = 0
+    w = random_weights(rng, reduction, kernels, width=config.weight_width)
+    order = cluster_by_density((x != 0).reshape(pixels, channels, kernel_area).mean(axis=(0, 2)))
+    if case in ("random_perm", "no_zeros"):
+        order = rng.permutation(channels)
+    return x, w, order, kernel_area

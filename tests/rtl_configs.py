@@ -13,3 +13,9 @@ CORE_CONFIGS = [
     ArrayConfig(rows=3, cols=2, group=8, acc_depth=8, abft="kernel"),
 ]
 PE_CONFIGS = [ArrayConfig(group=g) for g in (2, 4, 8, 16)] + [ArrayConfig(sparse=False)]
+
+#: Feeder builds: the permutation table, skipping, gating and counters.
+FEEDER_CONFIGS = [
+    ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, feeder=True, feeder_tiles=8),
+    ArrayConfig(rows=3, cols=2, group=2, sparse=False, acc_depth=4, feeder=True, feeder_tiles=4),
+]

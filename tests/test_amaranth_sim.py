@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from amaranth_tb import run_core
+from amaranth_tb import run_core, run_feeder_core
 from sense_hw.pe import ProcessingElement
 from sense_models.config import ArrayConfig
-from sense_models.cycle_model import tiling_cycles
+from sense_models.cycle_model import feeder_cycles, tiling_cycles
+from sense_models.feeder import pack_for_feeder, plan_feeder, schedule_feeder
 from sense_models.golden import pe_sum
 from sense_models.tiling import results_to_matrix, schedule_layer
-from sense_models.workloads import random_activations, random_layer, random_weights
+from sense_models.workloads import (FEEDER_CASES, feeder_layer, random_activations,
+                                    random_layer, random_weights)
 
 
 @pytest.mark.parametrize("config", [ArrayConfig(rows=2, cols=2, acc_depth=4),
@@ -151,3 +153,33 @@ def test_a_flip_during_a_stall_still_happens():
     _, _, stalled = _fault_run(config, "pe_r0_c0.psum_reg", mode=3, start=10, bit=12,
                                stall=range(8, 14))
     assert quiet["error"] and stalled["error"]
+
+
+FEEDER_CONFIG = ArrayConfig(rows=2, cols=2, group=4, acc_depth=4, feeder=True, feeder_tiles=4)
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["skip", "dense"])
+@pytest.mark.parametrize("case", FEEDER_CASES)
+def test_feeder_core_matches_golden_counters_and_cycle_model(case, dense):
+    rng = np.random.default_rng(11)
+    x, w, channels, kernel_area = feeder_layer(FEEDER_CONFIG, rng, case)
+    plan = plan_feeder(FEEDER_CONFIG, channels, kernel_area, x.shape[1])
+    s = schedule_feeder(FEEDER_CONFIG, x, pack_for_feeder(FEEDER_CONFIG, w, plan), plan,
+                        dense=dense)
+    results, stats, cycles = run_feeder_core(FEEDER_CONFIG, s)
+    assert np.array_equal(results["tag"], s.results["tag"])
+    assert np.array_equal(results["value"], s.results["value"])
+    for counter in ("issued", "skipped", "gated"):
+        assert np.array_equal(stats[counter], s.stats[counter]), counter
+    assert cycles == feeder_cycles(FEEDER_CONFIG, s)
+
+
+def test_feeder_core_under_back_pressure():
+    rng = np.random.default_rng(12)
+    x, w, channels, kernel_area = feeder_layer(FEEDER_CONFIG, rng, "zero_pixels")
+    plan = plan_feeder(FEEDER_CONFIG, channels, kernel_area, x.shape[1])
+    s = schedule_feeder(FEEDER_CONFIG, x, pack_for_feeder(FEEDER_CONFIG, w, plan), plan)
+    stall = set(np.flatnonzero(rng.random(5000) < 0.4).tolist())
+    results, stats, _ = run_feeder_core(FEEDER_CONFIG, s, stall=stall)
+    assert np.array_equal(results["value"], s.results["value"])
+    assert np.array_equal(stats["gated"], s.stats["gated"])

@@ -2,8 +2,8 @@
 
 import pytest
 
-from rtl_configs import CORE_CONFIGS, PE_CONFIGS
-from sense_models.workloads import SHAPE_CASES
+from rtl_configs import CORE_CONFIGS, FEEDER_CONFIGS, PE_CONFIGS
+from sense_models.workloads import FEEDER_CASES, SHAPE_CASES
 from sense_verif.mutants import mutant
 from sense_verif.runner import build, run_tests
 from sense_verif.test_core import TRAFFIC
@@ -11,6 +11,7 @@ from sense_verif.test_core import TRAFFIC
 pytestmark = pytest.mark.rtl
 
 CORE_TESTS = len(SHAPE_CASES) * len(TRAFFIC)
+FEEDER_TESTS = len(FEEDER_CASES) * 2 * len(TRAFFIC)
 
 
 @pytest.mark.parametrize("config", CORE_CONFIGS, ids=lambda c: c.name)
@@ -18,6 +19,13 @@ def test_core(config):
     directory = build(config, "core")
     assert run_tests(config, "core", "sense_verif.test_core", directory=directory) \
         == (CORE_TESTS, 0)
+
+
+@pytest.mark.parametrize("config", FEEDER_CONFIGS, ids=lambda c: c.name)
+def test_feeder(config):
+    directory = build(config, "core")
+    assert run_tests(config, "core", "sense_verif.test_feeder", directory=directory) \
+        == (FEEDER_TESTS, 0)
 
 
 @pytest.mark.parametrize("config", PE_CONFIGS, ids=lambda c: c.name)
@@ -44,6 +52,27 @@ def test_core_test_fails_on_a_pe_without_index_selection():
     tests, failures = run_tests(config, "core", "sense_verif.test_core", directory=directory,
                                 extra_env={"SENSE_LAYERS": "1"})
     assert (tests, failures) == (CORE_TESTS, CORE_TESTS)
+    assert "differ from the golden model" in (directory / "results.xml").read_text()
+
+
+def test_feeder_test_fails_on_a_corrupted_counter():
+    config = FEEDER_CONFIGS[0]
+    directory = build(config, "core")
+    tests, failures = run_tests(config, "core", "sense_verif.test_feeder", directory=directory,
+                                extra_env={"SENSE_CORRUPT_EXPECTED": "1", "SENSE_LAYERS": "1"},
+                                results_name="results-corrupt.xml")
+    assert (tests, failures) == (FEEDER_TESTS, FEEDER_TESTS)
+    assert "counter beats differ from the golden model in 'gated'" in \
+        (directory / "results-corrupt.xml").read_text()
+
+
+def test_feeder_test_fails_on_a_feeder_that_ignores_the_table_lanes():
+    config = FEEDER_CONFIGS[0]
+    directory = build(config, "core", variant="mutant-keeps_lanes",
+                      patch=mutant("feeder_keeps_lanes"))
+    tests, failures = run_tests(config, "core", "sense_verif.test_feeder", directory=directory,
+                                extra_env={"SENSE_LAYERS": "1"})
+    assert tests == FEEDER_TESTS and failures >= FEEDER_TESTS // 2
     assert "differ from the golden model" in (directory / "results.xml").read_text()
 
 

@@ -3,9 +3,10 @@
 from contextlib import contextmanager
 from unittest import mock
 
+from sense_hw.feeder import IfmFeeder
 from sense_hw.pe import ProcessingElement
 
-__all__ = ["NoIndexPE", "mutant"]
+__all__ = ["NoIndexPE", "LaneKeepingFeeder", "mutant"]
 
 
 class NoIndexPE(ProcessingElement):
@@ -15,10 +16,18 @@ class NoIndexPE(ProcessingElement):
         return self.x_in[lane]
 
 
+class LaneKeepingFeeder(IfmFeeder):
+    """A feeder that ignores the table's lane column: every element stays in its lane."""
+
+    def source_lane(self, lane, entry):
+        return lane
+
+
 #: name -> (where the generator looks the block up, the broken block)
 MUTANTS = {
     "no_index": ("sense_hw.array.ProcessingElement", NoIndexPE),
     "no_index_top": ("sense_hw.generate.TOPS", {"pe": NoIndexPE}),
+    "feeder_keeps_lanes": ("sense_hw.core.IfmFeeder", LaneKeepingFeeder),
 }
 
 

@@ -27,10 +27,12 @@ class StreamSource(_StreamPort):
     """Drives ``<prefix>__valid``/``__payload`` from a list of beat integers.
 
     ``idle`` is the probability of an idle cycle between two beats (random source stalls).
+    With ``after`` (another source), the first beat waits until that source is done.
     """
 
-    def __init__(self, dut, prefix, words, *, rng, idle=0.0):
+    def __init__(self, dut, prefix, words, *, rng, idle=0.0, after=None):
         super().__init__(dut, prefix)
+        self._after = after
         self._words = words
         self._rng = rng
         self._idle = idle
@@ -54,7 +56,8 @@ class StreamSource(_StreamPort):
     def drive(self):
         if self._offered:
             return
-        if self.done or (self._idle and self._rng.random() < self._idle):
+        if self.done or (self._after is not None and not self._after.done) \
+                or (self._idle and self._rng.random() < self._idle):
             if self._valid_now:
                 self._valid.value = 0
                 self._valid_now = False
@@ -109,16 +112,19 @@ class StreamSink(_StreamPort):
 class Clocked:
     """Steps sources and sinks once per cycle until ``expected`` beats reached the sink.
 
+    ``others`` are further sinks, stepped alike (they collect what they get).
+
     Cycle 0 is the first cycle in which the sources drive. After the last expected beat the
     sink stays ready for ``quiet`` more cycles and any further beat is an error (a core
     that emits too many results fails). Raises ``TimeoutError`` naming every stream's
     progress when nothing moves for ``stall_limit`` cycles or ``max_cycles`` pass.
     """
 
-    def __init__(self, clk, sources, sink):
+    def __init__(self, clk, sources, sink, others=()):
         self._clk = clk
         self._sources = sources
         self._sink = sink
+        self._others = list(others)
 
     async def run(self, expected, *, max_cycles, stall_limit=2000, quiet=0):
         cycle = -1
@@ -126,6 +132,8 @@ class Clocked:
         while len(self._sink.words) < expected:
             await RisingEdge(self._clk)
             moved = self._sink.commit(cycle)
+            for other in self._others:
+                moved |= other.commit(cycle)
             for source in self._sources:
                 moved |= source.commit()
             cycle += 1
@@ -138,11 +146,13 @@ class Clocked:
                     f"{len(self._sink.words)}/{expected} beats")
             for source in self._sources:
                 source.drive()
-            self._sink.drive()
+            for sink in [self._sink] + self._others:
+                sink.drive()
             await ReadOnly()
             for source in self._sources:
                 source.sample()
-            self._sink.sample()
+            for sink in [self._sink] + self._others:
+                sink.sample()
         await RisingEdge(self._clk)  # leave the read-only phase; sources are done: drop valid
         for source in self._sources:
             source.drive()

@@ -74,12 +74,16 @@ class CoreTB:
         self._width_check()
         Clock(dut.clk, 10, unit="ns").start()
 
-    def _width_check(self):
+    def ports(self):
+        """``(DUT signal, format)`` of every payload, checked against the model at start."""
         ports = [("weights__payload", weight_format), ("pixels__payload", pixel_format),
                  ("results__payload", result_format)]
         if self.config.abft != "none":
             ports.append(("status", status_format))
-        for prefix, fmt in ports:
+        return ports
+
+    def _width_check(self):
+        for prefix, fmt in self.ports():
             width = len(getattr(self.dut, prefix))
             if width != fmt(self.config).width:
                 raise RuntimeError(f"{prefix} payload is {width} bits in the RTL but "

@@ -1,0 +1,88 @@
+"""Testbench of a feeder build of the SenseCore: drivers, monitors, models, scoreboard.
+
+The host-side :func:`sense_models.feeder.schedule_feeder` is both the drivers' program (table,
+IFM, pass commands, weights) and the golden answer (result beats in order, per-pass
+counters); :func:`sense_models.cycle_model.feeder_cycles` is the cycle model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sense_models.cycle_model import feeder_cycles
+from sense_models.feeder import pack_for_feeder, plan_feeder, schedule_feeder
+from sense_models.formats import (ifm_format, pass_format, result_format, stats_format,
+                                  table_format, weight_format)
+
+from .streams import Clocked, StreamSink, StreamSource
+from .tb_core import CoreTB
+
+__all__ = ["FeederScoreboard", "FeederTB"]
+
+
+class FeederScoreboard:
+    """Compares result beats (in order, with tags) and per-pass counters with the models."""
+
+    def __init__(self, schedule):
+        self.results = schedule.results
+        self.stats = schedule.stats
+
+    def check(self, results, stats):
+        for name, got, expected in (("result", results, self.results),
+                                    ("counter", stats, self.stats)):
+            beats = len(next(iter(expected.values())))
+            if len(next(iter(got.values()))) != beats:
+                raise AssertionError(f"got {len(next(iter(got.values())))} {name} beats, "
+                                     f"expected {beats}")
+            for field, want in expected.items():
+                bad = np.flatnonzero(np.any(np.asarray(got[field]).reshape(beats, -1)
+                                            != np.asarray(want).reshape(beats, -1), axis=1))
+                if bad.size:
+                    b = int(bad[0])
+                    raise AssertionError(
+                        f"{bad.size} {name} beats differ from the golden model in {field!r}; "
+                        f"first: beat {b} has {got[field][b]}, expected {want[b]}")
+
+
+class FeederTB(CoreTB):
+    """Clock, reset and the five streams of a feeder build."""
+
+    def ports(self):
+        return [("weights__payload", weight_format), ("ifm__payload", ifm_format),
+                ("table__payload", table_format), ("passes__payload", pass_format),
+                ("results__payload", result_format), ("stats__payload", stats_format)]
+
+    def schedule(self, x, w, channels, kernel_area, *, dense=False):
+        """Plan, pack and schedule a layer as the host software does."""
+        plan = plan_feeder(self.config, channels, kernel_area, x.shape[1])
+        return schedule_feeder(self.config, x, pack_for_feeder(self.config, w, plan), plan,
+                               dense=dense)
+
+    async def run_schedule(self, schedule, *, rng, idle=0.0, backpressure=0.0, corrupt=False):
+        """Stream one layer and check it; returns ``(rtl_cycles, model_cycles)``."""
+        cfg = self.config
+        scoreboard = FeederScoreboard(schedule)
+        if corrupt:  # proves the comparison can fail: one expected counter is made wrong
+            scoreboard.stats = dict(scoreboard.stats, gated=scoreboard.stats["gated"] + 1)
+        model = feeder_cycles(cfg, schedule)
+        table = StreamSource(self.dut, "table", table_format(cfg).pack(**schedule.table),
+                             rng=rng, idle=idle)
+        sources = [
+            table,
+            StreamSource(self.dut, "ifm", ifm_format(cfg).pack(**schedule.ifm), rng=rng,
+                         idle=idle, after=table),
+            StreamSource(self.dut, "passes", pass_format(cfg).pack(**schedule.passes), rng=rng,
+                         idle=idle),
+            StreamSource(self.dut, "weights", weight_format(cfg).pack(**schedule.weights),
+                         rng=rng, idle=idle),
+        ]
+        stats = StreamSink(self.dut, "stats", rng=rng, backpressure=backpressure)
+        results = StreamSink(self.dut, "results", rng=rng, backpressure=backpressure)
+        await self.reset()
+        stretch = 1 + 4 * (idle + backpressure) / max(1e-9, 1 - max(idle, backpressure))
+        cycles = await Clocked(self.dut.clk, sources, stats, others=[results]).run(
+            len(schedule.stats["issued"]), max_cycles=int(model * stretch) + 1000,
+            quiet=cfg.latency + 2)
+        scoreboard.check(result_format(cfg).unpack(results.words),
+                         stats_format(cfg).unpack(stats.words))
+        return cycles, model
