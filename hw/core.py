@@ -407,16 +407,14 @@ class SenseCore(ConfigComponent):
         m.d.comb += engine.advance.eq(advance)
         wiring.connect(m, wiring.flipped(self.weights), engine.weights)
         if cfg.feeder:
-            self._outputs(m, engine, advance)
-        else:
-            wiring.connect(m, engine.results, wiring.flipped(self.results))
-        if cfg.feeder:
             m.submodules.feeder = feeder = IfmFeeder(config=cfg, name="feeder")
             for port in ("table", "ifm", "passes"):
                 wiring.connect(m, wiring.flipped(getattr(self, port)), getattr(feeder, port))
             wiring.connect(m, feeder.vectors, engine.pixels)
+            self._outputs(m, engine, advance)
         else:
             wiring.connect(m, wiring.flipped(self.pixels), engine.pixels)
+            wiring.connect(m, engine.results, wiring.flipped(self.results))
         return m
 
     def _outputs(self, m, engine, advance):

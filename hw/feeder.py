@@ -68,8 +68,8 @@ class IfmFeeder(ConfigComponent):
         nonzero = [[Signal(tiles, name=f"bank{b}_nonzero_p{p}") for p in range(depth)]
                    for b in range(2)]
         out_valid = Signal()
-        load_pixel = Signal(range(depth), name="load_pixel")
-        load_tile = Signal(range(tiles), name="load_tile")
+        load_pixel = Signal(cfg.tag_width, name="load_pixel")
+        load_tile = Signal(cfg.feeder_tile_width, name="load_tile")
 
         # -- the table: flops, reset to the identity ------------------------------------------
         table_lane = [[Signal(unsigned(cfg.lane_width), init=lane, name=f"table_t{t}_lane{lane}")
@@ -77,7 +77,7 @@ class IfmFeeder(ConfigComponent):
         table_tile = [[Signal(unsigned(cfg.feeder_tile_width), init=t,
                               name=f"table_t{t}_tile{lane}")
                        for lane in range(lanes)] for t in range(tiles)]
-        table_row = Signal(range(tiles), name="table_row")
+        table_row = Signal(cfg.feeder_tile_width, name="table_row")
         table_busy = Signal()
         idle = Signal()
         m.d.comb += [
@@ -100,12 +100,14 @@ class IfmFeeder(ConfigComponent):
                                       & ~(self.table.valid & self.table.ready))
         source = [self.ifm.payload.data[e // cfg.row_span][e % cfg.row_span]
                   for e in range(lanes)]
+        source += [0] * ((1 << cfg.lane_width) - lanes)  # every lane number selects something
         pixel_done = self.ifm.payload.last | self.ifm.payload.end
         hits = Signal(tiles, name="load_hits")  # rearranged tiles this beat makes non-zero
         seen = Signal(tiles, name="load_seen")  # ... and the pixel's earlier beats made
         memories, lane_hits = [], []
         for lane in range(lanes):
-            src = self.source_lane(lane, Array(table_lane[t][lane] for t in range(tiles))[load_tile])
+            entry = Array(table_lane[t][lane] for t in range(tiles))[load_tile]
+            src = self.source_lane(lane, entry)
             dest = Array(table_tile[t][lane] for t in range(tiles))[load_tile]
             value = Signal(signed(cfg.ifm_width), name=f"load_value{lane}")
             m.d.comb += value.eq(Array(source)[src])
@@ -128,8 +130,10 @@ class IfmFeeder(ConfigComponent):
                                      count[b].eq(load_pixel + 1)]
                 m.d.sync += [seen.eq(0), load_tile.eq(0), load_pixel.eq(load_pixel + 1)]
                 with m.If(self.ifm.payload.end):
-                    m.d.sync += [Array(full)[load_bank].eq(1), load_bank.eq(~load_bank),
-                                 load_pixel.eq(0)]
+                    for b in range(2):
+                        with m.If(load_bank == b):
+                            m.d.sync += full[b].eq(1)
+                    m.d.sync += [load_bank.eq(~load_bank), load_pixel.eq(0)]
             with m.Else():
                 m.d.sync += [seen.eq(seen | hits), load_tile.eq(load_tile + 1)]
 
@@ -150,7 +154,7 @@ class IfmFeeder(ConfigComponent):
                                    & (flags.bit_select(cmd.tile, 1) | (cmd.final & ~flags.any())))
         remaining = Signal(depth, name="remaining")
         m.d.comb += remaining.eq(live & ~done)
-        pick = Signal(range(depth), name="pick")
+        pick = Signal(cfg.tag_width, name="pick")
         for p in reversed(range(depth)):  # the lowest set bit wins
             with m.If(remaining[p]):
                 m.d.comb += pick.eq(p)
@@ -163,8 +167,8 @@ class IfmFeeder(ConfigComponent):
             is_last.eq((remaining & (remaining - 1)) == 0),
         ]
         flags = Array(rows_now)[pick]
-        below = Cat(flags[t] & (cmd.tile > t) for t in range(tiles)).any()
-        above = Cat(flags[t] & (cmd.tile < t) for t in range(tiles)).any()
+        below = Cat(Const(0, 1), *(flags[t] & (cmd.tile > t) for t in range(tiles - 1))).any()
+        above = Cat(Const(0, 1), *(flags[t] & (cmd.tile < t) for t in range(1, tiles))).any()
 
         out = self.vectors.payload
         out_bank = Signal()

@@ -1,7 +1,8 @@
 """The cocotb regression for one configuration: ``python -m sense_verif.sim`` (``make sim``).
 
 Builds the core and a lone PE for the configuration on Verilator and runs their cocotb tests
-(bit-exact against the golden model, cycle-exact against the cycle model). ``--waves`` writes
+(bit-exact against the golden model, cycle-exact against the cycle model; a feeder build
+runs the feeder's tests, counters included). ``--waves`` writes
 ``dump.fst`` into each build directory.
 """
 
@@ -15,6 +16,7 @@ from sense_hw.generate import add_config_arguments, parse_config
 from .runner import build, run_tests
 
 SUITES = (("core", "sense_verif.test_core"), ("pe", "sense_verif.test_pe"))
+FEEDER_SUITES = (("core", "sense_verif.test_feeder"), ("pe", "sense_verif.test_pe"))
 
 
 def main(argv=None):
@@ -27,7 +29,7 @@ def main(argv=None):
                         help="which testbenches (default: all)")
     args, config = parse_config(parser, argv)
     failed = 0
-    for top, module in SUITES:
+    for top, module in (FEEDER_SUITES if config.feeder else SUITES):
         if args.top and top not in args.top:
             continue
         directory = build(config, top, waves=args.waves)
