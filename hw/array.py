@@ -82,9 +82,11 @@ class SystolicArray(ConfigComponent):
                     m.d.comb += pe.valid_in.eq(self.valid_in[i] if j == 0
                                                else pe_row[j - 1].valid_out)
         if cfg.feeder:
+            counts = [(pe.bank_in, sum(pe.gated[k] for k in range(cfg.mults_per_pe)))
+                      for pe_row in grid for pe in pe_row]
             for b in range(2):
-                m.d.comb += self.gated[b].eq(sum(
-                    Mux(pe.bank_in == b, sum(pe.gated[k] for k in range(cfg.mults_per_pe)), 0) for row in grid for pe in row))
+                m.d.comb += self.gated[b].eq(sum(Mux(bank == b, count, 0)
+                                                 for bank, count in counts))
         for j in range(cfg.cols):
             m.d.comb += self.psum_out[j].eq(grid[-1][j].psum_out)
         if cfg.kernel_check:

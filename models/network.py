@@ -17,7 +17,8 @@ from .golden import conv2d
 from .intmath import wrap
 from .quant import requantize
 
-__all__ = ["QuantLayer", "forward", "load_network", "save_network", "channel_density"]
+__all__ = ["QuantLayer", "forward", "accuracy", "load_network", "save_network",
+           "channel_density"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,12 @@ def forward(layers, image, *, keep=False):
         x = requantize(np.moveaxis(acc, 0, -1), layer.bias, layer.shift,
                        relu=layer.relu).transpose(2, 0, 1)
     return (x, inputs) if keep else x
+
+
+def accuracy(layers, images, labels):
+    """Fraction of ``images`` whose largest logit is their label."""
+    predictions = [int(np.argmax(forward(layers, image))) for image in images]
+    return float(np.mean(np.array(predictions) == np.asarray(labels)))
 
 
 def channel_density(feature_maps):

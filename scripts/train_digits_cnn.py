@@ -23,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 from sense_models.network import QuantLayer, channel_density, forward, save_network
+from sense_models.network import accuracy as network_accuracy
 from sense_models.sparsity import check_half_sparse, prune
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,11 +117,6 @@ def int8_images(x):
     return np.clip(np.round(x.numpy() * 127), 0, 127).astype(np.int64)
 
 
-def int8_accuracy(layers, images, labels):
-    predictions = [int(np.argmax(forward(layers, image))) for image in images]
-    return float(np.mean(np.array(predictions) == labels))
-
-
 def main():
     digits = load_digits()
     x = digits.images.astype(np.float32) / 16.0
@@ -147,7 +143,7 @@ def main():
     for layer in layers:
         check_half_sparse(layer.matrix, GROUP)
     images = int8_images(xv)
-    int8_acc = int8_accuracy(layers, images, y_test)
+    int8_acc = network_accuracy(layers, images, y_test)
 
     train_images = int8_images(xt)
     densities = []

@@ -7,6 +7,11 @@ is cut to ``--pixels`` (default 64) so the whole run takes minutes; that does no
 tiling of the reduction and kernel dimensions, only how many pixel vectors each pass streams.
 Every run is checked bit-exact against the golden model and cycle-exact against the cycle
 model. Writes ``reports/bench.json`` and prints the same as a table.
+
+Then the IFM-sparsity part (:mod:`sense_verif.bench_ifm`): zero-vector skipping and channel
+rearrangement on a feeder build, per digits-CNN layer and ResNet-50 shape, into the report's
+``ifm_sparsity`` section. ``--part layers`` or ``--part ifm`` runs one part and keeps the
+other's section of an existing report.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from sense_models.cycle_model import ideal_cycles, tiling_cycles
 from sense_models.tiling import tile_layer
 from sense_models.layers import LAYERS
 
+from . import bench_ifm
+from .report import console_table
 from .runner import REPO, run_jobs
 
 COLUMNS = ("layer", "rows", "cols", "group", "pixels", "reduction", "kernels", "rtl_cycles",
@@ -65,15 +72,15 @@ def bench(config, layers, pixels, seed=2026):
 
 
 def table(records):
-    head = ("layer", "P", "T", "K", "rtl_cyc", "model", "util", "dense_cyc", "speedup", "cyc/s")
-    lines = [f"{head[0]:24s} {head[1]:>4s} {head[2]:>5s} {head[3]:>5s} {head[4]:>9s} "
-             f"{head[5]:>9s} {head[6]:>6s} {head[7]:>10s} {head[8]:>7s} {head[9]:>8s}"]
-    for r in records:
-        lines.append(f"{r['layer']:24s} {r['pixels']:4d} {r['reduction']:5d} {r['kernels']:5d} "
-                     f"{r['rtl_cycles']:9d} {r['model_cycles']:9d} {r['utilization']:6.1%} "
-                     f"{r['dense_rtl_cycles']:10d} {r['speedup_vs_dense']:6.3f}x "
-                     f"{r['sim_cycles_per_s']:8.0f}")
-    return "\n".join(lines)
+    return console_table(records, [
+        ("layer", 24, lambda r: r["layer"]), ("P", 4, lambda r: f"{r['pixels']}"),
+        ("T", 5, lambda r: f"{r['reduction']}"), ("K", 5, lambda r: f"{r['kernels']}"),
+        ("rtl_cyc", 9, lambda r: f"{r['rtl_cycles']}"),
+        ("model", 9, lambda r: f"{r['model_cycles']}"),
+        ("util", 6, lambda r: f"{r['utilization']:.1%}"),
+        ("dense_cyc", 10, lambda r: f"{r['dense_rtl_cycles']}"),
+        ("speedup", 7, lambda r: f"{r['speedup_vs_dense']:.3f}x"),
+        ("cyc/s", 8, lambda r: f"{r['sim_cycles_per_s']:.0f}")])
 
 
 def main(argv=None):
@@ -83,13 +90,30 @@ def main(argv=None):
     parser.add_argument("--layers", nargs="*", choices=sorted(LAYERS), metavar="LAYER",
                         help="layer names (default: all)")
     parser.add_argument("--out", default=str(REPO / "reports" / "bench.json"))
+    parser.add_argument("--part", choices=("all", "layers", "ifm"), default="all",
+                        help="which part to run (default all)")
     args, config = parse_config(parser, argv)
     if not config.sparse:
         parser.error("the bench compares a sparse configuration with its dense baseline; "
                      "give a sparse configuration")
+    out = Path(args.out)
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    failures = 0
+    if args.part != "layers":
+        records, ifm_failures, rtl_config = bench_ifm.bench_ifm(config)
+        failures += ifm_failures
+        previous["ifm_sparsity"] = bench_ifm.report(config, records, rtl_config, pixels=256,
+                                                    resnet_pixels=64)
+        print(bench_ifm.table(records))
+        if args.part == "ifm":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(previous, indent=1) + "\n")
+            print(f"updated {out}")
+            return 1 if failures else 0
     layers = [LAYERS[name] for name in args.layers] if args.layers else list(LAYERS.values())
     started = time.perf_counter()
-    records, failures = bench(config, layers, args.pixels)
+    records, layer_failures = bench(config, layers, args.pixels)
+    failures += layer_failures
     report = {
         "config": config.to_dict(),
         "dense_config": config.dense_baseline().to_dict(),
@@ -101,7 +125,8 @@ def main(argv=None):
         "wall_s": time.perf_counter() - started,
         "layers": records,
     }
-    out = Path(args.out)
+    if "ifm_sparsity" in previous:
+        report["ifm_sparsity"] = previous["ifm_sparsity"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(table(records))

@@ -13,6 +13,17 @@ from .runner import REPO
 REPORTS = REPO / "reports"
 
 
+def console_table(records, columns):
+    """Fixed-width text table: ``columns`` are ``(title, width, format(record))``; the first
+    column is left-aligned."""
+    lines = []
+    for row in [[title for title, _, _ in columns]] + \
+            [[cell(r) for _, _, cell in columns] for r in records]:
+        lines.append(" ".join(f"{text:{'<' if n == 0 else '>'}{width}s}"
+                              for n, (text, (_, width, _)) in enumerate(zip(row, columns))))
+    return "\n".join(lines)
+
+
 def bench_table(report):
     lines = ["| layer | P (full) | T | K | RTL cycles | model | utilization | full-P utilization "
              "(model) | dense RTL cycles | speedup | sim cycles/s |",
@@ -23,6 +34,21 @@ def bench_table(report):
             f"{r['kernels']} | {r['rtl_cycles']} | {r['model_cycles']} | "
             f"{r['utilization']:.1%} | {r['full_utilization']:.1%} | {r['dense_rtl_cycles']} | "
             f"{r['speedup_vs_dense']:.3f}x | {r['sim_cycles_per_s']:.0f} |")
+    return "\n".join(lines)
+
+
+def ifm_table(report):
+    lines = ["| layer | T | input density | dead channels | stream | dense_ifm | skip | "
+             "skip_rearranged | rearranged vs skip | vs dense_ifm | skipped (rearranged) | "
+             "gated_fraction | on RTL |", "|---" * 13 + "|"]
+    for r in report["ifm_sparsity"]["layers"]:
+        lines.append(
+            f"| {r['layer']} | {r['reduction']} | {r['input_density']:.2f} | "
+            f"{r['dead_channels']}/{r['channels']} | {r['cycles_stream']} | "
+            f"{r['cycles_dense_ifm']} | {r['cycles_skip']} | {r['cycles_skip_rearranged']} | "
+            f"{r['rearranged_vs_skip']:.3f}x | {r['skip_rearranged_vs_dense_ifm']:.3f}x | "
+            f"{r['skipped_fraction_skip_rearranged']:.1%} | {r['gated_fraction']:.1%} | "
+            f"{'yes' if r['rtl'] else 'model'} |")
     return "\n".join(lines)
 
 
@@ -59,11 +85,14 @@ def faults_table(report):
 
 
 def main():
-    for name, render in (("bench", bench_table), ("synth", synth_table),
-                         ("faults", faults_table)):
+    for name, section, render in (("bench", "layers", bench_table),
+                                  ("bench", "ifm_sparsity", ifm_table),
+                                  ("synth", "options", synth_table),
+                                  ("faults", "results", faults_table)):
         path = REPORTS / f"{name}.json"
-        if path.exists():
-            print(f"## {name}\n\n{render(json.loads(path.read_text()))}\n")
+        report = json.loads(path.read_text()) if path.exists() else {}
+        if section in report:
+            print(f"## {name}: {section}\n\n{render(report)}\n")
     return 0
 
 
