@@ -63,3 +63,11 @@ def test_a_network_layer_through_the_core_is_bit_exact():
     # and the output stage on top gives the next layer's input
     nxt = requantize(got, layer.bias, layer.shift).T.reshape(inputs[2].shape)
     assert np.array_equal(nxt, inputs[2])
+
+
+def test_rearranged_accuracy_is_the_recorded_one():
+    """The bench's figure for the network re-pruned in its clustered channel order."""
+    from sense_verif.bench_ifm import rearranged_accuracy
+    bench = json.loads((REPO / "reports" / "bench.json").read_text())["ifm_sparsity"]
+    assert rearranged_accuracy(ArrayConfig.from_dict(bench["config"])) == pytest.approx(
+        bench["digits_int8_accuracy_rearranged"], abs=1e-12)
