@@ -154,16 +154,15 @@ class IfmFeeder(ConfigComponent):
                                    & (flags.bit_select(cmd.tile, 1) | (cmd.final & ~flags.any())))
         remaining = Signal(depth, name="remaining")
         m.d.comb += remaining.eq(live & ~done)
-        pick = Signal(cfg.tag_width, name="pick")
-        for p in reversed(range(depth)):  # the lowest set bit wins
-            with m.If(remaining[p]):
-                m.d.comb += pick.eq(p)
+        pick = Signal(cfg.tag_width, name="pick")  # pixel 0 when none is left (placeholder)
+        any_left, lowest = _lowest_set(remaining)
+        m.d.comb += pick.eq(Mux(any_left, lowest, 0))
         placeholder = ~live.any()
         can_pick = Signal()
         is_last = Signal()
         m.d.comb += [
             can_pick.eq(cmd_valid & Mux(issue_bank, full[1], full[0])
-                        & (remaining.any() | (placeholder & (pass_issued == 0)))),
+                        & (any_left | (placeholder & (pass_issued == 0)))),
             is_last.eq((remaining & (remaining - 1)) == 0),
         ]
         flags = Array(rows_now)[pick]
@@ -211,6 +210,17 @@ class IfmFeeder(ConfigComponent):
                 with m.If(out_bank == b):
                     m.d.sync += [full[b].eq(0), present[b].eq(0)]
         return m
+
+
+def _lowest_set(bits):
+    """``(any, index)`` of the lowest set bit of ``bits``: a balanced tree, log depth."""
+    if len(bits) == 1:
+        return bits[0], Const(0, 1)
+    half = 1 << ((len(bits) - 1).bit_length() - 1)
+    low_any, low_index = _lowest_set(bits[:half])
+    high_any, high_index = _lowest_set(bits[half:])
+    width = (len(bits) - 1).bit_length()
+    return low_any | high_any, Mux(low_any, low_index, high_index + half)[:width]
 
 
 def _or_all(values):

@@ -105,9 +105,10 @@ class ArrayConfig:
             raise ValueError(f"acc_depth must be a power of two, not {self.acc_depth}")
         if self.feeder_tiles & (self.feeder_tiles - 1):
             raise ValueError(f"feeder_tiles must be a power of two, not {self.feeder_tiles}")
-        if self.feeder and self.abft != "none":
-            raise ValueError(f"the IFM feeder is not built with ABFT checkers yet "
-                             f"(feeder=True needs abft='none', not {self.abft!r})")
+        if self.feeder and self.pixel_check:
+            raise ValueError(f"the IFM feeder does not generate the pixel-side checksum "
+                             f"digits yet (feeder=True takes abft='none' or 'kernel', "
+                             f"not {self.abft!r})")
         if self.pixel_check and self.ifm_width < 8:
             raise ValueError(f"the pixel-side check streams 7-bit digits: ifm_width must be at "
                              f"least 8, not {self.ifm_width}")

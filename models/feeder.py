@@ -29,10 +29,11 @@ import sys
 
 import numpy as np
 
+from .abft import kernel_checksum
 from .golden import matmul
 from .rearrange import check_permutation, reduction_order, zero_vectors
-from .sparsity import check_half_sparse, pack, prune
-from .tiling import Tiling
+from .sparsity import check_half_sparse, operand_elements, prune
+from .tiling import Tiling, array_weights
 
 __all__ = ["FeederPlan", "plan_feeder", "FeederWeights", "pack_for_feeder", "FeederSchedule",
            "issue_plan", "schedule_feeder", "feeder_pass_order"]
@@ -242,25 +243,17 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
                       weight_width=config.weight_width)
     tiling = Tiling(config, x.shape[0], len(plan.order), wr.shape[1])
     n_tiles = tiling.reduction_tiles
-    wk = np.pad(wr, ((0, 0), (0, -wr.shape[1] % cols)))
     yp = np.pad(expected, ((0, 0), (0, -wr.shape[1] % cols)))
-    if config.sparse:
-        packed = pack(wk, config.group, weight_width=config.weight_width)
-        values, indices = packed.values, packed.indices
-        lane_of = (np.arange(rows)[:, None, None] * config.row_span + indices.reshape(
-            n_tiles, rows, -1, config.mults_per_pe))  # (tiles, rows, K, m) element per multiply
-    else:
-        values = wk.reshape(-1, config.mults_per_pe, wk.shape[1]).transpose(0, 2, 1)
-        indices = None
-        lane_of = np.broadcast_to(
-            (np.arange(rows)[:, None, None] * config.row_span
-             + np.arange(config.mults_per_pe)[None, None, :])[None, :, :, :],
-            (n_tiles, rows, wk.shape[1], config.mults_per_pe))
+    values, indices = array_weights(config, wr)
+    lanes = indices if indices is not None else \
+        np.broadcast_to(np.arange(config.mults_per_pe), values.shape)
+    elements = operand_elements(lanes, config.row_span)  # what each multiplier reads
     nonzero = ~zero_vectors(xr, tr)
 
     ifm = {"data": [], "last": [], "end": []}
     cmd = {"tile": [], "final": [], "release": [], "dense": []}
-    wv, wi, res_v, res_t, issued = [], [], [], [], []
+    wv, wi, ws, res_v, res_t, issued = [], [], [], [], [], []
+    wr_padded = np.pad(wr, ((0, 0), (0, -wr.shape[1] % cols)))
     stats = {"issued": [], "skipped": [], "gated": []}
     groups = []
     order = feeder_pass_order(tiling)
@@ -279,14 +272,15 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         wv.append(values[groups_, kernels])
         if indices is not None:
             wi.append(indices[groups_, kernels])
+        if config.kernel_check:
+            ws.append(kernel_checksum(wr_padded[rt * tr:(rt + 1) * tr, kernels]).reshape(rows, -1))
         cmd["tile"].append(rt)
         cmd["final"].append(final)
         cmd["release"].append(final and kt == tiling.kernel_tiles - 1)
         cmd["dense"].append(dense)
         local = nonzero[pixels.start:pixels.stop]
         who, _, last = issue_plan(config, local, rt, final, dense=dense)
-        vectors = xr[pixels.start + who, rt * tr:(rt + 1) * tr]
-        operands = vectors[:, lane_of[rt, :, kernels]]
+        operands = xr[pixels.start + who][:, elements[groups_, kernels]]
         stats["issued"].append(len(who))
         stats["skipped"].append(len(pixels) - len(who))
         stats["gated"].append(int(np.count_nonzero(operands == 0)))
@@ -299,6 +293,8 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
     weights_stream = {"value": np.concatenate(wv)}
     if indices is not None:
         weights_stream["index"] = np.concatenate(wi)
+    if config.kernel_check:
+        weights_stream["checksum"] = np.concatenate(ws)
     return FeederSchedule(
         tiling, plan, table,
         {k: np.concatenate(v).astype(np.int64) for k, v in ifm.items()},

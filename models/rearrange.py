@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sparsity import pack
+from .sparsity import operand_elements, pack
 
 __all__ = ["check_permutation", "cluster_by_density", "reduction_order", "permute_layer",
            "zero_vectors", "zero_operands"]
@@ -83,8 +83,6 @@ def zero_operands(x, w, group):
     """
     x = np.asarray(x)
     packed = pack(np.asarray(w), group)
-    groups = packed.indices.shape[0]
-    xg = np.pad(x, ((0, 0), (0, groups * group - x.shape[1]))).reshape(x.shape[0], groups, group)
-    # operands[p, g, k, m] = x[p, g * G + indices[g, k, m]]
-    operands = xg[:, np.arange(groups)[:, None, None], packed.indices]
+    elements = operand_elements(packed.indices, group)
+    operands = np.pad(x, ((0, 0), (0, elements.max() + 1 - x.shape[1])))[:, elements]
     return int(np.count_nonzero(operands == 0)), int(operands.size)

@@ -15,7 +15,8 @@ import numpy as np
 
 from .intmath import check_range
 
-__all__ = ["PackedWeights", "prune", "pack", "unpack", "check_half_sparse", "pad_to_groups"]
+__all__ = ["PackedWeights", "prune", "pack", "unpack", "check_half_sparse", "pad_to_groups",
+           "operand_elements"]
 
 
 def _check_group(group):
@@ -120,3 +121,14 @@ def unpack(packed):
     dense = np.zeros((groups, k, packed.group), dtype=np.int64)
     np.put_along_axis(dense, packed.indices, packed.values, axis=2)
     return dense.transpose(0, 2, 1).reshape(-1, k)[:packed.length]
+
+
+def operand_elements(indices, span):
+    """The reduction element each multiplier reads, shape (groups, K, G/2).
+
+    Group ``g`` covers elements ``g * span ..``; a lane reads the one its index selects
+    (sparse: ``indices`` from :func:`pack`, ``span = G``; dense: the lane itself,
+    ``span = G/2``).
+    """
+    indices = np.asarray(indices)
+    return np.arange(indices.shape[0])[:, None, None] * span + indices

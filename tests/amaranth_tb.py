@@ -65,12 +65,15 @@ def run_core(config, schedule, *, max_cycles=100_000, fault=None, stall=()):
     return result_format(config).unpack(words), cycles[0], status[0]
 
 
-def run_feeder_core(config, schedule, *, max_cycles=100_000, stall=()):
+def run_feeder_core(config, schedule, *, max_cycles=100_000, stall=(), fault=None, rng=None):
     """Stream a :class:`sense_models.feeder.FeederSchedule` through a feeder build.
 
-    Returns ``(result fields, stats fields, cycles)``; ``cycles`` counts up to and including
-    the cycle the last pass's counters came out. The IFM follows the table (the feeder's
-    protocol); ``stall`` lists cycles in which neither output stream is ready.
+    Returns ``(result fields, stats fields, cycles, status)``; ``cycles`` counts up to and
+    including the cycle the last pass's counters came out, when ``status`` (ABFT builds) is
+    read. The IFM follows the table (the feeder's protocol); ``stall`` lists cycles in which
+    neither output stream is ready; ``fault`` is as for :func:`run_core`. With ``rng``,
+    each source idles and each output stream is not ready with probability 0.3 per cycle,
+    independently.
     """
     dut = SenseCore(config=config)
     words = {
@@ -82,21 +85,27 @@ def run_feeder_core(config, schedule, *, max_cycles=100_000, stall=()):
     passes = len(words["passes"])
     results, stats = [], []
     cycles = [None]
+    status = [None]
 
     async def testbench(ctx):
         sent = dict.fromkeys(words, 0)
         cycle = 0
+        if fault is not None:
+            ctx.set(dut.fault.as_value(), fault_format(config).pack(
+                **{k: [v] for k, v in fault.items()})[0])
         while len(stats) < passes:
             if cycle >= max_cycles:
                 raise TimeoutError(f"{len(stats)} of {passes} passes done after {max_cycles} "
                                    f"cycles")
             for port in (dut.results, dut.stats):
-                ctx.set(port.ready, cycle not in stall)
+                ctx.set(port.ready, cycle not in stall and (rng is None or rng.random() > 0.3))
             table_done = sent["table"] == len(words["table"])
             accepted = {}
             for name, beats in words.items():
                 port = getattr(dut, name)
                 valid = sent[name] < len(beats) and (name != "ifm" or table_done)
+                if rng is not None and not ctx.get(port.valid):  # hold an offered beat
+                    valid = valid and rng.random() > 0.3
                 ctx.set(port.valid, valid)
                 if valid:
                     ctx.set(port.payload.as_value(), beats[sent[name]])
@@ -109,9 +118,12 @@ def run_feeder_core(config, schedule, *, max_cycles=100_000, stall=()):
                 sent[name] += accepted[name]
             cycle += 1
         cycles[0] = cycle
+        if config.abft != "none":
+            status[0] = status_format(config).unpack([ctx.get(dut.status.as_value())])
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(testbench)
     sim.run()
-    return result_format(config).unpack(results), stats_format(config).unpack(stats), cycles[0]
+    return (result_format(config).unpack(results), stats_format(config).unpack(stats),
+            cycles[0], status[0])

@@ -18,4 +18,6 @@ PE_CONFIGS = [ArrayConfig(group=g) for g in (2, 4, 8, 16)] + [ArrayConfig(sparse
 FEEDER_CONFIGS = [
     ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, feeder=True, feeder_tiles=8),
     ArrayConfig(rows=3, cols=2, group=2, sparse=False, acc_depth=4, feeder=True, feeder_tiles=4),
+    ArrayConfig(rows=2, cols=3, group=8, acc_depth=4, feeder=True, feeder_tiles=4,
+                abft="kernel"),
 ]

@@ -166,7 +166,7 @@ def test_feeder_core_matches_golden_counters_and_cycle_model(case, dense):
     plan = plan_feeder(FEEDER_CONFIG, channels, kernel_area, x.shape[1])
     s = schedule_feeder(FEEDER_CONFIG, x, pack_for_feeder(FEEDER_CONFIG, w, plan), plan,
                         dense=dense)
-    results, stats, cycles = run_feeder_core(FEEDER_CONFIG, s)
+    results, stats, cycles, _ = run_feeder_core(FEEDER_CONFIG, s)
     assert np.array_equal(results["tag"], s.results["tag"])
     assert np.array_equal(results["value"], s.results["value"])
     for counter in ("issued", "skipped", "gated"):
@@ -174,12 +174,56 @@ def test_feeder_core_matches_golden_counters_and_cycle_model(case, dense):
     assert cycles == feeder_cycles(FEEDER_CONFIG, s)
 
 
-def test_feeder_core_under_back_pressure():
+@pytest.mark.parametrize("case", ["random_perm", "single_nonzero", "zero_pixels"])
+def test_feeder_core_under_random_traffic(case):
+    """Sources idle and both output streams stall at random, independently."""
     rng = np.random.default_rng(12)
-    x, w, channels, kernel_area = feeder_layer(FEEDER_CONFIG, rng, "zero_pixels")
+    x, w, channels, kernel_area = feeder_layer(FEEDER_CONFIG, rng, case)
     plan = plan_feeder(FEEDER_CONFIG, channels, kernel_area, x.shape[1])
     s = schedule_feeder(FEEDER_CONFIG, x, pack_for_feeder(FEEDER_CONFIG, w, plan), plan)
-    stall = set(np.flatnonzero(rng.random(5000) < 0.4).tolist())
-    results, stats, _ = run_feeder_core(FEEDER_CONFIG, s, stall=stall)
+    for seed in range(4):
+        results, stats, _, _ = run_feeder_core(FEEDER_CONFIG, s,
+                                               rng=np.random.default_rng(seed))
+        assert np.array_equal(results["tag"], s.results["tag"])
+        assert np.array_equal(results["value"], s.results["value"])
+        for counter in ("issued", "skipped", "gated"):
+            assert np.array_equal(stats[counter], s.stats[counter]), (seed, counter)
+
+
+def test_feeder_with_the_kernel_check_is_exact_quiet_and_detects_a_fault():
+    config = ArrayConfig(rows=2, cols=3, group=4, acc_depth=4, feeder=True, feeder_tiles=4,
+                         abft="kernel", faults=True)
+    from amaranth.back import rtlil
+    from sense_hw.core import SenseCore
+    core = SenseCore(config=config)
+    rtlil.convert(core)
+    site = next(s["site"] for s in core.fault_sites
+                if f"{s['block']}.{s['signal']}" == "pe_r1_c2.product0")
+    rng = np.random.default_rng(13)
+    x, w, channels, kernel_area = feeder_layer(config, rng, "no_zeros")
+    plan = plan_feeder(config, channels, kernel_area, x.shape[1])
+    s = schedule_feeder(config, x, pack_for_feeder(config, w, plan), plan)
+    results, stats, cycles, status = run_feeder_core(config, s)
+    assert np.array_equal(results["value"], s.results["value"])
+    assert np.array_equal(stats["gated"], s.stats["gated"])
+    assert cycles == feeder_cycles(config, s) and not status["error"][0]
+    results, _, _, status = run_feeder_core(
+        config, s, fault={"site": site, "bit": 3, "mode": 2, "start": 0})  # stuck-at-1
+    assert not np.array_equal(results["value"], s.results["value"])
+    assert status["error"][0] and status["kernel_errors"][0] > 0
+
+
+def test_feeder_placeholder_is_pixel_0_of_the_tile():
+    """A pass with nothing to issue sends pixel 0's zero vector, never a pixel that only a
+    previous tile in the same bank had (its stale data would be gated differently)."""
+    config = FEEDER_CONFIG  # 4-pixel tiles, 8-element reduction tiles
+    x = np.zeros((11, 24), dtype=np.int64)
+    x[3] = 5            # pixel 3 of tile 0, non-zero everywhere, stays in bank 0
+    x[8:, 0] = [1, 2, 3]  # tile 2 (bank 0 again, 3 pixels): non-zero in reduction tile 0 only
+    rng = np.random.default_rng(14)
+    w = rng.integers(-9, 9, (24, 2))
+    plan = plan_feeder(config, np.arange(24), 1, 24)
+    s = schedule_feeder(config, x, pack_for_feeder(config, w, plan), plan)
+    results, stats, _, _ = run_feeder_core(config, s)
     assert np.array_equal(results["value"], s.results["value"])
     assert np.array_equal(stats["gated"], s.stats["gated"])

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sense_models.config import ArrayConfig
 from sense_models.cycle_model import feeder_cycles, tiling_cycles
 from sense_models.feeder import pack_for_feeder, plan_feeder, schedule_feeder
 from sense_models.golden import im2col

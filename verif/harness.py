@@ -88,7 +88,6 @@ class BenchHarness:
     """cocotb driver of ``sense_bench``: load, run to ``done``, dump, compare in bulk."""
 
     def __init__(self, dut, config, workdir="."):
-        import cocotb
         from cocotb.clock import Clock
         self.dut = dut
         self.config = config

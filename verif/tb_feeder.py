@@ -12,7 +12,7 @@ import numpy as np
 from sense_models.cycle_model import feeder_cycles
 from sense_models.feeder import pack_for_feeder, plan_feeder, schedule_feeder
 from sense_models.formats import (ifm_format, pass_format, result_format, stats_format,
-                                  table_format, weight_format)
+                                  status_format, table_format, weight_format)
 
 from .streams import Clocked, StreamSink, StreamSource
 from .tb_core import CoreTB
@@ -48,9 +48,12 @@ class FeederTB(CoreTB):
     """Clock, reset and the five streams of a feeder build."""
 
     def ports(self):
-        return [("weights__payload", weight_format), ("ifm__payload", ifm_format),
-                ("table__payload", table_format), ("passes__payload", pass_format),
-                ("results__payload", result_format), ("stats__payload", stats_format)]
+        ports = [("weights__payload", weight_format), ("ifm__payload", ifm_format),
+                 ("table__payload", table_format), ("passes__payload", pass_format),
+                 ("results__payload", result_format), ("stats__payload", stats_format)]
+        if self.config.abft != "none":
+            ports.append(("status", status_format))
+        return ports
 
     def schedule(self, x, w, channels, kernel_area, *, dense=False):
         """Plan, pack and schedule a layer as the host software does."""
@@ -85,4 +88,8 @@ class FeederTB(CoreTB):
             quiet=cfg.latency + 2)
         scoreboard.check(result_format(cfg).unpack(results.words),
                          stats_format(cfg).unpack(stats.words))
+        if cfg.abft != "none":  # the last counters leave after the last check
+            status = status_format(cfg).unpack([self.dut.status.value.to_unsigned()])
+            status = {k: int(v[0]) for k, v in status.items()}
+            assert not status["error"], f"ABFT alarm in a fault-free run: {status}"
         return cycles, model
