@@ -118,14 +118,15 @@ class IfmFeeder(ConfigComponent):
             m.d.comb += [write.en.eq(loading), write.data.eq(value),
                          write.addr.eq((load_bank * depth + load_pixel) * tiles + dest)]
             memories.append(memory)
-        m.d.comb += hits.eq(_or_all(lane_hits))
+        pixel_flags = Signal(tiles, name="load_pixel_flags")  # the pixel's, with this beat
+        m.d.comb += [hits.eq(_or_all(lane_hits)), pixel_flags.eq(seen | hits)]
         with m.If(loading):
             with m.If(pixel_done):
                 for b in range(2):
                     with m.If(load_bank == b):
                         for p in range(depth):
                             with m.If(load_pixel == p):
-                                m.d.sync += nonzero[b][p].eq(seen | hits)
+                                m.d.sync += nonzero[b][p].eq(pixel_flags)
                         m.d.sync += [present[b].eq(present[b] | (Const(1, depth) << load_pixel)),
                                      count[b].eq(load_pixel + 1)]
                 m.d.sync += [seen.eq(0), load_tile.eq(0), load_pixel.eq(load_pixel + 1)]
@@ -135,7 +136,7 @@ class IfmFeeder(ConfigComponent):
                             m.d.sync += full[b].eq(1)
                     m.d.sync += [load_bank.eq(~load_bank), load_pixel.eq(0)]
             with m.Else():
-                m.d.sync += [seen.eq(seen | hits), load_tile.eq(load_tile + 1)]
+                m.d.sync += [seen.eq(pixel_flags), load_tile.eq(load_tile + 1)]
 
         # -- issue: the next live pixel of the pass, lowest first ------------------------------
         cmd = Signal.like(self.passes.payload, name="cmd")
