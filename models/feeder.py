@@ -31,12 +31,25 @@ import numpy as np
 
 from .abft import kernel_checksum
 from .golden import matmul
+from .intmath import check_range
 from .rearrange import check_permutation, reduction_order, zero_vectors
 from .sparsity import check_half_sparse, operand_elements, prune
 from .tiling import Tiling, array_weights
 
-__all__ = ["FeederPlan", "plan_feeder", "FeederWeights", "pack_for_feeder", "FeederSchedule",
+__all__ = ["FEEDER_DEPTH", "feeder_build", "FeederPlan", "plan_feeder", "FeederWeights", "pack_for_feeder", "FeederSchedule",
            "issue_plan", "schedule_feeder", "feeder_pass_order"]
+
+
+#: Pixel-tile depth of the feeder build that the bench runs and the synthesis report
+#: gives: the feeder's buffer and zero flags grow with ``acc_depth * feeder_tiles``.
+FEEDER_DEPTH = 64
+
+
+def feeder_build(config):
+    """``config`` as a feeder build for the bench and the synthesis report: the feeder, no
+    ABFT or fault sites, pixel tiles of at most :data:`FEEDER_DEPTH`."""
+    return dataclasses.replace(config, feeder=True, abft="none", faults=False,
+                               acc_depth=min(config.acc_depth, FEEDER_DEPTH))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -69,7 +82,11 @@ class FeederPlan:
     @property
     def key(self):
         """What identifies the rearrangement (weights packed for it carry the same key)."""
-        return (self.channels, self.kernel_area, self.reduction)
+        return (self.channels, self.kernel_area, self.reduction, self.tile_reduction)
+
+    @property
+    def tile_reduction(self):
+        return self.lanes.shape[1]
 
     @property
     def reduction_tiles(self):
@@ -154,6 +171,16 @@ class FeederWeights:
     matrix: np.ndarray
 
 
+def _check_plan(config, plan):
+    """Raise ``ValueError`` unless ``plan`` was made for ``config``'s tiles and table."""
+    if plan.tile_reduction != config.tile_reduction or \
+            plan.reduction_tiles > config.feeder_tiles:
+        raise ValueError(f"the plan is for {plan.reduction_tiles} tiles of "
+                         f"{plan.tile_reduction}; {config.name} takes up to "
+                         f"{config.feeder_tiles} tiles of {config.tile_reduction}: plan it "
+                         f"for this configuration (plan_feeder)")
+
+
 def pack_for_feeder(config, w, plan, *, prune_weights=True):
     """``W`` (T, K) rearranged by ``plan``, then pruned to 1/2 sparsity in that order.
 
@@ -161,9 +188,11 @@ def pack_for_feeder(config, w, plan, *, prune_weights=True):
     longer meet the 1/2 rule once rearranged. With ``prune_weights=False`` the rearranged
     weights must already meet it (``ValueError`` otherwise).
     """
+    _check_plan(config, plan)
     w = np.asarray(w)
     if w.ndim != 2 or w.shape[0] != plan.reduction:
         raise ValueError(f"W{w.shape} does not have the plan's reduction of {plan.reduction}")
+    check_range("W", w, config.weight_width)
     padded = np.pad(w, ((0, len(plan.order) - w.shape[0]), (0, 0)))[plan.order]
     if config.sparse:
         if prune_weights:
@@ -227,11 +256,15 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
     """
     if not isinstance(weights, FeederWeights):
         raise TypeError(f"weights must come from pack_for_feeder, not {type(weights).__name__}")
+    _check_plan(config, plan)
     if weights.plan_key != plan.key:
         raise ValueError(f"the weights were packed for channel order {list(weights.plan_key[0])}"
-                         f" (kernel area {weights.plan_key[1]}, T={weights.plan_key[2]}), but "
-                         f"the table to load is for {list(plan.channels)} (kernel area "
-                         f"{plan.kernel_area}, T={plan.reduction}); pack them for this plan")
+                         f" (kernel area {weights.plan_key[1]}, T={weights.plan_key[2]}, tiles "
+                         f"of {weights.plan_key[3]}), but the table to load is for "
+                         f"{list(plan.channels)} (kernel area {plan.kernel_area}, "
+                         f"T={plan.reduction}, tiles of {plan.tile_reduction}); pack them for "
+                         f"this plan")
+    check_range("X", x, config.ifm_width)
     x = np.asarray(x).astype(np.int64)
     if x.ndim != 2 or x.shape[1] != plan.reduction:
         raise ValueError(f"X{x.shape} does not have the plan's reduction of {plan.reduction}")
@@ -250,7 +283,7 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
     elements = operand_elements(lanes, config.row_span)  # what each multiplier reads
     nonzero = ~zero_vectors(xr, tr)
 
-    ifm = {"data": [], "last": [], "end": []}
+    ifm = {"data": [], "last": [], "end": [], "final": []}
     cmd = {"tile": [], "final": [], "release": [], "dense": []}
     wv, wi, ws, res_v, res_t, issued = [], [], [], [], [], []
     wr_padded = np.pad(wr, ((0, 0), (0, -wr.shape[1] % cols)))
@@ -264,6 +297,7 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         ifm["data"].append(block.reshape(-1, rows, block.shape[-1]))
         ifm["last"].append(np.tile(np.arange(n_tiles) == n_tiles - 1, len(pixels)))
         ifm["end"].append(np.arange(len(pixels) * n_tiles) == len(pixels) * n_tiles - 1)
+        ifm["final"].append(ifm["end"][-1] & (pt == tiling.pixel_tiles - 1))
     for kt, pt, rt in order:
         pixels = tiling.pixel_tile(pt)
         final = rt == n_tiles - 1

@@ -227,12 +227,14 @@ def ifm_format(config):
     """One reduction tile of one pixel's IFM, in the original channel order.
 
     A pixel tile is loaded pixel by pixel, each pixel's tiles in order; ``last`` marks a
-    pixel's last tile, ``end`` the pixel tile's last beat (always also ``last``).
+    pixel's last tile, ``end`` the pixel tile's last beat (always also ``last``), ``final``
+    the layer's last beat: the IFM that follows waits until the next layer's table is loaded.
     """
     return BusFormat((
         Field("data", config.ifm_width, (config.rows, config.row_span), signed=True),
         Field("last", 1),
         Field("end", 1),
+        Field("final", 1),
     ))
 
 

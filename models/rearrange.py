@@ -84,5 +84,5 @@ def zero_operands(x, w, group):
     x = np.asarray(x)
     packed = pack(np.asarray(w), group)
     elements = operand_elements(packed.indices, group)
-    operands = np.pad(x, ((0, 0), (0, elements.max() + 1 - x.shape[1])))[:, elements]
+    operands = np.pad(x, ((0, 0), (0, packed.indices.shape[0] * group - x.shape[1])))[:, elements]
     return int(np.count_nonzero(operands == 0)), int(operands.size)

@@ -82,11 +82,13 @@ def random_layer(config, rng, case):
 
 #: Activation patterns of the feeder tests (a random layer each; see :func:`feeder_layer`).
 FEEDER_CASES = ("clustered", "random_perm", "zero_tiles", "no_zeros", "single_nonzero",
-                "zero_pixels")
+                "zero_pixels", "one_tile")
 
 
 def feeder_layer(config, rng, case):
     """``(X, W, channels, kernel_area)`` of a feeder test case on ``config``.
+
+    Layers span several reduction, kernel and pixel tiles, except ``one_tile``: one of each.
 
     ``channels`` is the permutation to load: the density clustering of
     :func:`sense_models.rearrange.cluster_by_density` where the case is about realistic
@@ -100,9 +102,12 @@ def feeder_layer(config, rng, case):
     kernel_area = int(rng.choice([1, 4, 9]))
     most = config.feeder_tiles * tr // kernel_area
     channels = int(rng.integers(max(1, min(most, tr // kernel_area + 1)), most + 1))
-    reduction = channels * kernel_area
     pixels = 2 * config.acc_depth + 3
     kernels = 2 * config.cols + 1
+    if case == "one_tile":  # one reduction tile, one kernel tile, one short pixel tile
+        kernel_area, channels = 1, int(rng.integers(1, tr + 1))
+        pixels, kernels = int(rng.integers(1, config.acc_depth + 1)), config.cols
+    reduction = channels * kernel_area
     density = channel_densities(rng, channels, dead=0.5 if case == "zero_tiles" else 0.2)
     x = random_activations(rng, pixels, reduction, width=config.ifm_width,
                            density=np.repeat(density, kernel_area))

@@ -66,22 +66,22 @@ def run_core(config, schedule, *, max_cycles=100_000, fault=None, stall=()):
 
 
 def run_feeder_core(config, schedule, *, max_cycles=100_000, stall=(), fault=None, rng=None):
-    """Stream a :class:`sense_models.feeder.FeederSchedule` through a feeder build.
+    """Stream a :class:`sense_models.feeder.FeederSchedule` (or a list of them, one layer
+    after the other, every stream offered at once) through a feeder build.
 
     Returns ``(result fields, stats fields, cycles, status)``; ``cycles`` counts up to and
     including the cycle the last pass's counters came out, when ``status`` (ABFT builds) is
-    read. The IFM follows the table (the feeder's protocol); ``stall`` lists cycles in which
-    neither output stream is ready; ``fault`` is as for :func:`run_core`. With ``rng``,
+    read. Every stream is offered from cycle 0 (the feeder takes the IFM only once the table
+    is loaded); ``stall`` lists cycles in which neither output stream is ready; ``fault`` is as for :func:`run_core`. With ``rng``,
     each source idles and each output stream is not ready with probability 0.3 per cycle,
     independently.
     """
     dut = SenseCore(config=config)
-    words = {
-        "table": table_format(config).pack(**schedule.table),
-        "ifm": ifm_format(config).pack(**schedule.ifm),
-        "passes": pass_format(config).pack(**schedule.passes),
-        "weights": weight_format(config).pack(**schedule.weights),
-    }
+    layers = schedule if isinstance(schedule, (list, tuple)) else [schedule]
+    formats = {"table": table_format, "ifm": ifm_format, "passes": pass_format,
+               "weights": weight_format}
+    words = {name: sum((fmt(config).pack(**getattr(s, name)) for s in layers), [])
+             for name, fmt in formats.items()}
     passes = len(words["passes"])
     results, stats = [], []
     cycles = [None]
@@ -99,11 +99,10 @@ def run_feeder_core(config, schedule, *, max_cycles=100_000, stall=(), fault=Non
                                    f"cycles")
             for port in (dut.results, dut.stats):
                 ctx.set(port.ready, cycle not in stall and (rng is None or rng.random() > 0.3))
-            table_done = sent["table"] == len(words["table"])
             accepted = {}
             for name, beats in words.items():
                 port = getattr(dut, name)
-                valid = sent[name] < len(beats) and (name != "ifm" or table_done)
+                valid = sent[name] < len(beats)
                 if rng is not None and not ctx.get(port.valid):  # hold an offered beat
                     valid = valid and rng.random() > 0.3
                 ctx.set(port.valid, valid)

@@ -7,7 +7,7 @@ from sense_models.config import ArrayConfig
 from sense_models.cycle_model import feeder_cycles
 from sense_models.feeder import issue_plan, pack_for_feeder, plan_feeder, schedule_feeder
 from sense_models.golden import matmul
-from sense_models.rearrange import reduction_order
+from sense_models.rearrange import reduction_order, zero_operands, zero_vectors
 from sense_models.sparsity import check_half_sparse, prune
 from sense_models.workloads import FEEDER_CASES, feeder_layer
 
@@ -77,6 +77,25 @@ def test_weights_packed_for_another_permutation_are_rejected():
         schedule_feeder(CONFIG, x, w, plan_feeder(CONFIG, [3, 2, 1, 0], 9, 36))
 
 
+def test_operands_that_do_not_fit_and_foreign_plans_are_rejected():
+    rng = np.random.default_rng(4)
+    plan = plan_feeder(CONFIG, [1, 0, 2, 3], 9, 36)
+    packed = pack_for_feeder(CONFIG, rng.integers(-5, 5, (36, 4)), plan)
+    with pytest.raises(TypeError, match="X must hold integers"):
+        schedule_feeder(CONFIG, rng.integers(0, 5, (3, 36)) + 0.7, packed, plan)
+    with pytest.raises(ValueError, match="does not fit signed 8 bits"):
+        schedule_feeder(CONFIG, np.full((3, 36), 300), packed, plan)
+    dense = ArrayConfig(rows=4, cols=4, group=4, sparse=False, acc_depth=16, feeder=True)
+    dense_plan = plan_feeder(dense, [1, 0, 2, 3], 9, 36)
+    with pytest.raises(TypeError, match="W must hold integers"):
+        pack_for_feeder(dense, rng.random((36, 4)), dense_plan)
+    with pytest.raises(ValueError, match="plan it for this configuration"):
+        pack_for_feeder(CONFIG, rng.integers(-5, 5, (36, 4)), dense_plan)  # tiles of 8, not 16
+    small = ArrayConfig(rows=4, cols=4, group=4, acc_depth=16, feeder=True, feeder_tiles=2)
+    with pytest.raises(ValueError, match="up to 2 tiles of 16"):
+        schedule_feeder(small, rng.integers(0, 5, (3, 36)), packed, plan)  # 3 tiles
+
+
 def test_the_packer_prunes_in_the_rearranged_order():
     rng = np.random.default_rng(1)
     w = prune(rng.integers(-100, 100, (64, 6)), CONFIG.group)  # 1/2 sparse in the original order
@@ -127,12 +146,28 @@ def test_counters_and_cycles_are_consistent(case):
     skip = schedule_feeder(CONFIG, x, packed, plan)
     dense = schedule_feeder(CONFIG, x, packed, plan, dense=True)
     assert np.array_equal(skip.expected, dense.expected)
-    passes = skip.tiling.kernel_tiles * skip.tiling.reduction_tiles
-    pixels = np.repeat(skip.groups, passes)
-    assert np.array_equal(skip.stats["issued"] + skip.stats["skipped"], pixels)
+    tiling = skip.tiling
+    passes = tiling.kernel_tiles * tiling.reduction_tiles
+    assert np.array_equal(skip.stats["issued"] + skip.stats["skipped"],
+                          np.repeat(skip.groups, passes))
     assert not dense.stats["skipped"].any()
-    assert np.all(skip.stats["gated"] <= skip.stats["issued"] * CONFIG.multipliers)
     assert feeder_cycles(CONFIG, skip) <= feeder_cycles(CONFIG, dense)
+    # Independently of the issue model: each pixel goes out once per non-zero rearranged
+    # tile (once if it has none), per kernel tile; a pass with nothing sends one placeholder.
+    xr = np.pad(x, ((0, 0), (0, len(plan.order) - x.shape[1])))[:, plan.order]
+    nonzero = ~zero_vectors(xr, CONFIG.tile_reduction)
+    real = np.maximum(nonzero.sum(axis=1), 1).sum() * tiling.kernel_tiles
+    placeholders = np.count_nonzero(skip.stats["issued"] == 1) - sum(
+        1 for pt in range(tiling.pixel_tiles) for kt in range(tiling.kernel_tiles)
+        for rt in range(tiling.reduction_tiles)
+        if (nonzero[tiling.pixel_tile(pt)][:, rt].sum()
+            + (rt == tiling.reduction_tiles - 1)
+            * (~nonzero[tiling.pixel_tile(pt)].any(axis=1)).sum()) == 1)
+    assert skip.stats["issued"].sum() == real + placeholders
+    # Skipping off, the gated multiplies are the layer's zero operands, once per kernel tile
+    # (sense_models.rearrange.zero_operands, another golden function).
+    w_tiles = np.pad(packed.matrix, ((0, 0), (0, -packed.matrix.shape[1] % CONFIG.cols)))
+    assert dense.stats["gated"].sum() == zero_operands(xr, w_tiles, CONFIG.group)[0]
     if case == "no_zeros":
         assert not skip.stats["skipped"].any()
     if case == "single_nonzero":

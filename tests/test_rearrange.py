@@ -58,3 +58,10 @@ def test_rearrangement_on_the_trained_network_makes_more_tiles_all_zero():
     before = zero_vectors(x, tile).mean()
     after = zero_vectors(permute_layer(x, layers[3].matrix, table, 4)[0], tile).mean()
     assert after > before
+
+
+def test_zero_operands_when_the_last_groups_select_early_elements():
+    x = np.arange(1, 9)[None, :] * np.array([[1], [0]])  # pixel 1 all zero
+    w = np.zeros((8, 3), dtype=np.int64)
+    w[[0, 1, 4, 5]] = 1  # every group keeps its first two elements
+    assert zero_operands(x, w, 4) == (12, 24)

@@ -55,15 +55,16 @@ def test_core_test_fails_on_a_pe_without_index_selection():
     assert "differ from the golden model" in (directory / "results.xml").read_text()
 
 
-def test_feeder_test_fails_on_a_corrupted_counter():
+@pytest.mark.parametrize("field", ["value", "tag", "issued", "skipped", "gated"])
+def test_feeder_test_fails_on_a_corrupted_expectation(field):
     config = FEEDER_CONFIGS[0]
     directory = build(config, "core")
+    xml = f"results-corrupt-{field}.xml"
     tests, failures = run_tests(config, "core", "sense_verif.test_feeder", directory=directory,
-                                extra_env={"SENSE_CORRUPT_EXPECTED": "1", "SENSE_LAYERS": "1"},
-                                results_name="results-corrupt.xml")
+                                extra_env={"SENSE_CORRUPT_FIELD": field, "SENSE_LAYERS": "1"},
+                                results_name=xml)
     assert (tests, failures) == (FEEDER_TESTS, FEEDER_TESTS)
-    assert "counter beats differ from the golden model in 'gated'" in \
-        (directory / "results-corrupt.xml").read_text()
+    assert f"differ from the golden model in {field!r}" in (directory / xml).read_text()
 
 
 def test_feeder_test_fails_on_a_feeder_that_ignores_the_table_lanes():

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from sense_models.cycle_model import feeder_cycles, tiling_cycles
-from sense_models.feeder import pack_for_feeder, plan_feeder, schedule_feeder
+from sense_models.feeder import feeder_build, pack_for_feeder, plan_feeder, schedule_feeder
 from sense_models.golden import im2col
 from sense_models.layers import RESNET50
 from sense_models.network import accuracy as network_accuracy
@@ -40,17 +40,10 @@ from sense_models.workloads import channel_densities, random_activations, random
 from .report import console_table
 from .runner import REPO, build, run_tests
 
-__all__ = ["feeder_config", "network_layers", "resnet_layers", "bench_ifm", "table"]
+__all__ = ["network_layers", "resnet_layers", "bench_ifm", "table"]
 
 NETWORK = REPO / "models" / "data" / "digits_cnn.npz"
 MODES = ("dense_ifm", "skip", "skip_rearranged")
-
-
-def feeder_config(config):
-    """The feeder build the bench simulates: ``config`` with a feeder of 16 reduction tiles
-    and 64-pixel tiles (the ResNet shapes run 64 pixels, the digits layers four tiles)."""
-    return dataclasses.replace(config, feeder=True, feeder_tiles=16,
-                               acc_depth=min(config.acc_depth, 64), abft="none", faults=False)
 
 
 def network_layers(*, pixels, calibration=180):
@@ -136,7 +129,7 @@ def _schedules(config, x, w, kernel_area, density):
 
 def bench_ifm(config, *, pixels=256, resnet_pixels=64, workdir=None):
     """Run the IFM-sparsity bench; returns ``(records, failures)``."""
-    rtl_config = feeder_config(config)
+    rtl_config = feeder_build(config)
     model_config = dataclasses.replace(rtl_config, feeder_tiles=256)
     layers = network_layers(pixels=pixels) + resnet_layers(pixels=resnet_pixels)
     records, jobs = [], []

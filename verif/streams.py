@@ -27,12 +27,10 @@ class StreamSource(_StreamPort):
     """Drives ``<prefix>__valid``/``__payload`` from a list of beat integers.
 
     ``idle`` is the probability of an idle cycle between two beats (random source stalls).
-    With ``after`` (another source), the first beat waits until that source is done.
     """
 
-    def __init__(self, dut, prefix, words, *, rng, idle=0.0, after=None):
+    def __init__(self, dut, prefix, words, *, rng, idle=0.0):
         super().__init__(dut, prefix)
-        self._after = after
         self._words = words
         self._rng = rng
         self._idle = idle
@@ -56,8 +54,7 @@ class StreamSource(_StreamPort):
     def drive(self):
         if self._offered:
             return
-        if self.done or (self._after is not None and not self._after.done) \
-                or (self._idle and self._rng.random() < self._idle):
+        if self.done or (self._idle and self._rng.random() < self._idle):
             if self._valid_now:
                 self._valid.value = 0
                 self._valid_now = False

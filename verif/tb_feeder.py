@@ -24,8 +24,8 @@ class FeederScoreboard:
     """Compares result beats (in order, with tags) and per-pass counters with the models."""
 
     def __init__(self, schedule):
-        self.results = schedule.results
-        self.stats = schedule.stats
+        self.results = dict(schedule.results)
+        self.stats = dict(schedule.stats)
 
     def check(self, results, stats):
         for name, got, expected in (("result", results, self.results),
@@ -61,19 +61,27 @@ class FeederTB(CoreTB):
         return schedule_feeder(self.config, x, pack_for_feeder(self.config, w, plan), plan,
                                dense=dense)
 
-    async def run_schedule(self, schedule, *, rng, idle=0.0, backpressure=0.0, corrupt=False):
-        """Stream one layer and check it; returns ``(rtl_cycles, model_cycles)``."""
+    async def run_schedule(self, schedule, *, rng, idle=0.0, backpressure=0.0, corrupt=None,
+                           reset=True):
+        """Stream one layer and check it; returns ``(rtl_cycles, model_cycles)``.
+
+        ``corrupt`` names an expected field to make wrong (``value``, ``tag``, ``issued``,
+        ``skipped`` or ``gated``), to show that its comparison fails. ``reset=False`` runs the
+        layer on the state the previous one left.
+        """
         cfg = self.config
         scoreboard = FeederScoreboard(schedule)
-        if corrupt:  # proves the comparison can fail: one expected counter is made wrong
-            scoreboard.stats = dict(scoreboard.stats, gated=scoreboard.stats["gated"] + 1)
+        if corrupt:
+            for group in (scoreboard.results, scoreboard.stats):
+                if corrupt in group:
+                    group[corrupt] = np.asarray(group[corrupt]).copy()
+                    group[corrupt].reshape(len(group[corrupt]), -1)[-1, -1] += 1
         model = feeder_cycles(cfg, schedule)
-        table = StreamSource(self.dut, "table", table_format(cfg).pack(**schedule.table),
-                             rng=rng, idle=idle)
         sources = [
-            table,
+            StreamSource(self.dut, "table", table_format(cfg).pack(**schedule.table),
+                         rng=rng, idle=idle),
             StreamSource(self.dut, "ifm", ifm_format(cfg).pack(**schedule.ifm), rng=rng,
-                         idle=idle, after=table),
+                         idle=idle),
             StreamSource(self.dut, "passes", pass_format(cfg).pack(**schedule.passes), rng=rng,
                          idle=idle),
             StreamSource(self.dut, "weights", weight_format(cfg).pack(**schedule.weights),
@@ -81,7 +89,8 @@ class FeederTB(CoreTB):
         ]
         stats = StreamSink(self.dut, "stats", rng=rng, backpressure=backpressure)
         results = StreamSink(self.dut, "results", rng=rng, backpressure=backpressure)
-        await self.reset()
+        if reset:
+            await self.reset()
         stretch = 1 + 4 * (idle + backpressure) / max(1e-9, 1 - max(idle, backpressure))
         cycles = await Clocked(self.dut.clk, sources, stats, others=[results]).run(
             len(schedule.stats["issued"]), max_cycles=int(model * stretch) + 1000,
