@@ -54,13 +54,17 @@ def ifm_table(report):
 def synth_table(report):
     keys = ("LUT", "FF", "DSP", "LUTRAM", "BRAM18", "BRAM36", "CARRY")
     lines = ["| abft | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    def row(label, res, over):
+        cells = [f"{res[k]:g}" + ("" if over.get(k) is None else f" ({over[k]:+.1%})")
+                 for k in keys]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
     for option, entry in report["options"].items():
-        res, over = entry["resources"], entry.get("overhead", {})
-        cells = []
-        for k in keys:
-            extra = "" if over.get(k) is None else f" ({over[k]:+.1%})"
-            cells.append(f"{res[k]:g}{extra}")
-        lines.append(f"| {option} | " + " | ".join(cells) + " |")
+        if "baseline" in entry:  # compared with the same array at its own depth
+            depth = entry["baseline"]["config"]["acc_depth"]
+            row(f"none, {depth}-deep", entry["baseline"]["resources"], {})
+            option = f"{option}, {depth}-deep"
+        row(option, entry["resources"], entry.get("overhead", {}))
     return "\n".join(lines)
 
 
