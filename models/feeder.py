@@ -36,8 +36,9 @@ from .rearrange import check_permutation, reduction_order, zero_vectors
 from .sparsity import check_half_sparse, operand_elements, prune
 from .tiling import Tiling, array_weights
 
-__all__ = ["FEEDER_DEPTH", "feeder_build", "FeederPlan", "plan_feeder", "FeederWeights", "pack_for_feeder", "FeederSchedule",
-           "issue_plan", "schedule_feeder", "feeder_pass_order"]
+__all__ = ["FEEDER_DEPTH", "feeder_build", "FeederPlan", "plan_feeder", "FeederWeights",
+           "pack_for_feeder", "FeederSchedule", "issue_plan", "schedule_feeder",
+           "feeder_pass_order"]
 
 
 #: Pixel-tile depth of the feeder build that the bench runs and the synthesis report
@@ -230,8 +231,8 @@ class FeederSchedule:
     """Everything that crosses a feeder build's streams for one layer, and what it computes.
 
     ``table``, ``ifm``, ``passes``, ``weights`` and ``results`` are per-beat field arrays of
-    their streams; ``stats`` the expected counters of every pass; ``issued`` the vectors
-    each pass issues (for the cycle model); ``groups`` the pixels of each pixel tile.
+    their streams; ``stats`` the expected counters of every pass (``stats["issued"]`` is
+    what the cycle model needs); ``groups`` the pixels of each pixel tile.
     """
     tiling: Tiling
     plan: FeederPlan
@@ -241,7 +242,6 @@ class FeederSchedule:
     weights: dict
     results: dict
     stats: dict
-    issued: list
     groups: list
     expected: np.ndarray
 
@@ -276,7 +276,8 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
                       weight_width=config.weight_width)
     tiling = Tiling(config, x.shape[0], len(plan.order), wr.shape[1])
     n_tiles = tiling.reduction_tiles
-    yp = np.pad(expected, ((0, 0), (0, -wr.shape[1] % cols)))
+    pad_kernels = ((0, 0), (0, -wr.shape[1] % cols))  # to whole kernel tiles
+    yp, wk = np.pad(expected, pad_kernels), np.pad(wr, pad_kernels)
     values, indices = array_weights(config, wr)
     lanes = indices if indices is not None else \
         np.broadcast_to(np.arange(config.mults_per_pe), values.shape)
@@ -285,8 +286,7 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
 
     ifm = {"data": [], "last": [], "end": [], "final": []}
     cmd = {"tile": [], "final": [], "release": [], "dense": []}
-    wv, wi, ws, res_v, res_t, issued = [], [], [], [], [], []
-    wr_padded = np.pad(wr, ((0, 0), (0, -wr.shape[1] % cols)))
+    wv, wi, ws, res_v, res_t = [], [], [], [], []
     stats = {"issued": [], "skipped": [], "gated": []}
     groups = []
     order = feeder_pass_order(tiling)
@@ -302,23 +302,22 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         pixels = tiling.pixel_tile(pt)
         final = rt == n_tiles - 1
         kernels = slice(kt * cols, (kt + 1) * cols)
-        groups_ = slice(rt * rows, (rt + 1) * rows)
-        wv.append(values[groups_, kernels])
+        row_groups = slice(rt * rows, (rt + 1) * rows)
+        wv.append(values[row_groups, kernels])
         if indices is not None:
-            wi.append(indices[groups_, kernels])
+            wi.append(indices[row_groups, kernels])
         if config.kernel_check:
-            ws.append(kernel_checksum(wr_padded[rt * tr:(rt + 1) * tr, kernels]).reshape(rows, -1))
+            ws.append(kernel_checksum(wk[rt * tr:(rt + 1) * tr, kernels]).reshape(rows, -1))
         cmd["tile"].append(rt)
         cmd["final"].append(final)
         cmd["release"].append(final and kt == tiling.kernel_tiles - 1)
         cmd["dense"].append(dense)
         local = nonzero[pixels.start:pixels.stop]
         who, _, last = issue_plan(config, local, rt, final, dense=dense)
-        operands = xr[pixels.start + who][:, elements[groups_, kernels]]
+        operands = xr[pixels.start + who][:, elements[row_groups, kernels]]
         stats["issued"].append(len(who))
         stats["skipped"].append(len(pixels) - len(who))
         stats["gated"].append(int(np.count_nonzero(operands == 0)))
-        issued.append(len(who))
         done = who[last]
         res_v.append(yp[pixels.start + done, kernels])
         res_t.append(done)
@@ -336,4 +335,4 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         weights_stream,
         {"value": np.concatenate(res_v), "tag": np.concatenate(res_t)},
         {k: np.asarray(v, dtype=np.int64) for k, v in stats.items()},
-        issued, groups, expected)
+        groups, expected)
