@@ -147,5 +147,5 @@ def feeder_cycles(config, schedule):
     would: they pass through a FIFO)."""
     tiling = schedule.tiling
     timings = feeder_timings(config, schedule.groups, tiling.reduction_tiles,
-                             tiling.kernel_tiles, list(schedule.stats["issued"]))
+                             tiling.kernel_tiles, [int(n) for n in schedule.stats["issued"]])
     return timings[-1].issue_end + config.latency + 2

@@ -152,6 +152,7 @@ def test_counters_and_cycles_are_consistent(case):
                           np.repeat(skip.groups, passes))
     assert not dense.stats["skipped"].any()
     assert feeder_cycles(CONFIG, skip) <= feeder_cycles(CONFIG, dense)
+    assert type(feeder_cycles(CONFIG, skip)) is int  # the bench writes it to JSON
     # Independently of the issue model: each pixel goes out once per non-zero rearranged
     # tile (once if it has none), per kernel tile; a pass with nothing sends one placeholder.
     xr = np.pad(x, ((0, 0), (0, len(plan.order) - x.shape[1])))[:, plan.order]
