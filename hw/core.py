@@ -136,7 +136,8 @@ class SenseEngine(ConfigComponent):
             bank_taps = _delay(m, issue_bank, i + 1, f"bank_row{i}")
             m.d.comb += [array.x_in[i].eq(x_taps[-1]), array.bank_in[i].eq(bank_taps[-1])]
             if cfg.feeder:
-                valid_taps = _delay(m, accept, i + 1, f"valid_row{i}", reset_less=False)
+                issued = accept & ~pixel.check if cfg.pixel_check else accept  # not digits
+                valid_taps = _delay(m, issued, i + 1, f"valid_row{i}", reset_less=False)
                 m.d.comb += array.valid_in[i].eq(valid_taps[-1])
 
         # -- metadata travels beside the wavefront: down the rows, then along the columns -------

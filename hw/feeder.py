@@ -6,6 +6,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .component import ConfigComponent
+from sense_models.abft import DIGIT_BITS, checksum_width
+
 from .layouts import ifm_layout, pass_layout, pixel_layout, table_layout
 
 __all__ = ["IfmFeeder"]
@@ -186,22 +188,35 @@ class IfmFeeder(ConfigComponent):
         out_bank = Signal()
         out_release = Signal()
         advance = ~out_valid | self.vectors.ready
-        take = can_pick & advance
+        if cfg.pixel_check:  # no pixel while the pass's checksum digits go out
+            in_digits = Signal(name="in_digits")
+            take = can_pick & ~in_digits & advance
+        else:
+            take = can_pick & advance
         m.d.comb += self.vectors.valid.eq(out_valid)
+        reads = []
         for lane, memory in enumerate(memories):
             read = memory.read_port()
-            m.d.comb += [read.en.eq(advance),
-                         read.addr.eq((issue_bank * depth + pick) * tiles + cmd.tile),
-                         out.data[lane // cfg.row_span][lane % cfg.row_span].eq(read.data)]
+            statements = [read.en.eq(advance),
+                          read.addr.eq((issue_bank * depth + pick) * tiles + cmd.tile)]
+            if not cfg.pixel_check:  # with the check, digit vectors share the output
+                statements.append(
+                    out.data[lane // cfg.row_span][lane % cfg.row_span].eq(read.data))
+            m.d.comb += statements
+            reads.append(read.data)
+        if cfg.pixel_check:
+            finished = self._checksum_digits(m, out, reads, in_digits, advance, pass_issued,
+                                             Mux(issue_bank, count[1], count[0]), cmd, out_bank,
+                                             out_release, issue_bank)
         with m.If(advance):
-            m.d.sync += out_valid.eq(take)
+            m.d.sync += out_valid.eq(take | in_digits if cfg.pixel_check else take)
         with m.If(take):
             issued = pass_issued + 1
             m.d.sync += [
                 out.tag.eq(pick),
                 out.first.eq(~below & ~placeholder),
                 out.last.eq((cmd.final | ~above) & ~placeholder),
-                out.end.eq(is_last),
+                out.end.eq(is_last if not cfg.pixel_check else 0),
                 out.issued.eq(issued),
                 out.skipped.eq(Mux(issue_bank, count[1], count[0]) - issued),
                 out_bank.eq(issue_bank),
@@ -209,11 +224,23 @@ class IfmFeeder(ConfigComponent):
                 done.eq(done | (Const(1, depth) << pick)[:depth]),
                 pass_issued.eq(issued),
             ]
-            with m.If(is_last):
-                m.d.sync += [done.eq(0), pass_issued.eq(0), cmd_valid.eq(0)]
+            if cfg.pixel_check:
+                m.d.sync += out.check.eq(0)
+                with m.If(is_last):  # the checksum digits follow
+                    m.d.sync += [done.eq(0), in_digits.eq(1)]
+            else:
+                with m.If(is_last):
+                    m.d.sync += [done.eq(0), pass_issued.eq(0), cmd_valid.eq(0)]
+                    with m.If(cmd.release):
+                        m.d.sync += issue_bank.eq(~issue_bank)
+        if cfg.pixel_check:
+            with m.If(finished):
+                m.d.sync += [pass_issued.eq(0), cmd_valid.eq(0)]
                 with m.If(cmd.release):
                     m.d.sync += issue_bank.eq(~issue_bank)
-        m.d.comb += self.passes.ready.eq(~cmd_valid | (take & is_last))
+            m.d.comb += self.passes.ready.eq(~cmd_valid | finished)
+        else:
+            m.d.comb += self.passes.ready.eq(~cmd_valid | (take & is_last))
         with m.If(self.passes.valid & self.passes.ready):
             m.d.sync += [cmd.eq(self.passes.payload), cmd_valid.eq(1)]
 
@@ -224,6 +251,45 @@ class IfmFeeder(ConfigComponent):
                     m.d.sync += [full[b].eq(0), present[b].eq(0)]
         return m
 
+
+    def _checksum_digits(self, m, out, reads, in_digits, advance, pass_issued, pixels, cmd,
+                         out_bank, out_release, issue_bank):
+        """The pass's checksum pixel, as ``check_digits`` digit vectors after its last vector.
+
+        The sum over the pass's vectors (skipped ones are zero, so the sum is the pixel
+        tile's) builds up as the vectors are taken; the first digit vector already counts the
+        last vector, taken in the same cycle. Returns "the pass's last digit is loaded".
+        """
+        cfg = self._config
+        count = cfg.check_digits
+        width = checksum_width(cfg.ifm_width, cfg.acc_depth)
+        digit = Signal(range(max(2, count)), name="digit")
+        taken = self.vectors.valid & self.vectors.ready & ~out.check
+        finished = Signal(name="pass_finished")
+        loading = in_digits & advance
+        m.d.comb += finished.eq(loading & (digit == count - 1))
+        with m.If(loading):
+            m.d.sync += [out.tag.eq(0), out.first.eq(0), out.last.eq(0),
+                         out.check.eq(1), out.digit.eq(digit), out.end.eq(digit == count - 1),
+                         out.issued.eq(pass_issued), out.skipped.eq(pixels - pass_issued),
+                         out_bank.eq(issue_bank), out_release.eq(cmd.release),
+                         digit.eq(digit + 1)]
+        with m.If(finished):
+            m.d.sync += [in_digits.eq(0), digit.eq(0)]
+        for lane, data in enumerate(reads):
+            total = Signal(signed(width), name=f"check_sum{lane}")
+            now = Signal(signed(width), name=f"check_sum_now{lane}")
+            held = Signal(signed(cfg.ifm_width), name=f"check_digit{lane}")
+            field = out.data[lane // cfg.row_span][lane % cfg.row_span]
+            m.d.comb += [now.eq(total + Mux(taken, field, 0)),
+                         field.eq(Mux(out.check, held, data))]
+            m.d.sync += total.eq(Mux(finished, 0, now))
+            with m.If(loading):
+                for k in range(count):
+                    with m.If(digit == k):
+                        m.d.sync += held.eq(now[DIGIT_BITS * k:DIGIT_BITS * (k + 1)]
+                                            if k < count - 1 else now >> (DIGIT_BITS * k))
+        return finished
 
 def _lowest_set(bits):
     """``(any, index)`` of the lowest set bit of ``bits``: a balanced tree, log depth."""

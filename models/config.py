@@ -57,8 +57,9 @@ class ArrayConfig:
     feeder : bool
         Build the IFM feeder (:mod:`sense_models.feeder`): an on-chip IFM buffer loaded in
         the original channel order, a host-loadable channel-permutation table, zero-vector
-        skipping, zero-operand gating and per-pass counters. ``False`` generates RTL
-        identical to a build without the option (the host streams pixel vectors).
+        skipping, zero-operand gating and per-pass counters; with ``abft`` ``none``,
+        ``pixel`` or ``kernel``. ``False`` generates RTL identical to a build without the
+        option (the host streams pixel vectors).
     feeder_tiles : int
         Reduction tiles per pixel the feeder's buffer and table hold (a power of two): the
         largest layer reduction the feeder takes is ``feeder_tiles * tile_reduction``.
@@ -105,9 +106,9 @@ class ArrayConfig:
             raise ValueError(f"acc_depth must be a power of two, not {self.acc_depth}")
         if self.feeder_tiles & (self.feeder_tiles - 1):
             raise ValueError(f"feeder_tiles must be a power of two, not {self.feeder_tiles}")
-        if self.feeder and self.pixel_check:
-            raise ValueError(f"the IFM feeder does not generate the pixel-side checksum "
-                             f"digits yet (feeder=True takes abft='none' or 'kernel', "
+        if self.feeder and self.corrects:
+            raise ValueError(f"the IFM feeder does not hold results for correction yet "
+                             f"(feeder=True takes abft 'none', 'pixel' or 'kernel', "
                              f"not {self.abft!r})")
         if self.pixel_check and self.ifm_width < 8:
             raise ValueError(f"the pixel-side check streams 7-bit digits: ifm_width must be at "

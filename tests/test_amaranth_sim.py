@@ -193,15 +193,21 @@ def test_feeder_core_under_random_traffic(case):
             assert np.array_equal(stats[counter], s.stats[counter]), (seed, counter)
 
 
-def test_feeder_with_the_kernel_check_is_exact_quiet_and_detects_a_fault():
+@pytest.mark.parametrize("abft, site_name, counter", [
+    ("kernel", "pe_r1_c2.product0", "kernel_errors"),
+    ("pixel", "pe_r0_c1.psum_reg", "pixel_errors"),
+])
+def test_feeder_with_a_check_is_exact_quiet_and_detects_a_fault(abft, site_name, counter):
+    """The checks with the feeder's skipping, placeholders and per-pixel first/last (the
+    feeder generates the pixel-side checksum digits itself)."""
     config = ArrayConfig(rows=2, cols=3, group=4, acc_depth=4, feeder=True, feeder_tiles=4,
-                         abft="kernel", faults=True)
+                         abft=abft, faults=True)
     from amaranth.back import rtlil
     from sense_hw.core import SenseCore
     core = SenseCore(config=config)
     rtlil.convert(core)
     site = next(s["site"] for s in core.fault_sites
-                if f"{s['block']}.{s['signal']}" == "pe_r1_c2.product0")
+                if f"{s['block']}.{s['signal']}" == site_name)
     rng = np.random.default_rng(13)
     x, w, channels, kernel_area = feeder_layer(config, rng, "zero_pixels")
     plan = plan_feeder(config, channels, kernel_area, x.shape[1])
@@ -214,9 +220,7 @@ def test_feeder_with_the_kernel_check_is_exact_quiet_and_detects_a_fault():
     results, _, _, status = run_feeder_core(
         config, s, fault={"site": site, "bit": 3, "mode": 2, "start": 0})  # stuck-at-1
     assert not np.array_equal(results["value"], s.results["value"])
-    assert status["error"][0] and status["kernel_errors"][0] > 0
-
-
+    assert status["error"][0] and status[counter][0] > 0
 def test_feeder_placeholder_is_pixel_0_of_the_tile():
     """A pass with nothing to issue sends pixel 0's zero vector, never a pixel that only a
     previous tile in the same bank had (its stale data would be gated differently)."""

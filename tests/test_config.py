@@ -26,6 +26,11 @@ def test_defaults_and_derived_shapes():
     ({"acc_width": 64}, ValueError, "acc_width must be at most 62"),
     ({"abft": "pixel", "ifm_width": 6, "weight_width": 6, "acc_width": 16}, ValueError,
      "ifm_width must be at least 8"),
+    ({"feeder": 1}, TypeError, "feeder must be a bool, not 1"),
+    ({"feeder_tiles": 12}, ValueError, "feeder_tiles must be a power of two, not 12"),
+    ({"feeder_tiles": 0}, ValueError, "feeder_tiles must be at least 1, not 0"),
+    ({"feeder": True, "abft": "both"}, ValueError,
+     "feeder=True takes abft 'none', 'pixel' or 'kernel', not 'both'"),
 ])
 def test_invalid_parameters_are_rejected_with_the_value(kwargs, error, text):
     with pytest.raises(error) as info:

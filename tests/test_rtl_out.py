@@ -61,6 +61,8 @@ def test_manifest_describes_ports_and_configuration():
                  feeder_tiles=4), "core"),
     (ArrayConfig(rows=2, cols=3, group=8, acc_depth=4, feeder=True, feeder_tiles=4,
                  abft="kernel", faults=True), "core"),
+    (ArrayConfig(rows=3, cols=2, group=4, acc_depth=4, feeder=True, feeder_tiles=4,
+                 abft="pixel"), "core"),
 ])
 def test_generated_verilog_is_lint_clean(tmp_path, config, top):
     write_rtl(config, tmp_path, (top,))
