@@ -45,7 +45,9 @@ class IfmFeeder(ConfigComponent):
 
     A pixel tile's passes start two cycles after its last beat was loaded. Within a pass,
     one vector per cycle; skipped vectors take no cycle. A pass with nothing to issue sends
-    pixel 0's (zero) vector as a placeholder, neither first nor last.
+    pixel 0's (zero) vector as a placeholder, neither first nor last. With the pixel-side
+    check, each pass ends with ``check_digits`` digit vectors of its checksum pixel, back to
+    back with its last vector.
     """
 
     def members(self, config):
