@@ -29,12 +29,11 @@ import sys
 
 import numpy as np
 
-from .abft import kernel_checksum
 from .golden import matmul
 from .intmath import check_range
 from .rearrange import check_permutation, reduction_order, zero_vectors
 from .sparsity import check_half_sparse, operand_elements, prune
-from .tiling import Tiling, array_weights
+from .tiling import Tiling, array_weights, weight_beats
 
 __all__ = ["FEEDER_DEPTH", "feeder_build", "FeederPlan", "plan_feeder", "FeederWeights",
            "pack_for_feeder", "FeederSchedule", "issue_plan", "schedule_feeder",
@@ -286,7 +285,7 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
 
     ifm = {"data": [], "last": [], "end": [], "final": []}
     cmd = {"tile": [], "final": [], "release": [], "dense": []}
-    wv, wi, ws, res_v, res_t = [], [], [], [], []
+    res_v, res_t = [], []
     stats = {"issued": [], "skipped": [], "gated": []}
     groups = []
     order = feeder_pass_order(tiling)
@@ -303,11 +302,6 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         final = rt == n_tiles - 1
         kernels = slice(kt * cols, (kt + 1) * cols)
         row_groups = slice(rt * rows, (rt + 1) * rows)
-        wv.append(values[row_groups, kernels])
-        if indices is not None:
-            wi.append(indices[row_groups, kernels])
-        if config.kernel_check:
-            ws.append(kernel_checksum(wk[rt * tr:(rt + 1) * tr, kernels]).reshape(rows, -1))
         cmd["tile"].append(rt)
         cmd["final"].append(final)
         cmd["release"].append(final and kt == tiling.kernel_tiles - 1)
@@ -323,11 +317,7 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         res_t.append(done)
     table = {"lane": plan.lanes, "tile": plan.tiles,
              "last": (np.arange(n_tiles) == n_tiles - 1).astype(np.int64)}
-    weights_stream = {"value": np.concatenate(wv)}
-    if indices is not None:
-        weights_stream["index"] = np.concatenate(wi)
-    if config.kernel_check:
-        weights_stream["checksum"] = np.concatenate(ws)
+    weights_stream = weight_beats(config, wk, values, indices, order)
     return FeederSchedule(
         tiling, plan, table,
         {k: np.concatenate(v).astype(np.int64) for k, v in ifm.items()},

@@ -19,8 +19,8 @@ from .golden import matmul
 from .intmath import check_range
 from .sparsity import check_half_sparse, pack
 
-__all__ = ["Tiling", "Schedule", "tile_layer", "array_weights", "schedule_layer",
-           "results_to_matrix"]
+__all__ = ["Tiling", "Schedule", "tile_layer", "array_weights", "weight_beats",
+           "schedule_layer", "results_to_matrix"]
 
 
 def _ceil_div(a, b):
@@ -102,6 +102,31 @@ def _pad_weights(config, w):
     return np.pad(w, ((0, -t % config.tile_reduction), (0, -k % config.cols)))
 
 
+def weight_beats(config, wp, values, indices, passes):
+    """The ``weights`` stream's field arrays: each pass's tile, ``rows`` beats per pass.
+
+    ``wp`` is ``W`` padded to whole tiles (for the kernel checksum), ``values`` and
+    ``indices`` its :func:`array_weights`; ``passes`` are ``(kernel_tile, _, reduction_tile)``
+    in issue order.
+    """
+    rows, cols, tr = config.rows, config.cols, config.tile_reduction
+    wv, wi, ws = [], [], []
+    for kt, _, rt in passes:
+        row_groups = slice(rt * rows, (rt + 1) * rows)
+        kernels = slice(kt * cols, (kt + 1) * cols)
+        wv.append(values[row_groups, kernels])
+        if indices is not None:
+            wi.append(indices[row_groups, kernels])
+        if config.kernel_check:
+            ws.append(kernel_checksum(wp[rt * tr:(rt + 1) * tr, kernels]).reshape(rows, -1))
+    weights = {"value": np.concatenate(wv)}
+    if indices is not None:
+        weights["index"] = np.concatenate(wi)
+    if config.kernel_check:
+        weights["checksum"] = np.concatenate(ws)
+    return weights
+
+
 @dataclasses.dataclass(frozen=True)
 class Schedule:
     """Everything that crosses the core's streams for one layer, as per-beat field arrays.
@@ -138,17 +163,10 @@ def schedule_layer(config, x, w):
     xp = np.pad(x.astype(np.int64), ((0, 0), (0, -x.shape[1] % tr)))
     yp = np.pad(expected, ((0, 0), (0, -w.shape[1] % cols)))
 
-    wv, wi, ws, pix, tags, first, last, end, check, digit, res_v, res_t = \
-        ([] for _ in range(12))
+    pix, tags, first, last, end, check, digit, res_v, res_t = ([] for _ in range(9))
     n_digits = config.check_digits
     for kt, pt, rt in tiling.passes:
-        groups = slice(rt * rows, (rt + 1) * rows)
         kernels = slice(kt * cols, (kt + 1) * cols)
-        wv.append(values[groups, kernels])
-        if indices is not None:
-            wi.append(indices[groups, kernels])
-        if config.kernel_check:
-            ws.append(kernel_checksum(wp[rt * tr:(rt + 1) * tr, kernels]).reshape(rows, -1))
         pixels = tiling.pixel_tile(pt)
         n = len(pixels)
         data = xp[pixels.start:pixels.stop, rt * tr:(rt + 1) * tr]
@@ -166,11 +184,7 @@ def schedule_layer(config, x, w):
         if rt == tiling.reduction_tiles - 1:
             res_v.append(yp[pixels.start:pixels.stop, kernels])
             res_t.append(np.arange(n))
-    weights = {"value": np.concatenate(wv)}
-    if indices is not None:
-        weights["index"] = np.concatenate(wi)
-    if config.kernel_check:
-        weights["checksum"] = np.concatenate(ws)
+    weights = weight_beats(config, wp, values, indices, tiling.passes)
     pixels = {"data": np.concatenate(pix), "tag": np.concatenate(tags),
               "first": np.concatenate(first).astype(np.int64),
               "last": np.concatenate(last).astype(np.int64),
