@@ -56,7 +56,8 @@ class SystolicArray(ConfigComponent):
             members["check_psum_out"] = Out(signed(config.acc_width))
         if config.feeder:
             count = unsigned(config.multipliers.bit_length())
-            members.update({"valid_in": In(config.rows), "gated": Out(data.ArrayLayout(count, 2))})
+            members.update({"valid_in": In(config.rows),
+                            "gated": Out(data.ArrayLayout(count, 2))})
         return members
 
     def elaborate(self, platform):

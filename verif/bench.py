@@ -100,11 +100,10 @@ def main(argv=None):
     previous = json.loads(out.read_text()) if out.exists() else {}
     failures = 0
     if args.part != "layers":
-        records, ifm_failures, rtl_config = bench_ifm.bench_ifm(config)
+        section, ifm_failures = bench_ifm.bench_ifm(config)
         failures += ifm_failures
-        previous["ifm_sparsity"] = bench_ifm.report(config, records, rtl_config, pixels=256,
-                                                    resnet_pixels=64)
-        print(bench_ifm.table(records))
+        previous["ifm_sparsity"] = section
+        print(bench_ifm.table(section["layers"]))
         if args.part == "ifm":
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(previous, indent=1) + "\n")

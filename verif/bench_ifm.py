@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
-from pathlib import Path
 
 import numpy as np
 
@@ -127,8 +126,8 @@ def _schedules(config, x, w, kernel_area, density):
     }
 
 
-def bench_ifm(config, *, pixels=256, resnet_pixels=64, workdir=None):
-    """Run the IFM-sparsity bench; returns ``(records, failures)``."""
+def bench_ifm(config, *, pixels=256, resnet_pixels=64):
+    """Run the IFM-sparsity bench; returns ``(report section, failures)``."""
     rtl_config = feeder_build(config)
     model_config = dataclasses.replace(rtl_config, feeder_tiles=256)
     layers = network_layers(pixels=pixels) + resnet_layers(pixels=resnet_pixels)
@@ -159,15 +158,15 @@ def bench_ifm(config, *, pixels=256, resnet_pixels=64, workdir=None):
             jobs += [(name, mode, s) for mode, s in runs.items()]
     failures = 0
     if jobs:
-        failures = _run_rtl(rtl_config, jobs, records, workdir)
-    return records, failures, rtl_config
+        failures = _run_rtl(rtl_config, jobs, records)
+    return _section(records, rtl_config, pixels=pixels, resnet_pixels=resnet_pixels), failures
 
 
-def _run_rtl(config, jobs, records, workdir):
+def _run_rtl(config, jobs, records):
     """Run ``jobs`` through cocotb; checks RTL cycles == model and records them."""
     directory = build(config, "core")
-    jobs_file = Path(workdir or directory) / "ifm_jobs.pickle"
-    report = Path(workdir or directory) / "ifm_report.json"
+    jobs_file = directory / "ifm_jobs.pickle"
+    report = directory / "ifm_report.json"
     jobs_file.write_bytes(pickle.dumps(jobs))
     report.unlink(missing_ok=True)
     _, failures = run_tests(config, "core", "sense_verif.test_bench_ifm", directory=directory,
@@ -196,7 +195,7 @@ def table(records):
         ("rtl", 4, lambda r: "yes" if r["rtl"] else "no")])
 
 
-def report(config, records, rtl_config, *, pixels, resnet_pixels):
+def _section(records, rtl_config, *, pixels, resnet_pixels):
     """The ``ifm_sparsity`` section of ``reports/bench.json``."""
     return {
         "config": rtl_config.to_dict(),
