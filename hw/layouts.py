@@ -7,11 +7,12 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 from sense_models.formats import (fault_format, ifm_format, pass_format, pixel_format,
-                                  result_format, stats_format, status_format, table_format,
-                                  weight_format)
+                                  quant_format, result_format, stats_format, status_format,
+                                  table_format, weight_format)
 
 __all__ = ["bus_layout", "pixel_layout", "weight_layout", "result_layout", "status_layout",
-           "fault_layout", "ifm_layout", "table_layout", "pass_layout", "stats_layout"]
+           "fault_layout", "ifm_layout", "table_layout", "pass_layout", "stats_layout",
+           "quant_layout"]
 
 
 def _field_shape(field):
@@ -60,3 +61,7 @@ def pass_layout(config):
 
 def stats_layout(config):
     return bus_layout(stats_format(config))
+
+
+def quant_layout(config):
+    return bus_layout(quant_format(config))

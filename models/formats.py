@@ -18,7 +18,7 @@ from .intmath import to_unsigned, wrap
 
 __all__ = ["Field", "BusFormat", "pixel_format", "weight_format", "result_format",
            "status_format", "fault_format", "ifm_format", "table_format", "pass_format",
-           "stats_format"]
+           "stats_format", "quant_format"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,6 +218,24 @@ def result_format(config):
     return BusFormat((
         Field("value", config.acc_width, (config.cols,), signed=True),
         Field("tag", config.tag_width),
+    ))
+
+
+def quant_format(config):
+    """One parameter set of the output stage (see :mod:`sense_models.quant`).
+
+    It applies to the next ``beats`` result beats (at least 1): per kernel ``bias`` (added
+    with wrap-around in ``acc_width`` bits) and a layer-wide rounding right ``shift``, ReLU
+    when ``relu``; ``raw`` passes the accumulators through unmodified instead; ``final``
+    marks the layer's last set.
+    """
+    return BusFormat((
+        Field("bias", config.acc_width, (config.cols,), signed=True),
+        Field("shift", max(1, (config.acc_width - 1).bit_length())),
+        Field("beats", 32),
+        Field("relu", 1),
+        Field("raw", 1),
+        Field("final", 1),
     ))
 
 
