@@ -54,6 +54,7 @@ class SenseEngine(ConfigComponent):
         members = {**_stream_members(config), "advance": In(1)}
         if config.abft != "none":
             members["cycle"] = In(32)
+            members["clear_status"] = In(1)  # applied in a cycle the engine advances
         return members
 
     def elaborate(self, platform):
@@ -101,19 +102,33 @@ class SenseEngine(ConfigComponent):
             drain_step = Signal(data.StructLayout({"valid": 1, "tag": range(cfg.acc_depth)}),
                                 name="drain_step")
             drain_left = Signal(range(cfg.acc_depth + 1))
-            last_tag = Signal(range(cfg.acc_depth))
-            final_end = pixel.end & pixel.last
-            m.d.comb += [
-                drain_step.valid.eq(drain_left != 0),
-                # Hold what would read the accumulators or start a second drain.
-                hold.eq(drain_step.valid & (~pixel.first | final_end)),
-            ]
-            with m.If(accept & ~pixel.check):
-                m.d.sync += last_tag.eq(pixel.tag)
+            m.d.comb += drain_step.valid.eq(drain_left != 0)
             with m.If(drain_step.valid):
                 m.d.sync += [drain_left.eq(drain_left - 1), drain_step.tag.eq(drain_step.tag + 1)]
-            with m.If(accept & final_end):
-                m.d.sync += [drain_left.eq(last_tag + 1), drain_step.tag.eq(0)]
+            if cfg.feeder:
+                # The feeder's ``last`` is per pixel and its digits carry last=0, so the drain
+                # starts on the end beat (last digit) of a pass whose command was ``final``, and
+                # drains the whole pixel tile (``issued + skipped``): the final pass need not
+                # issue the highest pixel. Skipping lets issued tags run ahead of the drain, so
+                # a data vector may go only if it writes an entry the drain has already read
+                # (a ``first`` vector with a tag at most the drain's); any other data vector
+                # (not first, placeholders included) needs the read port the drain holds.
+                # Digit vectors never touch the accumulators: only the final end one waits.
+                final_end = pixel.end & pixel.final
+                ahead = ~pixel.first | (pixel.tag > drain_step.tag)
+                m.d.comb += hold.eq(drain_step.valid & (final_end | (~pixel.check & ahead)))
+                with m.If(accept & final_end):
+                    m.d.sync += [drain_left.eq(pixel.issued + pixel.skipped),
+                                 drain_step.tag.eq(0)]
+            else:
+                last_tag = Signal(range(cfg.acc_depth))
+                final_end = pixel.end & pixel.last
+                # Hold what would read the accumulators or start a second drain.
+                m.d.comb += hold.eq(drain_step.valid & (~pixel.first | final_end))
+                with m.If(accept & ~pixel.check):
+                    m.d.sync += last_tag.eq(pixel.tag)
+                with m.If(accept & final_end):
+                    m.d.sync += [drain_left.eq(last_tag + 1), drain_step.tag.eq(0)]
 
         for b in range(2):
             full = Signal(name=f"bank{b}_full")
@@ -318,6 +333,15 @@ class SenseEngine(ConfigComponent):
                                  status.kernel_syndrome.eq(syndrome)]
         with m.If((pixel_hit | kernel_hit) & ~status.error):
             m.d.sync += [status.error.eq(1), status.first_cycle.eq(self.cycle)]
+        # Last, so it wins over anything flagged in the same cycle. The pass and beat numbers
+        # of the first mismatches restart from the clear; what the correction holds about the
+        # tile being checked is no status and stays.
+        with m.If(self.clear_status):
+            m.d.sync += status.eq(0)
+            if cfg.pixel_check:
+                m.d.sync += [count.eq(0) for count in checked]
+            if cfg.kernel_check:
+                m.d.sync += beats.eq(0)
 
     def _checked_passes(self, m, checker, j):
         """Passes column ``j``'s checker has completed so far (the pass being flagged)."""
@@ -350,11 +374,32 @@ class SenseCore(ConfigComponent):
         One pixel vector per beat (see :func:`sense_models.formats.pixel_format`). Accepted
         once the pass's weight tile is complete.
     results : Out(stream.Signature(result_layout(config)))
-        One pixel's ``cols`` accumulated outputs per beat, in issue order, ``config.latency``
-        cycles after its last pixel vector was accepted.
+        One pixel's ``cols`` accumulated outputs per beat, ``tag`` the pixel within its pixel
+        tile. Streamed builds: in issue order, ``config.latency`` cycles after its last pixel
+        vector was accepted. With ``abft="both"`` (streamed or feeder) a pixel tile's results
+        are held until the kernel tile's final pass has been checked, then leave in tag
+        order ``0 .. pixels-1``, one per cycle, corrected. Feeder builds without it: as each
+        pixel finishes (its last non-zero reduction tile, or the final pass), so in pass
+        order, not tag order (:func:`sense_models.feeder.schedule_feeder` gives the order).
+    table, ifm, passes : In(stream.Signature(...))
+        Feeder builds only, replacing ``pixels``: see :class:`sense_hw.feeder.IfmFeeder`.
+    stats : Out(stream.Signature(stats_layout(config)))
+        Feeder builds only: one beat per pass, in pass order: vectors ``issued`` (a
+        placeholder included, checksum digits not), ``skipped`` (``issued + skipped`` is the
+        pixel tile's pixels) and ``gated`` multiplies. Through a 4-deep FIFO with its own
+        back-pressure; the core stalls (results included) while the FIFO is full, so the
+        host must drain it.
     status : Out(status_layout(config))
         ABFT builds only: sticky error flag, mismatch counts, the first mismatch of each
         check (see :func:`sense_models.formats.status_format` and ``docs/abft.md``).
+    clear_status : In(1)
+        ABFT builds only: a one-cycle pulse clears ``status`` (the sticky ``error``, both
+        mismatch counts, both first mismatches with ``first_cycle``, and ``corrected``);
+        ``pixel_pass`` and ``kernel_beat`` then count from the clear. It takes effect in
+        the first cycle the pipeline advances from the pulse on (at once unless the outputs
+        are stalled), so a pulse during back-pressure is not lost, and it wins over a
+        mismatch flagged in that same cycle. Results and the correction of the pixel tile in
+        flight are unaffected; a reset clears the status as well.
     fault : In(fault_layout(config))
         Fault-injection builds only: which site to fault, how and from when
         (:mod:`sense_hw.faults`).
@@ -374,6 +419,8 @@ class SenseCore(ConfigComponent):
                 "ifm": In(stream.Signature(ifm_layout(config))),
                 "passes": In(stream.Signature(pass_layout(config))),
             })
+        if config.abft != "none":
+            members["clear_status"] = In(1)
         if config.faults:
             members["fault"] = In(fault_layout(config))
         return members
@@ -402,6 +449,14 @@ class SenseCore(ConfigComponent):
         engine = SenseEngine(config=cfg, faults=faults, name="engine")
         if cfg.abft != "none":
             m.d.comb += [engine.cycle.eq(cycle), self.status.eq(engine.status)]
+            # The engine's registers move only while it advances: a clear pulsed during a
+            # stall waits here until the next advancing cycle.
+            clear_pending = Signal()
+            m.d.comb += engine.clear_status.eq(self.clear_status | clear_pending)
+            with m.If(advance):
+                m.d.sync += clear_pending.eq(0)
+            with m.Elif(self.clear_status):
+                m.d.sync += clear_pending.eq(1)
         m.submodules.engine = EnableInserter(advance)(engine)
         if not cfg.feeder:
             m.d.comb += advance.eq(~self.results.valid | self.results.ready)

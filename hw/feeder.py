@@ -41,7 +41,8 @@ class IfmFeeder(ConfigComponent):
         and ``dense`` flags.
     vectors : Out(stream.Signature(pixel_layout(config)))
         The issued pixel vectors, with the pixel's tag, per-pixel ``first``/``last``, the
-        pass's ``end`` and, on ``end``, the pass's ``issued``/``skipped`` counts.
+        pass's ``end`` and, on ``end``, the pass's ``issued``/``skipped`` counts; with
+        ``abft="both"`` also the pass command's ``final`` on every beat.
 
     A pixel tile's passes start two cycles after its last beat was loaded. Within a pass,
     one vector per cycle; skipped vectors take no cycle. A pass with nothing to issue sends
@@ -226,6 +227,8 @@ class IfmFeeder(ConfigComponent):
                 done.eq(done | (Const(1, depth) << pick)[:depth]),
                 pass_issued.eq(issued),
             ]
+            if cfg.corrects:  # the engine starts draining on a final pass's end beat
+                m.d.sync += out.final.eq(cmd.final)
             if cfg.pixel_check:
                 m.d.sync += out.check.eq(0)
                 with m.If(is_last):  # the checksum digits follow
@@ -276,6 +279,8 @@ class IfmFeeder(ConfigComponent):
                          out.issued.eq(pass_issued), out.skipped.eq(pixels - pass_issued),
                          out_bank.eq(issue_bank), out_release.eq(cmd.release),
                          digit.eq(digit + 1)]
+            if cfg.corrects:
+                m.d.sync += out.final.eq(cmd.final)
         with m.If(finished):
             m.d.sync += [in_digits.eq(0), digit.eq(0)]
         for lane, data in enumerate(reads):

@@ -17,6 +17,8 @@ __all__ = ["ArrayConfig"]
 
 _GROUPS = (2, 4, 8, 16)
 ABFT_OPTIONS = ("none", "pixel", "kernel", "both")
+#: ``TDATA`` widths of ``sense_top``'s AXI4-Stream ports.
+BUS_WIDTHS = (64, 128, 256, 512)
 
 
 def _check_int(name, value, minimum):
@@ -57,12 +59,16 @@ class ArrayConfig:
     feeder : bool
         Build the IFM feeder (:mod:`sense_models.feeder`): an on-chip IFM buffer loaded in
         the original channel order, a host-loadable channel-permutation table, zero-vector
-        skipping, zero-operand gating and per-pass counters; with ``abft`` ``none``,
-        ``pixel`` or ``kernel``. ``False`` generates RTL identical to a build without the
-        option (the host streams pixel vectors).
+        skipping, zero-operand gating and per-pass counters; with any ``abft`` (with
+        ``"both"`` a pixel tile's results leave in tag order after its final pass has been
+        checked). ``False`` generates RTL identical to a build without the option (the host
+        streams pixel vectors).
     feeder_tiles : int
         Reduction tiles per pixel the feeder's buffer and table hold (a power of two): the
         largest layer reduction the feeder takes is ``feeder_tiles * tile_reduction``.
+    bus_width : int
+        ``TDATA`` bits of ``sense_top``'s AXI4-Stream ports (64, 128, 256 or 512); the core
+        does not depend on it.
     """
 
     rows: int = 8
@@ -77,6 +83,7 @@ class ArrayConfig:
     faults: bool = False
     feeder: bool = False
     feeder_tiles: int = 16
+    bus_width: int = 128
 
     def __post_init__(self):
         _check_int("rows", self.rows, 1)
@@ -87,6 +94,9 @@ class ArrayConfig:
         _check_int("acc_depth", self.acc_depth, 1)
         _check_int("group", self.group, 2)
         _check_int("feeder_tiles", self.feeder_tiles, 1)
+        if self.bus_width not in BUS_WIDTHS:
+            raise ValueError(f"bus_width must be one of {BUS_WIDTHS} (bits of the AXI4-Stream "
+                             f"data), not {self.bus_width!r}")
         for name in ("sparse", "faults", "feeder"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
@@ -106,10 +116,6 @@ class ArrayConfig:
             raise ValueError(f"acc_depth must be a power of two, not {self.acc_depth}")
         if self.feeder_tiles & (self.feeder_tiles - 1):
             raise ValueError(f"feeder_tiles must be a power of two, not {self.feeder_tiles}")
-        if self.feeder and self.corrects:
-            raise ValueError(f"the IFM feeder does not hold results for correction yet "
-                             f"(feeder=True takes abft 'none', 'pixel' or 'kernel', "
-                             f"not {self.abft!r})")
         if self.pixel_check and self.ifm_width < 8:
             raise ValueError(f"the pixel-side check streams 7-bit digits: ifm_width must be at "
                              f"least 8, not {self.ifm_width}")
@@ -206,7 +212,8 @@ class ArrayConfig:
                 f"_i{self.ifm_width}w{self.weight_width}a{self.acc_width}d{self.acc_depth}"
                 + ("" if self.abft == "none" else f"_abft-{self.abft}")
                 + ("_faults" if self.faults else "")
-                + (f"_feed{self.feeder_tiles}" if self.feeder else ""))
+                + (f"_feed{self.feeder_tiles}" if self.feeder else "")
+                + ("" if self.bus_width == 128 else f"_bus{self.bus_width}"))
 
     # -- (de)serialisation ---------------------------------------------------------------------
 

@@ -19,6 +19,12 @@ valid and the result stream always ready (no back-pressure, no idle cycles):
   holds back a vector that would need the accumulators' read port (a pass that is not a
   first one) or start another drain (the last vector of a final pass) until the drain is
   done.
+* With the feeder and both checks, the drain starts after the end beat of a kernel tile's
+  final pass and reads the whole pixel tile (its ``pixels`` tags). Skipping makes issued
+  tags jump ahead of the drain, so the rule is per vector: a ``first`` vector with tag
+  ``t`` waits until the drain has reached tag ``t`` (it may go in the cycle the drain reads
+  ``t``); any other data vector (placeholders included) waits until the drain is done, and
+  so does a final pass's end beat; the other checksum digits never wait.
 
 Cycles are counted from the first cycle the core may accept a beat up to and including the
 cycle in which the last result beat is accepted.
@@ -40,13 +46,18 @@ class PassTiming:
     issue_end: int     # last vector: the last pixel vector or the last checksum digit
 
 
-def pass_timings(config, pass_pixels, firsts=None, finals=None, ready=None):
+def pass_timings(config, pass_pixels, firsts=None, finals=None, ready=None, issue=None,
+                 drained=None):
     """Timing of each pass, given the number of pixel vectors each one issues.
 
     ``firsts`` and ``finals`` flag the passes over the first and the last reduction tile
     (needed with ``abft="both"``; by default every pass is both). ``ready(n, timings)``,
     if given, is the earliest cycle pass ``n`` may issue for reasons outside the engine
     (the feeder's buffer), given the timings of the passes before it.
+
+    Feeder builds with ``abft="both"`` give ``issue``, the ``(tags, firsts)`` of every
+    pass's vectors in issue order, and ``drained``, the pixels a final pass drains (its
+    pixel tile's); ``firsts`` is then unused: the hold is decided per vector.
     """
     firsts = [True] * len(pass_pixels) if firsts is None else list(firsts)
     finals = [True] * len(pass_pixels) if finals is None else list(finals)
@@ -54,6 +65,7 @@ def pass_timings(config, pass_pixels, firsts=None, finals=None, ready=None):
         raise ValueError("a layer needs at least one pass")
     timings = []
     drain_end = -1  # last cycle of the running drain (abft="both")
+    drained_last = 0  # ... which read this many tags
     for n, pixels in enumerate(pass_pixels):
         if pixels < 1:
             raise ValueError(f"pass {n} issues {pixels} pixel vectors; a pass needs at least one")
@@ -62,16 +74,37 @@ def pass_timings(config, pass_pixels, firsts=None, finals=None, ready=None):
             load_start = max(load_start, timings[n - 2].issue_end + config.cols)
         load_end = load_start + config.rows - 1
         issue_start = load_end + 1 if n == 0 else max(load_end, timings[-1].issue_end) + 1
-        if config.corrects and not firsts[n]:
+        if config.corrects and not firsts[n] and issue is None:
             issue_start = max(issue_start, drain_end + 1)
         if ready is not None:
             issue_start = max(issue_start, ready(n, timings))
-        issue_end = issue_start + pixels - 1 + config.check_digits
-        if config.corrects and finals[n]:
-            issue_end = max(issue_end, drain_end + 1)
-            drain_end = issue_end + pixels
+        if config.corrects and issue is not None:
+            issue_end = _held_issue(issue_start, *issue[n], config.check_digits, finals[n],
+                                    drain_end - drained_last + 1, drain_end)
+            if finals[n]:
+                drain_end, drained_last = issue_end + drained[n], drained[n]
+        else:
+            issue_end = issue_start + pixels - 1 + config.check_digits
+            if config.corrects and finals[n]:
+                issue_end = max(issue_end, drain_end + 1)
+                drain_end = issue_end + pixels
         timings.append(PassTiming(load_start, load_end, issue_start, issue_end))
     return timings
+
+
+def _held_issue(start, tags, firsts, digits, final, drain_start, drain_end):
+    """The end beat's cycle of a feeder pass with both checks, vector by vector.
+
+    The drain reads tag ``k`` in cycle ``drain_start + k``, up to ``drain_end``.
+    """
+    assert len(tags) == len(firsts) >= 1 and digits >= 1  # both checks: digits follow
+    cycle = start - 1
+    for tag, first in zip(tags, firsts):
+        cycle += 1
+        if cycle <= drain_end:  # a drain is running
+            cycle = max(cycle, drain_start + int(tag)) if first else drain_end + 1
+    cycle += digits  # the digits never touch the accumulators ...
+    return max(cycle, drain_end + 1) if final else cycle  # ... but the last starts a drain
 
 
 def layer_cycles(config, pass_pixels, firsts=None, finals=None):
@@ -109,11 +142,13 @@ def ideal_cycles(config, dense_macs):
     return dense_macs / (2 * config.multipliers)
 
 
-def feeder_timings(config, groups, reduction_tiles, kernel_tiles, issued):
+def feeder_timings(config, groups, reduction_tiles, kernel_tiles, issued, issue=None):
     """Pass timings of a feeder build (:mod:`sense_models.feeder`).
 
     ``groups`` are the pixels of each pixel tile, ``issued`` the vectors each pass issues,
-    passes in the feeder's order (pixel tile outer). On top of the engine's rules:
+    passes in the feeder's order (pixel tile outer); with ``abft="both"``, ``issue`` the
+    ``(tags, firsts)`` of each pass's vectors (:attr:`FeederSchedule.issue`). On top of the
+    engine's rules:
 
     * The table (``reduction_tiles`` beats) loads first, from cycle 0; the IFM waits for it.
     * A pixel tile loads one beat (one tile of one pixel) per cycle into a free buffer bank;
@@ -138,14 +173,26 @@ def feeder_timings(config, groups, reduction_tiles, kernel_tiles, issued):
     if len(issued) != len(groups) * per_group:
         raise ValueError(f"{len(issued)} passes do not make {len(groups)} pixel tiles of "
                          f"{per_group} passes")
-    return pass_timings(config, issued, ready=ready)
+    if not config.corrects:
+        return pass_timings(config, issued, ready=ready)
+    if issue is None or len(issue) != len(issued):
+        raise ValueError("with abft='both' the feeder's cycle model needs every pass's issued "
+                         "tags and first flags (FeederSchedule.issue)")
+    finals = [n % reduction_tiles == reduction_tiles - 1 for n in range(len(issued))]
+    drained = [groups[n // per_group] for n in range(len(issued))]
+    return pass_timings(config, issued, finals=finals, ready=ready, issue=issue,
+                        drained=drained)
 
 
 def feeder_cycles(config, schedule):
     """Cycles of a feeder :class:`sense_models.feeder.FeederSchedule`, up to and including
     the cycle the last pass's counters come out (one cycle after its last vector's result
-    would: they pass through a FIFO)."""
+    would: they pass through a FIFO); with ``abft="both"``, up to and including the cycle
+    the last drained result is accepted (the drain outlasts the counters)."""
     tiling = schedule.tiling
     timings = feeder_timings(config, schedule.groups, tiling.reduction_tiles,
-                             tiling.kernel_tiles, [int(n) for n in schedule.stats["issued"]])
+                             tiling.kernel_tiles, [int(n) for n in schedule.stats["issued"]],
+                             schedule.issue if config.corrects else None)
+    if config.corrects:  # the last drain ends after the counters: up to the last result
+        return timings[-1].issue_end + schedule.groups[-1] + config.latency + 1
     return timings[-1].issue_end + config.latency + 2

@@ -231,7 +231,9 @@ class FeederSchedule:
 
     ``table``, ``ifm``, ``passes``, ``weights`` and ``results`` are per-beat field arrays of
     their streams; ``stats`` the expected counters of every pass (``stats["issued"]`` is
-    what the cycle model needs); ``groups`` the pixels of each pixel tile.
+    what the cycle model needs); ``groups`` the pixels of each pixel tile; ``issue`` the
+    ``(tags, firsts)`` arrays of the vectors every pass issues, in issue order (the cycle
+    model of ``abft="both"`` needs them: they decide which vectors wait for a drain).
     """
     tiling: Tiling
     plan: FeederPlan
@@ -243,6 +245,7 @@ class FeederSchedule:
     stats: dict
     groups: list
     expected: np.ndarray
+    issue: tuple = ()
 
 
 def schedule_feeder(config, x, weights, plan, *, dense=False):
@@ -252,6 +255,10 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
     :func:`pack_for_feeder` with the same ``plan`` (``ValueError`` otherwise: the core
     would compute with the weights in one order and the IFM in another). ``dense`` turns
     skipping off. The golden result is ``X' @ W'`` (both rearranged).
+
+    Results leave as each pixel finishes its kernel tile (its last issued vector), in issue
+    order; with ``abft="both"`` the core holds a pixel tile's results until the kernel
+    tile's final pass has been checked and then drains them in tag order ``0 .. pixels-1``.
     """
     if not isinstance(weights, FeederWeights):
         raise TypeError(f"weights must come from pack_for_feeder, not {type(weights).__name__}")
@@ -287,7 +294,7 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
     cmd = {"tile": [], "final": [], "release": [], "dense": []}
     res_v, res_t = [], []
     stats = {"issued": [], "skipped": [], "gated": []}
-    groups = []
+    groups, issue = [], []
     order = feeder_pass_order(tiling)
     for pt in range(tiling.pixel_tiles):
         pixels = tiling.pixel_tile(pt)
@@ -307,12 +314,16 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         cmd["release"].append(final and kt == tiling.kernel_tiles - 1)
         cmd["dense"].append(dense)
         local = nonzero[pixels.start:pixels.stop]
-        who, _, last = issue_plan(config, local, rt, final, dense=dense)
+        who, first, last = issue_plan(config, local, rt, final, dense=dense)
+        issue.append((who, first))
         operands = xr[pixels.start + who][:, elements[row_groups, kernels]]
         stats["issued"].append(len(who))
         stats["skipped"].append(len(pixels) - len(who))
         stats["gated"].append(int(np.count_nonzero(operands == 0)))
-        done = who[last]
+        if config.corrects:  # drained after the final pass, every pixel, in tag order
+            done = np.arange(len(pixels)) if final else np.zeros(0, dtype=np.int64)
+        else:
+            done = who[last]
         res_v.append(yp[pixels.start + done, kernels])
         res_t.append(done)
     table = {"lane": plan.lanes, "tile": plan.tiles,
@@ -325,4 +336,4 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         weights_stream,
         {"value": np.concatenate(res_v), "tag": np.concatenate(res_t)},
         {k: np.asarray(v, dtype=np.int64) for k, v in stats.items()},
-        groups, expected)
+        groups, expected, tuple(issue))

@@ -146,7 +146,9 @@ def pixel_format(config):
 
     In a feeder build this stream is internal (the feeder drives it): ``first`` and ``last``
     are then per pixel (its first and last issued vector of the kernel tile), and the
-    pass's ``issued`` and ``skipped`` counts ride on its ``end`` beat.
+    pass's ``issued`` and ``skipped`` counts ride on its ``end`` beat. With ``abft="both"``
+    every beat of a pass also carries the pass command's ``final`` (the kernel tile's last
+    reduction tile): the drain of the held results starts on a ``final`` pass's ``end`` beat.
     """
     fields = [
         Field("data", config.ifm_width, (config.rows, config.row_span), signed=True),
@@ -160,6 +162,8 @@ def pixel_format(config):
     if config.feeder:  # the feeder's per-pass counts, valid with ``end``
         count = config.acc_depth.bit_length()
         fields += [Field("issued", count), Field("skipped", count)]
+    if config.feeder and config.corrects:  # the pass's ``final`` (its command's), on every beat
+        fields.append(Field("final", 1))
     return BusFormat(tuple(fields))
 
 

@@ -22,4 +22,7 @@ FEEDER_CONFIGS = [
                 abft="kernel"),
     ArrayConfig(rows=3, cols=2, group=4, acc_depth=4, feeder=True, feeder_tiles=4,
                 abft="pixel"),
+    # The full configuration: sparse, the feeder, both checks with in-core correction.
+    ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, feeder=True, feeder_tiles=8,
+                abft="both"),
 ]

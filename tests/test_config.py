@@ -29,13 +29,19 @@ def test_defaults_and_derived_shapes():
     ({"feeder": 1}, TypeError, "feeder must be a bool, not 1"),
     ({"feeder_tiles": 12}, ValueError, "feeder_tiles must be a power of two, not 12"),
     ({"feeder_tiles": 0}, ValueError, "feeder_tiles must be at least 1, not 0"),
-    ({"feeder": True, "abft": "both"}, ValueError,
-     "feeder=True takes abft 'none', 'pixel' or 'kernel', not 'both'"),
+    ({"feeder": True, "abft": "both", "ifm_width": 6, "weight_width": 6, "acc_width": 16},
+     ValueError, "ifm_width must be at least 8"),
 ])
 def test_invalid_parameters_are_rejected_with_the_value(kwargs, error, text):
     with pytest.raises(error) as info:
         ArrayConfig(**kwargs)
     assert text in str(info.value)
+
+
+@pytest.mark.parametrize("abft", ["none", "pixel", "kernel", "both"])
+def test_the_feeder_takes_every_abft_option(abft):
+    config = ArrayConfig(feeder=True, abft=abft)
+    assert config.feeder and config.abft == abft
 
 
 def test_round_trip_and_unknown_keys(tmp_path):
