@@ -23,12 +23,15 @@ from sense_models.config import ArrayConfig
 
 from .core import SenseCore
 from .pe import ProcessingElement
+from .top import SenseTop
 
 __all__ = ["TOPS", "build_top", "to_verilog", "write_rtl", "main"]
 
-#: Generated tops: name -> component class. ``core`` is the product; ``pe`` is built alone
-#: for its unit testbench.
-TOPS = {"core": SenseCore, "pe": ProcessingElement}
+#: Generated tops: name -> component class. ``core`` is the accelerator core with its
+#: native streams; ``axi`` is ``sense_top``, the whole accelerator behind AXI4-Stream and
+#: AXI4-Lite (:mod:`sense_hw.top`); ``pe`` is built alone for its unit testbench.
+TOPS = {"core": SenseCore, "axi": SenseTop, "pe": ProcessingElement}
+MODULES = {"core": "sense_core", "axi": "sense_top", "pe": "sense_pe"}
 
 
 def build_top(config, top="core"):
@@ -39,7 +42,7 @@ def build_top(config, top="core"):
 
 
 def module_name(top):
-    return f"sense_{top}"
+    return MODULES[top]
 
 
 def _ports(component):
@@ -80,6 +83,11 @@ def write_rtl(config, out_dir, tops=("core",)):
         _write_if_changed(out_dir / name, text)
         files.append({"file": name, "top": module_name(top), "ports": ports,
                       "sha256": hashlib.sha256(text.encode()).hexdigest()})
+    if "axi" in tops:
+        from sense_models.regmap import c_header, register_map
+        _write_if_changed(out_dir / "sense_regs.h", c_header(register_map(config), config))
+        files.append({"file": "sense_regs.h", "sha256": hashlib.sha256(
+            c_header(register_map(config), config).encode()).hexdigest()})
     config_text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
     _write_if_changed(out_dir / "config.json", config_text)
     manifest = {
