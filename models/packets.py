@@ -36,7 +36,7 @@ import enum
 import numpy as np
 
 from .config import BUS_WIDTHS
-from .formats import (BusFormat, Field, ifm_format, pass_format, pixel_format, quant_format,
+from .formats import (BusFormat, ifm_format, pass_format, pixel_format, quant_format,
                       table_format, weight_format)
 from .intmath import to_unsigned, wrap
 

@@ -9,13 +9,13 @@ from amaranth_tb import run_core
 from sense_models.config import ArrayConfig
 from sense_models.golden import im2col
 from sense_models.network import accuracy as network_accuracy
-from sense_models.network import channel_density, forward, load_network
+from sense_models.network import DIGITS_CNN, channel_density, forward, load_network
 from sense_models.quant import requantize
 from sense_models.sparsity import check_half_sparse
 from sense_models.tiling import results_to_matrix, schedule_layer
 from sense_verif.runner import REPO
 
-NETWORK = REPO / "models" / "data" / "digits_cnn.npz"
+NETWORK = DIGITS_CNN
 REPORT = json.loads((REPO / "reports" / "digits_cnn.json").read_text())
 
 

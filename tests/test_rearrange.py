@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 
 from sense_models.golden import im2col, matmul
-from sense_models.network import channel_density, forward, load_network
+from sense_models.network import DIGITS_CNN, channel_density, forward, load_network
 from sense_models.rearrange import (check_permutation, cluster_by_density, permute_layer,
                                     reduction_order, zero_operands, zero_vectors)
 from sense_models.sparsity import prune
-from sense_verif.runner import REPO
 
 
 @pytest.mark.parametrize("table, text", [
@@ -50,7 +49,7 @@ def test_zero_counts():
 
 def test_rearrangement_on_the_trained_network_makes_more_tiles_all_zero():
     """Layer 3 of the digits CNN (7 dead input channels): whole zero tiles appear."""
-    layers, extra = load_network(REPO / "models" / "data" / "digits_cnn.npz")
+    layers, extra = load_network(DIGITS_CNN)
     maps = [forward(layers, image, keep=True)[1][3] for image in extra["images"][:100]]
     table = cluster_by_density(channel_density(maps))
     x = np.concatenate([im2col(m, 2) for m in maps])  # the classifier's lowered inputs

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.rtl
 #: Small builds of the whole accelerator: every feature on, and the plain streamed core.
 TOP_CONFIGS = [
     ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, feeder=True, feeder_tiles=8,
-                abft="none", bus_width=128),
+                abft="both", bus_width=128),
+    ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, bus_width=64),
 ]
 TOP_TESTS = 6
 

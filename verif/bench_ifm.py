@@ -31,17 +31,17 @@ from sense_models.feeder import feeder_build, pack_for_feeder, plan_feeder, sche
 from sense_models.golden import im2col
 from sense_models.layers import RESNET50
 from sense_models.network import accuracy as network_accuracy
-from sense_models.network import channel_density, forward, load_network
+from sense_models.network import DIGITS_CNN, channel_density, forward, load_network
 from sense_models.rearrange import cluster_by_density
 from sense_models.tiling import tile_layer
 from sense_models.workloads import channel_densities, random_activations, random_weights
 
 from .report import console_table
-from .runner import REPO, build, run_tests
+from .runner import build, run_tests
 
 __all__ = ["network_layers", "resnet_layers", "bench_ifm", "table"]
 
-NETWORK = REPO / "models" / "data" / "digits_cnn.npz"
+NETWORK = DIGITS_CNN
 MODES = ("dense_ifm", "skip", "skip_rearranged")
 
 
