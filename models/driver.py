@@ -288,7 +288,30 @@ class Driver:
         self.log = []  # (job, result) of every layer run
 
     async def run_layer_async(self, layer, images, *, raw=False, channels=None):
-        """``layer`` on a batch ``(N, C, H, W)``; returns ``(N, K, Ho, Wo)``."""
+        """``layer`` on a batch ``(N, C, H, W)``; returns ``(N, K, Ho, Wo)``.
+
+        A layer whose reduction is longer than a feeder build holds runs in parts of whole
+        channels (aligned to the sparsity groups), each in raw mode; the host adds the
+        parts up (wrapping in ``acc_width`` like the accumulators) and finishes the output
+        stage itself.
+        """
+        parts = self._channel_parts(layer)
+        if len(parts) > 1:
+            if channels is not None:
+                raise ValueError(f"layer {layer.name} runs in {len(parts)} parts; a channel "
+                                 f"order applies to single-part layers only")
+            total = 0
+            for c0, c1 in parts:
+                part = dataclasses.replace(layer, name=f"{layer.name}[c{c0}:{c1}]",
+                                           weights=layer.weights[:, c0:c1])
+                total = total + await self.run_layer_async(part, np.asarray(images)[:, c0:c1],
+                                                           raw=True)
+            total = wrap(total, self.config.acc_width)
+            if raw:
+                return total
+            return requantize(np.moveaxis(total, 1, -1), layer.bias, layer.shift,
+                              relu=layer.relu, acc_width=self.config.acc_width,
+                              out_width=self.config.ifm_width).transpose(0, 3, 1, 2)
         x, shape = lower(layer, images)
         job = plan_layer(self.config, layer, x, raw=raw, channels=channels)
         job.out_shape = shape
@@ -301,6 +324,21 @@ class Driver:
         self.log.append((job, result))
         n, k, ho, wo = shape
         return result.output.reshape(n, ho, wo, k).transpose(0, 3, 1, 2)
+
+    def _channel_parts(self, layer):
+        """``[(c0, c1)]``: the channel ranges that each fit the feeder (one part without)."""
+        _, c, kh, kw = layer.weights.shape
+        cfg = self.config
+        area = kh * kw
+        if not cfg.feeder or c * area <= cfg.feeder_tiles * cfg.tile_reduction:
+            return [(0, c)]
+        step = cfg.feeder_tiles * cfg.tile_reduction // area
+        step -= step % (cfg.group // np.gcd(cfg.group, area))  # whole sparsity groups
+        if step < 1:
+            raise ValueError(f"layer {layer.name}: one channel of {area} elements does not "
+                             f"fit the feeder ({cfg.feeder_tiles} tiles of "
+                             f"{cfg.tile_reduction})")
+        return [(c0, min(c0 + step, c)) for c0 in range(0, c, step)]
 
     async def run_network_async(self, layers, images):
         """Every layer in turn; the last one (the classifier) in raw mode, its bias added
