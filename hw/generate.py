@@ -20,6 +20,8 @@ from amaranth.hdl import Value
 from amaranth.lib import wiring
 
 from sense_models.config import ArrayConfig
+from sense_models.packets import HEADER_BYTES, packet_types
+from sense_models.regmap import c_header, register_map
 
 from .core import SenseCore
 from .pe import ProcessingElement
@@ -84,10 +86,10 @@ def write_rtl(config, out_dir, tops=("core",)):
         files.append({"file": name, "top": module_name(top), "ports": ports,
                       "sha256": hashlib.sha256(text.encode()).hexdigest()})
     if "axi" in tops:
-        from sense_models.regmap import c_header, register_map
-        _write_if_changed(out_dir / "sense_regs.h", c_header(register_map(config), config))
-        files.append({"file": "sense_regs.h", "sha256": hashlib.sha256(
-            c_header(register_map(config), config).encode()).hexdigest()})
+        header = c_header(register_map(config), config)
+        _write_if_changed(out_dir / "sense_regs.h", header)
+        files.append({"file": "sense_regs.h",
+                      "sha256": hashlib.sha256(header.encode()).hexdigest()})
     config_text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
     _write_if_changed(out_dir / "config.json", config_text)
     manifest = {
@@ -101,8 +103,31 @@ def write_rtl(config, out_dir, tops=("core",)):
     }
     if config.faults:
         manifest["fault_sites"] = fault_sites
+    if "axi" in tops:
+        manifest["registers"] = _register_manifest(register_map(config))
+        manifest["packets"] = _packet_manifest(config)
     _write_if_changed(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
+
+
+def _register_manifest(regmap):
+    return [{"name": r.name, "offset": r.offset, "access": r.access, "width": r.width,
+             "fields": [{"name": f.name, "lsb": f.lsb, "width": f.width} for f in r.fields]}
+            for r in regmap]
+
+
+def _packet_manifest(config):
+    packets = {}
+    for kind, wire in packet_types(config).items():
+        packets[kind.name] = {
+            "type": int(kind), "beat_bytes": wire.beat_bytes,
+            "words_per_beat": wire.words(config.bus_width),
+            "fields": {name: {"byte": offset, "bytes_per_element": size}
+                       for name, (offset, size) in wire.placement.items()},
+            "flags": {name: {"byte": offset, "bit": bit}
+                      for name, (offset, bit) in wire.flags.items()},
+        }
+    return {"bus_width": config.bus_width, "header_bytes": HEADER_BYTES, "types": packets}
 
 
 def parse_config(parser, argv=None):
@@ -153,7 +178,8 @@ def main(argv=None):
     out_dir = Path(args.out) / config.name
     manifest = write_rtl(config, out_dir, tuple(args.top or ["core"]))
     for entry in manifest["files"]:
-        print(f"wrote {out_dir / entry['file']} (top {entry['top']})")
+        print(f"wrote {out_dir / entry['file']}"
+              + (f" (top {entry['top']})" if "top" in entry else ""))
     print(f"wrote {out_dir / 'manifest.json'}")
     return 0
 
