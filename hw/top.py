@@ -165,7 +165,9 @@ class SenseTop(wiring.Component):
 
         # -- registers -------------------------------------------------------------------------
         busy = Signal(name="busy")
-        m.d.comb += busy.eq(rx.busy | stage.busy | tx.busy)
+        # A layer is in flight from its table (feeder builds) or its first parameter set on,
+        # until its last result word has left.
+        m.d.comb += busy.eq(rx.busy | rx.table_loaded | params.r_rdy | stage.busy | tx.busy)
         self._identity(m, regs)
         status = regs.status
         m.d.comb += [status.busy.eq(busy), status.error.eq(rx.error),
