@@ -35,6 +35,7 @@ install:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[verif,synth]'
+	$(PY) -m sense_verif.runner --install-lz4
 
 test:
 	$(PY) -m pytest -n $(JOBS)

