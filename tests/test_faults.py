@@ -31,3 +31,43 @@ def test_without_checkers_the_campaign_reports_silent_corruption():
     assert failures == 0
     assert table["all"]["sdc"] > 0
     assert table["all"]["detected"] == table["all"]["corrected"] == 0
+
+
+#: The full configuration: sparse, the IFM feeder, both checks with in-core correction.
+FEEDER_CONFIG = ArrayConfig(rows=3, cols=3, group=4, acc_depth=8, feeder=True, feeder_tiles=4,
+                            abft="both")
+
+
+def test_feeder_with_correction_leaves_no_silent_corruption_and_raises_no_false_alarm():
+    records, failures, sites = run_campaign(FEEDER_CONFIG, fault_runs=150, clean_runs=4, seed=7)
+    table = summarize(records)
+    assert failures == 0
+    assert table["fault_free"] == {"runs": 4, "false_alarm": 0, "wrong_outputs": 0}
+    assert table["all"]["runs"] == 150 and table["all"]["early_alarms"] == 0
+    assert table["all"]["sdc"] == 0, [r for r in records if r["outcome"] == "sdc"]
+    assert table["all"]["corrected"] > 0
+    assert {s["class"] for s in sites} == {"multiplier", "adder", "psum_register", "ifm_register",
+                                           "weight_register", "index_register", "accumulator",
+                                           "checker"}
+
+
+def test_feeder_campaign_reports_silent_corruption_without_checkers():
+    """The feeder harness's comparison can fail: the same faults without ABFT corrupt."""
+    config = ArrayConfig(**{**FEEDER_CONFIG.to_dict(), "abft": "none"})
+    records, failures, _ = run_campaign(config, fault_runs=40, clean_runs=1, seed=7)
+    table = summarize(records)
+    assert failures == 0 and table["fault_free"]["wrong_outputs"] == 0
+    assert table["all"]["sdc"] > 0
+    assert table["all"]["detected"] == table["all"]["corrected"] == 0
+
+
+def test_feeder_campaign_report_is_merged_under_its_own_key(tmp_path):
+    from sense_verif.campaign import merge_report
+    path = tmp_path / "faults.json"
+    path.write_text('{"results": {"both": 1}, "seed": 3}')
+    merged = merge_report(path, {"results": {"both": 2}}, feeder=True)
+    assert merged == {"results": {"both": 1}, "seed": 3,
+                      "feeder_campaign": {"both": {"results": {"both": 2}}}}
+    path.write_text(__import__("json").dumps(merged))
+    assert merge_report(path, {"results": {"none": 0}}, feeder=False) == {
+        "results": {"none": 0}, "feeder_campaign": {"both": {"results": {"both": 2}}}}

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sense_hw.generate import write_rtl
+from sense_hw.generate import module_name, write_rtl
 from sense_models.config import ArrayConfig
 from sense_verif.lint import lint
 from sense_verif.runner import REPO
@@ -63,10 +63,15 @@ def test_manifest_describes_ports_and_configuration():
                  abft="kernel", faults=True), "core"),
     (ArrayConfig(rows=3, cols=2, group=4, acc_depth=4, feeder=True, feeder_tiles=4,
                  abft="pixel"), "core"),
+    (ArrayConfig(rows=3, cols=2, group=4, acc_depth=4, feeder=True, feeder_tiles=4,
+                 abft="both", faults=True), "core"),
+    (ArrayConfig(rows=4, cols=4, acc_depth=8, feeder=True, feeder_tiles=8, abft="both"),
+     "axi"),
+    (ArrayConfig(rows=3, cols=2, bus_width=64), "axi"),
 ])
 def test_generated_verilog_is_lint_clean(tmp_path, config, top):
     write_rtl(config, tmp_path, (top,))
-    assert lint(tmp_path / f"sense_{top}.v") == []
+    assert lint(tmp_path / f"{module_name(top)}.v") == []
 
 
 def test_committed_rtl_is_lint_clean():

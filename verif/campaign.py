@@ -6,6 +6,13 @@ flip and start cycle) while a layer with non-zero activations streams through, a
 fault-free layers to look for false alarms. Writes ``reports/faults.json`` and prints a
 table per option and site class. The target: no silent data corruption with
 ``abft=both``, no false alarm anywhere.
+
+Feeder builds (``--feeder 1``, ``make faults FEEDER=1``) run in the feeder's own harness
+(:mod:`sense_verif.feeder_harness`) on a layer of two pixel tiles whose pixels skip some
+reduction tiles; ``--abft`` alone picks that option (``--options`` lists several). Their
+report is merged into the output file under the key ``feeder_campaign`` (keyed by the
+options run), leaving the streamed campaign's report as it was; a streamed run keeps an
+existing ``feeder_campaign`` entry likewise.
 """
 
 from __future__ import annotations
@@ -25,23 +32,32 @@ from sense_models.config import ABFT_OPTIONS
 
 from .classify import OUTCOMES
 from .report import faults_table
-from .runner import REPO, build_harness, run_tests
+from .runner import REPO, build, build_harness, run_tests
 
 CAMPAIGN_DEFAULTS = {"rows": 4, "cols": 4, "group": 4, "acc_depth": 16}
 
 
 def campaign_job(config, seed):
-    """The campaign's layer: two kernel tiles, three reduction tiles (one ragged), no zeros."""
-    return {"name": "campaign", "pixels": max(2, config.acc_depth - 4),
-            "reduction": 2 * config.tile_reduction + config.row_span + 1,
-            "kernels": 2 * config.cols - 1, "seed": seed, "zero_fraction": 0.0}
+    """The campaign's layer: two kernel tiles, three reduction tiles (one ragged), no zeros.
+
+    On a feeder build: two pixel tiles (the second ragged), so that drains overlap the next
+    tile's passes, and some pixels zero over whole reduction tiles, so that the feeder
+    skips (the skipped vectors are not fed, so they hide no fault).
+    """
+    job = {"name": "campaign", "pixels": max(2, config.acc_depth - 4),
+           "reduction": 2 * config.tile_reduction + config.row_span + 1,
+           "kernels": 2 * config.cols - 1, "seed": seed, "zero_fraction": 0.0}
+    if config.feeder:
+        job.update(pixels=config.acc_depth + max(1, config.acc_depth // 2), zero_tiles=True)
+    return job
 
 
 def run_campaign(config, *, fault_runs, clean_runs, seed):
     """Records of every run on ``config`` (a fault-injection build); see test_campaign."""
     config = dataclasses.replace(config, faults=True)
     job = campaign_job(config, seed)
-    directory = build_harness(config, [job])
+    directory = _build_feeder_harness(config, [job]) if config.feeder \
+        else build_harness(config, [job])
     manifest = json.loads((directory / "rtl" / "manifest.json").read_text())
     spec = {"job": job, "sites": manifest["fault_sites"], "fault_runs": fault_runs,
             "clean_runs": clean_runs, "seed": seed}
@@ -50,11 +66,22 @@ def run_campaign(config, *, fault_runs, clean_runs, seed):
     spec_file.write_text(json.dumps(spec))
     report.unlink(missing_ok=True)
     _, failures = run_tests(config, "core", "sense_verif.test_campaign", directory=directory,
-                            toplevel="sense_bench", results_name="campaign-results.xml",
+                            toplevel="sense_feeder_bench" if config.feeder else "sense_bench",
+                            results_name="campaign-results.xml",
                             extra_env={"SENSE_CAMPAIGN": str(spec_file),
                                        "SENSE_REPORT": str(report)})
     records = json.loads(report.read_text()) if report.exists() else []
     return records, failures, manifest["fault_sites"]
+
+
+def _build_feeder_harness(config, jobs):
+    """Build ``sense_feeder_bench`` around ``config``'s core, sized for ``jobs``."""
+    from .feeder_harness import FEEDER_HARNESS, feeder_harness_parameters
+    from .harness import harness_defines
+    parameters = feeder_harness_parameters(config, jobs)
+    variant = "feeder-bench-i{IFM_DEPTH}-w{WEIGHT_DEPTH}-r{RESULT_DEPTH}".format(**parameters)
+    return build(config, "core", variant=variant, wrapper=FEEDER_HARNESS,
+                 parameters=parameters, defines=harness_defines(config))
 
 
 def summarize(records):
@@ -76,16 +103,35 @@ def summarize(records):
     return table
 
 
+def merge_report(path, report, *, feeder):
+    """What to write to ``path``: a streamed campaign's ``report`` replaces the top level but
+    keeps the file's ``feeder_campaign``; a feeder one goes into ``feeder_campaign``, keyed
+    by its options (``"both"``, ...), keeping everything else."""
+    try:
+        old = json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        old = {}
+    if not feeder:
+        return {**report, **({"feeder_campaign": old["feeder_campaign"]}
+                             if "feeder_campaign" in old else {})}
+    merged = dict(old)
+    merged.setdefault("feeder_campaign", {})["+".join(report["results"])] = report
+    return merged
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_arguments(parser)
     parser.set_defaults(**CAMPAIGN_DEFAULTS)
     parser.add_argument("--runs", type=int, default=3000, help="fault runs per option")
     parser.add_argument("--clean", type=int, default=200, help="fault-free runs per option")
-    parser.add_argument("--options", nargs="*", choices=ABFT_OPTIONS, default=list(ABFT_OPTIONS))
+    parser.add_argument("--options", nargs="*", choices=ABFT_OPTIONS, default=None,
+                        help="abft options to run (default: --abft if given, else all)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", default=str(REPO / "reports" / "faults.json"))
     args, config = parse_config(parser, argv)
+    if args.options is None:
+        args.options = [config.abft] if args.abft is not None else list(ABFT_OPTIONS)
     started = time.perf_counter()
     results, failed, site_counts = {}, 0, {}
     for option in args.options:
@@ -103,7 +149,7 @@ def main(argv=None):
                                           if (argv or sys.argv[1:]) else "")}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    out.write_text(json.dumps(merge_report(out, report, feeder=config.feeder), indent=1) + "\n")
     print(faults_table(report))
     print(f"wrote {out} in {report['wall_s']:.0f} s")
     sdc = results.get("both", {}).get("all", {}).get("sdc", 0)

@@ -28,7 +28,13 @@ def _outputs_ok(run):
 async def test_campaign(dut):
     config = env_config()
     spec = json.loads(Path(os.environ["SENSE_CAMPAIGN"]).read_text())
-    harness = BenchHarness(dut, config, workdir=Path.cwd())
+    if config.feeder:  # the feeder build's streams: its own harness and layers
+        from .feeder_harness import FeederBenchHarness, feeder_job_layer
+        harness = FeederBenchHarness(dut, config, workdir=Path.cwd())
+        make_layer = feeder_job_layer
+    else:
+        harness = BenchHarness(dut, config, workdir=Path.cwd())
+        make_layer = job_layer
     rng = np.random.default_rng(spec["seed"])
     job = spec["job"]
     records = []
@@ -42,7 +48,7 @@ async def test_campaign(dut):
             fault_active=False, outputs_ok=_outputs_ok(run), alarm=alarm),
             "outputs_ok": _outputs_ok(run), "alarm": alarm, "latency": None})
 
-    layer = job_layer(job, config)
+    layer = make_layer(job, config)
     reference = await harness.run(job, layer=layer, fault=None)
     assert _outputs_ok(reference), "the fault-free reference run is wrong"
     sites = spec["sites"]
