@@ -79,7 +79,7 @@ def pass_timings(config, pass_pixels, firsts=None, finals=None, ready=None, issu
         if ready is not None:
             issue_start = max(issue_start, ready(n, timings))
         if config.corrects and issue is not None:
-            issue_end = _held_issue(issue_start, *issue[n], config.check_digits, finals[n],
+            issue_end = _held_issue(issue_start, *issue[n][:2], config.check_digits, finals[n],
                                     drain_end - drained_last + 1, drain_end)
             if finals[n]:
                 drain_end, drained_last = issue_end + drained[n], drained[n]
@@ -147,7 +147,7 @@ def feeder_timings(config, groups, reduction_tiles, kernel_tiles, issued, issue=
 
     ``groups`` are the pixels of each pixel tile, ``issued`` the vectors each pass issues,
     passes in the feeder's order (pixel tile outer); with ``abft="both"``, ``issue`` the
-    ``(tags, firsts)`` of each pass's vectors (:attr:`FeederSchedule.issue`). On top of the
+    ``(tags, firsts, ...)`` of each pass's vectors (:attr:`FeederSchedule.issue`). On top of the
     engine's rules:
 
     * The table (``reduction_tiles`` beats) loads first, from cycle 0; the IFM waits for it.

@@ -11,7 +11,8 @@ beats; the driver reassembles them into the next layer's int8 feature maps.
 Back-ends (all with ``execute(job) -> LayerResult``, the RTL one awaitable):
 
 * :class:`GoldenBackend`: NumPy, the golden model's answer;
-* :class:`CycleBackend`: the same answer and the cycle model's count;
+* :class:`CycleBackend`: the same answer and the cycle model's counts: of ``sense_top``
+  behind its bus (:mod:`sense_models.top_model`) and of the core alone with ideal streams;
 * ``sense_verif.top_backend.RtlBackend``: the packets through ``sense_top`` on Verilator
   (cocotb), results parsed from the output stream.
 
@@ -34,6 +35,7 @@ from .packets import PacketType, packet, result_wire
 from .quant import requantize
 from .sparsity import check_half_sparse
 from .tiling import schedule_layer
+from .top_model import job_cycles
 
 __all__ = ["LayerJob", "LayerResult", "Driver", "GoldenBackend", "CycleBackend",
            "lower", "plan_layer"]
@@ -111,7 +113,8 @@ class LayerResult:
     """What a back-end returns for a job: the ``(P, K)`` output and, if known, cycles."""
     output: np.ndarray
     cycles: int | None = None
-    model_cycles: int | None = None
+    model_cycles: int | None = None   # sense_top under steady traffic (the bus included)
+    core_cycles: int | None = None    # the core alone, every stream always ready
     status: dict | None = None
 
 
@@ -258,16 +261,17 @@ class GoldenBackend:
 
 
 class CycleBackend(GoldenBackend):
-    """The golden answer and the cycle model's count of the core with ideal streams."""
+    """The golden answer and the cycle models' counts: ``cycles`` (= ``model_cycles``) of
+    ``sense_top`` under steady traffic, ``core_cycles`` of the core with ideal streams."""
 
     def execute(self, job):
         result = super().execute(job)
         config = job.config
         if config.feeder:
-            result.model_cycles = feeder_cycles(config, job.schedule)
+            result.core_cycles = feeder_cycles(config, job.schedule)
         else:
-            result.model_cycles = tiling_cycles(config, job.schedule.tiling)
-        result.cycles = result.model_cycles
+            result.core_cycles = tiling_cycles(config, job.schedule.tiling)
+        result.model_cycles = result.cycles = job_cycles(job)
         return result
 
 

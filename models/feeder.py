@@ -33,10 +33,11 @@ from .golden import matmul
 from .intmath import check_range
 from .rearrange import check_permutation, reduction_order, zero_vectors
 from .sparsity import check_half_sparse, operand_elements, prune
-from .tiling import Tiling, array_weights, weight_beats
+from .tiling import (Tiling, array_weights, issue_plan, result_beats, schedule_passes,
+                     weight_beats)
 
 __all__ = ["FEEDER_DEPTH", "feeder_build", "FeederPlan", "plan_feeder", "FeederWeights",
-           "pack_for_feeder", "FeederSchedule", "issue_plan", "schedule_feeder",
+           "pack_for_feeder", "FeederSchedule", "schedule_feeder",
            "feeder_pass_order"]
 
 
@@ -210,21 +211,6 @@ def feeder_pass_order(tiling):
             for kt in range(tiling.kernel_tiles) for rt in range(tiling.reduction_tiles)]
 
 
-def issue_plan(config, nonzero, rt, final, *, dense=False):
-    """What one pass issues: ``(pixels, first, last)`` arrays, in issue order.
-
-    ``nonzero`` (pixels, tiles) flags the pixel tile's non-zero rearranged vectors.
-    """
-    eff = np.ones_like(nonzero) if dense else nonzero
-    live = eff[:, rt] | (final & ~eff.any(axis=1))
-    first = ~eff[:, :rt].any(axis=1)
-    last = final | ~eff[:, rt + 1:].any(axis=1)
-    pixels = np.flatnonzero(live)
-    if not pixels.size:  # placeholder: pixel 0's zero vector, neither first nor last
-        return np.array([0]), np.array([False]), np.array([False])
-    return pixels, first[pixels], last[pixels]
-
-
 @dataclasses.dataclass(frozen=True)
 class FeederSchedule:
     """Everything that crosses a feeder build's streams for one layer, and what it computes.
@@ -232,8 +218,8 @@ class FeederSchedule:
     ``table``, ``ifm``, ``passes``, ``weights`` and ``results`` are per-beat field arrays of
     their streams; ``stats`` the expected counters of every pass (``stats["issued"]`` is
     what the cycle model needs); ``groups`` the pixels of each pixel tile; ``issue`` the
-    ``(tags, firsts)`` arrays of the vectors every pass issues, in issue order (the cycle
-    model of ``abft="both"`` needs them: they decide which vectors wait for a drain).
+    ``(tags, firsts, lasts)`` arrays of the vectors every pass issues, in issue order (the
+    cycle models need them: they decide which vectors wait for a drain and which emit).
     """
     tiling: Tiling
     plan: FeederPlan
@@ -254,11 +240,10 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
     ``x`` is the IFM (P, T) in the original channel order; ``weights`` come from
     :func:`pack_for_feeder` with the same ``plan`` (``ValueError`` otherwise: the core
     would compute with the weights in one order and the IFM in another). ``dense`` turns
-    skipping off. The golden result is ``X' @ W'`` (both rearranged).
-
-    Results leave as each pixel finishes its kernel tile (its last issued vector), in issue
-    order; with ``abft="both"`` the core holds a pixel tile's results until the kernel
-    tile's final pass has been checked and then drains them in tag order ``0 .. pixels-1``.
+    skipping off. The golden result is ``X' @ W'`` (both rearranged). The passes, what
+    they issue and the results they release come from
+    :func:`sense_models.tiling.schedule_passes` (pixel tiles outermost: a tile's IFM is
+    loaded once for every kernel tile).
     """
     if not isinstance(weights, FeederWeights):
         raise TypeError(f"weights must come from pack_for_feeder, not {type(weights).__name__}")
@@ -282,20 +267,16 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
                       weight_width=config.weight_width)
     tiling = Tiling(config, x.shape[0], len(plan.order), wr.shape[1])
     n_tiles = tiling.reduction_tiles
-    pad_kernels = ((0, 0), (0, -wr.shape[1] % cols))  # to whole kernel tiles
-    yp, wk = np.pad(expected, pad_kernels), np.pad(wr, pad_kernels)
+    wk = np.pad(wr, ((0, 0), (0, -wr.shape[1] % cols)))  # to whole kernel tiles
     values, indices = array_weights(config, wr)
     lanes = indices if indices is not None else \
         np.broadcast_to(np.arange(config.mults_per_pe), values.shape)
     elements = operand_elements(lanes, config.row_span)  # what each multiplier reads
-    nonzero = ~zero_vectors(xr, tr)
+    order = feeder_pass_order(tiling)
+    passes = schedule_passes(config, tiling, order, ~zero_vectors(xr, tr), dense=dense)
 
     ifm = {"data": [], "last": [], "end": [], "final": []}
-    cmd = {"tile": [], "final": [], "release": [], "dense": []}
-    res_v, res_t = [], []
-    stats = {"issued": [], "skipped": [], "gated": []}
-    groups, issue = [], []
-    order = feeder_pass_order(tiling)
+    groups = []
     for pt in range(tiling.pixel_tiles):
         pixels = tiling.pixel_tile(pt)
         groups.append(len(pixels))
@@ -304,28 +285,16 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         ifm["last"].append(np.tile(np.arange(n_tiles) == n_tiles - 1, len(pixels)))
         ifm["end"].append(np.arange(len(pixels) * n_tiles) == len(pixels) * n_tiles - 1)
         ifm["final"].append(ifm["end"][-1] & (pt == tiling.pixel_tiles - 1))
-    for kt, pt, rt in order:
-        pixels = tiling.pixel_tile(pt)
-        final = rt == n_tiles - 1
-        kernels = slice(kt * cols, (kt + 1) * cols)
-        row_groups = slice(rt * rows, (rt + 1) * rows)
-        cmd["tile"].append(rt)
-        cmd["final"].append(final)
-        cmd["release"].append(final and kt == tiling.kernel_tiles - 1)
-        cmd["dense"].append(dense)
-        local = nonzero[pixels.start:pixels.stop]
-        who, first, last = issue_plan(config, local, rt, final, dense=dense)
-        issue.append((who, first))
-        operands = xr[pixels.start + who][:, elements[row_groups, kernels]]
-        stats["issued"].append(len(who))
-        stats["skipped"].append(len(pixels) - len(who))
+    cmd = {"tile": [p.reduction_tile for p in passes], "final": [p.final for p in passes],
+           "release": [p.final and p.kernel_tile == tiling.kernel_tiles - 1 for p in passes],
+           "dense": [dense] * len(passes)}
+    stats = {"issued": [], "skipped": [], "gated": []}
+    for p in passes:
+        row_groups = slice(p.reduction_tile * rows, (p.reduction_tile + 1) * rows)
+        operands = xr[p.pixels.start + p.issued][:, elements[row_groups, p.kernels]]
+        stats["issued"].append(len(p.issued))
+        stats["skipped"].append(len(p.pixels) - len(p.issued))
         stats["gated"].append(int(np.count_nonzero(operands == 0)))
-        if config.corrects:  # drained after the final pass, every pixel, in tag order
-            done = np.arange(len(pixels)) if final else np.zeros(0, dtype=np.int64)
-        else:
-            done = who[last]
-        res_v.append(yp[pixels.start + done, kernels])
-        res_t.append(done)
     table = {"lane": plan.lanes, "tile": plan.tiles,
              "last": (np.arange(n_tiles) == n_tiles - 1).astype(np.int64)}
     weights_stream = weight_beats(config, wk, values, indices, order)
@@ -334,6 +303,6 @@ def schedule_feeder(config, x, weights, plan, *, dense=False):
         {k: np.concatenate(v).astype(np.int64) for k, v in ifm.items()},
         {k: np.asarray(v, dtype=np.int64) for k, v in cmd.items()},
         weights_stream,
-        {"value": np.concatenate(res_v), "tag": np.concatenate(res_t)},
+        result_beats(config, expected, passes),
         {k: np.asarray(v, dtype=np.int64) for k, v in stats.items()},
-        groups, expected, tuple(issue))
+        groups, expected, tuple((p.issued, p.first, p.last) for p in passes))

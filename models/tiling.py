@@ -19,8 +19,9 @@ from .golden import matmul
 from .intmath import check_range
 from .sparsity import check_half_sparse, pack
 
-__all__ = ["Tiling", "Schedule", "tile_layer", "array_weights", "weight_beats",
-           "schedule_layer", "results_to_matrix"]
+__all__ = ["Tiling", "Schedule", "Pass", "tile_layer", "array_weights", "weight_beats",
+           "issue_plan", "schedule_passes", "result_beats", "schedule_layer",
+           "results_to_matrix"]
 
 
 def _ceil_div(a, b):
@@ -127,6 +128,82 @@ def weight_beats(config, wp, values, indices, passes):
     return weights
 
 
+def issue_plan(nonzero, rt, final, *, dense=False):
+    """What one pass issues: ``(pixels, first, last)`` arrays, in issue order.
+
+    The one issue rule of both builds. ``nonzero`` (pixels, reduction tiles) flags the
+    pixel tile's non-zero vectors; ``rt`` is the pass's reduction tile, ``final`` whether it
+    is the last. A pixel's first issued vector starts its accumulator and its last one
+    emits it. With ``dense`` (and on a build without the feeder, which streams every
+    vector) every pixel is issued in every pass, in tag order. Skipping issues only the
+    non-zero vectors; a pixel that is zero everywhere is issued once, in the final pass, so
+    its (zero) result is still emitted; a pass with nothing to issue sends pixel 0's zero
+    vector as a placeholder, neither first nor last.
+    """
+    eff = np.ones_like(nonzero) if dense else nonzero
+    live = eff[:, rt] | (final & ~eff.any(axis=1))
+    first = ~eff[:, :rt].any(axis=1)
+    last = final | ~eff[:, rt + 1:].any(axis=1)
+    pixels = np.flatnonzero(live)
+    if not pixels.size:
+        return np.array([0]), np.array([False]), np.array([False])
+    return pixels, first[pixels], last[pixels]
+
+
+@dataclasses.dataclass(frozen=True)
+class Pass:
+    """One pass of a schedule: its tiles, what it issues and which results it releases."""
+    kernel_tile: int
+    pixel_tile: int
+    reduction_tile: int
+    final: bool          # the kernel tile's last reduction tile
+    pixels: range        # the pixel tile's pixels (global numbers)
+    kernels: slice       # the kernel tile's columns of Y
+    issued: np.ndarray   # pixel tags (within the tile) in issue order
+    first: np.ndarray    # ... whose vector starts its accumulator
+    last: np.ndarray     # ... whose vector completes it
+    results: np.ndarray  # tags whose result beats leave after this pass, in order
+
+
+def schedule_passes(config, tiling, order, nonzero=None, *, dense=True):
+    """The passes of a layer in ``order`` (``(kernel_tile, pixel_tile, reduction_tile)``
+    tuples) under one of two issue policies: ``dense`` issues every pixel in every pass
+    (the streamed build, or a feeder build with skipping off); otherwise ``nonzero`` (P,
+    reduction tiles) flags the vectors worth issuing and :func:`issue_plan` skips the rest.
+
+    Results leave as each pixel completes its kernel tile, in issue order; with
+    ``abft="both"`` the core holds a pixel tile's results until the kernel tile's final
+    pass has been checked and then drains them in tag order ``0 .. pixels-1``.
+    """
+    if nonzero is None:
+        if not dense:
+            raise ValueError("skipping needs the non-zero flags of every vector")
+        nonzero = np.ones((tiling.pixels, tiling.reduction_tiles), dtype=bool)
+    cols = config.cols
+    passes = []
+    for kt, pt, rt in order:
+        pixels = tiling.pixel_tile(pt)
+        final = rt == tiling.reduction_tiles - 1
+        who, first, last = issue_plan(nonzero[pixels.start:pixels.stop], rt, final,
+                                      dense=dense)
+        if config.corrects:
+            done = np.arange(len(pixels)) if final else np.zeros(0, dtype=np.int64)
+        else:
+            done = who[last]
+        passes.append(Pass(kt, pt, rt, final, pixels, slice(kt * cols, (kt + 1) * cols),
+                           who, first, last, done))
+    return passes
+
+
+def result_beats(config, expected, passes):
+    """The ``results`` stream's arrays (``value``, ``tag``) the ``passes`` release, from
+    the golden ``expected`` (P, K) (kernels padded to whole tiles)."""
+    yp = np.pad(expected, ((0, 0), (0, -expected.shape[1] % config.cols)))
+    return {"value": np.concatenate([yp[p.pixels.start + p.results, p.kernels]
+                                     for p in passes]),
+            "tag": np.concatenate([p.results for p in passes])}
+
+
 @dataclasses.dataclass(frozen=True)
 class Schedule:
     """Everything that crosses the core's streams for one layer, as per-beat field arrays.
@@ -143,10 +220,11 @@ class Schedule:
 
 
 def schedule_layer(config, x, w):
-    """The stream contents and the golden result of ``Y = X @ W`` on ``config``.
+    """The stream contents and the golden result of ``Y = X @ W`` on a streamed build.
 
     ``W`` must satisfy the 1/2 sparsity rule when ``config.sparse`` (see
-    :func:`sense_models.sparsity.check_half_sparse`).
+    :func:`sense_models.sparsity.check_half_sparse`). Every pass streams every pixel of its
+    tile (the dense policy of :func:`schedule_passes`), kernel tiles outermost.
     """
     x = np.asarray(x)
     w = np.asarray(w)
@@ -159,41 +237,30 @@ def schedule_layer(config, x, w):
     tiling = tile_layer(config, x.shape[0], x.shape[1], w.shape[1])
     wp = _pad_weights(config, w.astype(np.int64))
     values, indices = array_weights(config, wp)
-    tr, rows, cols = config.tile_reduction, config.rows, config.cols
+    tr, rows = config.tile_reduction, config.rows
     xp = np.pad(x.astype(np.int64), ((0, 0), (0, -x.shape[1] % tr)))
-    yp = np.pad(expected, ((0, 0), (0, -w.shape[1] % cols)))
+    passes = schedule_passes(config, tiling, tiling.passes)
 
-    pix, tags, first, last, end, check, digit, res_v, res_t = ([] for _ in range(9))
+    stream = {key: [] for key in ("data", "tag", "first", "last", "end", "check", "digit")}
     n_digits = config.check_digits
-    for kt, pt, rt in tiling.passes:
-        kernels = slice(kt * cols, (kt + 1) * cols)
-        pixels = tiling.pixel_tile(pt)
-        n = len(pixels)
-        data = xp[pixels.start:pixels.stop, rt * tr:(rt + 1) * tr]
+    for p in passes:
+        n = len(p.issued)
+        data = xp[p.pixels.start + p.issued, p.reduction_tile * tr:(p.reduction_tile + 1) * tr]
         if n_digits:  # the pass's checksum pixel follows it as digit vectors
             data = np.concatenate([data, digits(data.sum(axis=0), n_digits,
                                                 ifm_width=config.ifm_width)])
         beats = n + n_digits
-        pix.append(data.reshape(beats, rows, -1))
-        tags.append(np.arange(beats) % config.acc_depth)
-        first.append(np.full(beats, rt == 0))
-        last.append(np.full(beats, rt == tiling.reduction_tiles - 1))
-        end.append(np.arange(beats) == beats - 1)
-        check.append(np.arange(beats) >= n)
-        digit.append(np.maximum(np.arange(beats) - n, 0))
-        if rt == tiling.reduction_tiles - 1:
-            res_v.append(yp[pixels.start:pixels.stop, kernels])
-            res_t.append(np.arange(n))
+        stream["data"].append(data.reshape(beats, rows, -1))
+        stream["tag"].append(np.arange(beats) % config.acc_depth)
+        stream["first"].append(np.concatenate([p.first, np.full(n_digits, p.first[0])]))
+        stream["last"].append(np.concatenate([p.last, np.full(n_digits, p.last[0])]))
+        stream["end"].append(np.arange(beats) == beats - 1)
+        stream["check"].append(np.arange(beats) >= n)
+        stream["digit"].append(np.maximum(np.arange(beats) - n, 0))
+    keys = ("data", "tag", "first", "last", "end") + (("check", "digit") if n_digits else ())
+    pixels = {key: np.concatenate(stream[key]).astype(np.int64) for key in keys}
     weights = weight_beats(config, wp, values, indices, tiling.passes)
-    pixels = {"data": np.concatenate(pix), "tag": np.concatenate(tags),
-              "first": np.concatenate(first).astype(np.int64),
-              "last": np.concatenate(last).astype(np.int64),
-              "end": np.concatenate(end).astype(np.int64)}
-    if n_digits:
-        pixels["check"] = np.concatenate(check).astype(np.int64)
-        pixels["digit"] = np.concatenate(digit)
-    results = {"value": np.concatenate(res_v), "tag": np.concatenate(res_t)}
-    return Schedule(tiling, weights, pixels, results, expected)
+    return Schedule(tiling, weights, pixels, result_beats(config, expected, passes), expected)
 
 
 def results_to_matrix(tiling, values):

@@ -5,7 +5,8 @@ import pytest
 
 from sense_models.config import ArrayConfig
 from sense_models.cycle_model import feeder_cycles
-from sense_models.feeder import issue_plan, pack_for_feeder, plan_feeder, schedule_feeder
+from sense_models.feeder import pack_for_feeder, plan_feeder, schedule_feeder
+from sense_models.tiling import issue_plan
 from sense_models.golden import matmul
 from sense_models.rearrange import reduction_order, zero_operands, zero_vectors
 from sense_models.sparsity import check_half_sparse, prune
@@ -120,20 +121,20 @@ def test_rearranging_both_operands_keeps_the_product():
 
 def test_issue_plan():
     nonzero = np.array([[1, 0, 1], [0, 0, 0], [0, 1, 0], [1, 1, 1]], dtype=bool)
-    pixels, first, last = issue_plan(CONFIG, nonzero, 0, False)
+    pixels, first, last = issue_plan(nonzero, 0, False)
     assert pixels.tolist() == [0, 3] and first.tolist() == [True, True] \
         and last.tolist() == [False, False]
-    pixels, first, last = issue_plan(CONFIG, nonzero, 1, False)
+    pixels, first, last = issue_plan(nonzero, 1, False)
     assert pixels.tolist() == [2, 3] and first.tolist() == [True, False] \
         and last.tolist() == [True, False]
     # the final pass also finishes the all-zero pixel, once
-    pixels, first, last = issue_plan(CONFIG, nonzero, 2, True)
+    pixels, first, last = issue_plan(nonzero, 2, True)
     assert pixels.tolist() == [0, 1, 3] and first.tolist() == [False, True, False] \
         and last.tolist() == [True, True, True]
     # nothing to issue: pixel 0's zero vector, neither first nor last
-    pixels, first, last = issue_plan(CONFIG, nonzero[[0, 3]] & False, 1, False)
+    pixels, first, last = issue_plan(nonzero[[0, 3]] & False, 1, False)
     assert pixels.tolist() == [0] and not first[0] and not last[0]
-    pixels, first, last = issue_plan(CONFIG, nonzero, 1, False, dense=True)
+    pixels, first, last = issue_plan(nonzero, 1, False, dense=True)
     assert pixels.tolist() == [0, 1, 2, 3] and not first.any() and not last.any()
 
 

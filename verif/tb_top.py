@@ -40,6 +40,8 @@ class TopTB:
         self.config = config or env_config()
         self.regmap = register_map(self.config)
         self.cycle = 0
+        self.first_in = None   # cycle of the first s_axis word taken since mark()
+        self.last_out = None   # cycle of the last m_axis word taken
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         cocotb.start_soon(self._count())
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
@@ -49,9 +51,24 @@ class TopTB:
             agent.log.setLevel("WARNING")
 
     async def _count(self):
+        dut = self.dut
         while True:
-            await RisingEdge(self.dut.clk)
+            await RisingEdge(dut.clk)
             self.cycle += 1
+            # Sampled at the edge, as the bus agents do: a word moved in this cycle.
+            if self.first_in is None and dut.s_axis_tvalid.value and dut.s_axis_tready.value:
+                self.first_in = self.cycle
+            if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
+                self.last_out = self.cycle
+
+    def mark(self):
+        """Start timing: the next word taken on ``s_axis`` is the first one counted."""
+        self.first_in = self.last_out = None
+
+    def timed_cycles(self):
+        """Cycles from the first word taken after :meth:`mark` to the last result word
+        taken, both included (what :mod:`sense_models.top_model` predicts)."""
+        return self.last_out - self.first_in + 1
 
     async def reset(self):
         self.dut.rst.value = 1
@@ -139,8 +156,8 @@ class RtlBackend:
     """The driver's back-end on ``sense_top`` in simulation.
 
     ``execute(job)`` streams the layer's packets, collects its result bytes, and returns
-    the reassembled output with the cycles from the first word offered to the last result
-    word taken. ``check`` (default on) compares with the job's expected output and names
+    the reassembled output with the cycles from the first word taken to the last result
+    word taken (:meth:`TopTB.timed_cycles`). ``check`` (default on) compares with the job's expected output and names
     the first difference; ``corrupt`` flips one expected value first, to show the check
     can fail.
     """
@@ -156,11 +173,12 @@ class RtlBackend:
         wire = result_wire(cfg, job.raw)
         nbytes = job.bytes_out
         budget = self.timeout_factor * (job.bytes_in + nbytes) // (cfg.bus_width // 8) + 5000
-        start = tb.cycle
+        tb.mark()
         sender = cocotb.start_soon(tb.send(job.packets))
         raw = await tb.receive(nbytes, timeout=budget)
         await sender
-        cycles = tb.cycle - start
+        await RisingEdge(tb.dut.clk)  # the monitor has seen the last word's edge
+        cycles = tb.timed_cycles()
         values, tags = wire.unpack(raw, cfg.bus_width)
         output = job.assemble(values, tags)
         if self.check:

@@ -54,13 +54,17 @@ async def test_network(dut):
     abft = {"error": status["abft_error"], **(await tb.fields("ABFT_COUNTS")),
             "corrected": (await tb.fields("ABFT_CORRECTED"))["corrected"]}
     counters = await tb.counters()
-    per_layer = {}
+    per_layer, mismatches = {}, []
     for (job, result), (_, predicted) in zip(rtl.log, model.log):
         entry = per_layer.setdefault(job.name, {"name": job.name, "rtl_cycles": 0,
-                                                "model_cycles": 0, "bytes_in": 0,
-                                                "bytes_out": 0, "batches": 0})
+                                                "model_cycles": 0, "core_model_cycles": 0,
+                                                "bytes_in": 0, "bytes_out": 0, "batches": 0})
         entry["rtl_cycles"] += result.cycles
         entry["model_cycles"] += predicted.model_cycles
+        entry["core_model_cycles"] += predicted.core_cycles
+        if result.cycles != predicted.model_cycles:
+            mismatches.append(f"{job.name}: RTL {result.cycles}, model "
+                              f"{predicted.model_cycles}")
         entry["bytes_in"] += job.bytes_in
         entry["bytes_out"] += job.bytes_out
         entry["batches"] += 1
@@ -82,6 +86,7 @@ async def test_network(dut):
             "out": sum(e["bytes_out"] for e in per_layer.values()) / n,
         },
         "layers": list(per_layer.values()),
+        "cycle_model_exact": not mismatches,
         "abft": abft,
         "packet_error": status["error"],
         "counters": counters,
@@ -92,3 +97,4 @@ async def test_network(dut):
     assert exact == n, f"{n - exact} of {n} images' logits differ from the golden model"
     assert not abft["error"] and not status["error"], f"alarm: {abft}, packet error " \
         f"{status['error']}"
+    assert not mismatches, "the cycle model of sense_top is off: " + "; ".join(mismatches)

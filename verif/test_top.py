@@ -10,6 +10,7 @@ from sense_models.driver import Driver, lower, plan_layer
 from sense_models.network import QuantLayer
 from sense_models.packets import PacketError, PacketType, header
 from sense_models.sparsity import prune
+from sense_models.top_model import job_cycles
 
 from .tb_core import case_rng
 from .tb_top import RtlBackend, TopTB
@@ -62,7 +63,8 @@ async def expect_clean(tb):
 @cocotb.parametrize(traffic=tuple(TRAFFIC))
 async def test_layers_back_to_back(dut, traffic):
     """Random layers of different shapes back to back through the driver: bit-exact, the
-    counters equal the models', registers read while the layers run."""
+    counters equal the models', registers read while the layers run; under steady traffic
+    every layer takes the cycles :mod:`sense_models.top_model` predicts."""
     rng = case_rng("top-layers", traffic)
     tb = await started(dut, rng, traffic=traffic)
     driver = Driver(tb.config, RtlBackend(tb))
@@ -83,6 +85,10 @@ async def test_layers_back_to_back(dut, traffic):
         dut._log.info("%s: X%s -> %s (%s), %d cycles, %d bytes in, %d out", job.name,
                       job.expected.shape, job.out_shape, "raw" if raw else "int8",
                       result.cycles, job.bytes_in, job.bytes_out)
+        if traffic == "steady":  # register reads beside the layer do not disturb it
+            predicted = job_cycles(job)
+            assert result.cycles == predicted, \
+                f"{job.name}: {result.cycles} cycles, the model of sense_top says {predicted}"
     poller.cancel()
     assert any(r["busy"] for r in reads), "STATUS.busy was never seen while layers ran"
     await expect_clean(tb)
