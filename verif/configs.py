@@ -1,0 +1,51 @@
+"""The small configurations the regression builds on Verilator, one build directory each.
+
+The default test suite (``tests/test_rtl.py``, ``tests/test_top.py``) parametrizes over
+them and ``make coverage`` runs the same ones instrumented (:mod:`sense_verif.coverage`),
+so the coverage figures are those of the regression as it is.
+"""
+
+from sense_models.config import ArrayConfig
+
+__all__ = ["CORE_CONFIGS", "PE_CONFIGS", "FEEDER_CONFIGS", "TOP_CONFIGS", "REGRESSION"]
+
+CORE_CONFIGS = [
+    ArrayConfig(rows=4, cols=4, group=4, acc_depth=16),
+    ArrayConfig(rows=3, cols=5, group=2, acc_depth=8),
+    ArrayConfig(rows=2, cols=3, group=8, acc_width=24, acc_depth=8),
+    ArrayConfig(rows=2, cols=2, group=16, acc_depth=4),
+    ArrayConfig(rows=4, cols=4, group=4, sparse=False, acc_depth=16),
+    ArrayConfig(rows=3, cols=3, group=4, acc_depth=16, abft="both"),
+    ArrayConfig(rows=2, cols=3, group=2, acc_depth=8, abft="pixel", sparse=False),
+    ArrayConfig(rows=3, cols=2, group=8, acc_depth=8, abft="kernel"),
+]
+PE_CONFIGS = [ArrayConfig(group=g) for g in (2, 4, 8, 16)] + [ArrayConfig(sparse=False)]
+
+#: Feeder builds: the permutation table, skipping, gating and counters.
+FEEDER_CONFIGS = [
+    ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, feeder=True, feeder_tiles=8),
+    ArrayConfig(rows=3, cols=2, group=2, sparse=False, acc_depth=4, feeder=True, feeder_tiles=4),
+    ArrayConfig(rows=2, cols=3, group=8, acc_depth=4, feeder=True, feeder_tiles=4,
+                abft="kernel"),
+    ArrayConfig(rows=3, cols=2, group=4, acc_depth=4, feeder=True, feeder_tiles=4,
+                abft="pixel"),
+    # The full configuration: sparse, the feeder, both checks with in-core correction.
+    ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, feeder=True, feeder_tiles=8,
+                abft="both"),
+]
+
+#: Small builds of the whole accelerator (``sense_top``): every feature on, and the plain
+#: streamed core.
+TOP_CONFIGS = [
+    ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, feeder=True, feeder_tiles=8,
+                abft="both", bus_width=128),
+    ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, bus_width=64),
+]
+
+#: ``(configs, top, cocotb module)``: the regression's suites, as the tests run them.
+REGRESSION = [
+    (CORE_CONFIGS, "core", "sense_verif.test_core"),
+    (FEEDER_CONFIGS, "core", "sense_verif.test_feeder"),
+    (PE_CONFIGS, "pe", "sense_verif.test_pe"),
+    (TOP_CONFIGS, "axi", "sense_verif.test_top"),
+]
