@@ -16,7 +16,25 @@
 #
 # Configuration: ROWS COLS G SPARSE(0/1) IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH
 # ABFT(none/pixel/kernel/both) FAULTS(0/1) FEEDER(0/1) FEEDER_TILES BUS_WIDTH, or CONFIG=file.json
-# (variables override it).
+# (variables override it). FORCE=1 builds a configuration whose generation would take minutes
+# or gigabytes (the commands refuse one without it). A variable not listed in KNOWN_VARS is
+# an error, so a typo (ROW=4) cannot build the default silently.
+
+# Every variable a command line may set; add new ones here.
+KNOWN_VARS := CONFIG ROWS COLS G SPARSE IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH ABFT FAULTS \
+	FEEDER FEEDER_TILES BUS_WIDTH FORCE TOP OUT SEED WAVES PYTHON VENV JOBS \
+	BENCH_ARGS FAULT_ARGS SYNTH_ARGS NETWORK_ARGS COVERAGE_ARGS TIMING_ARGS
+# The values of the variables make itself reads (CHOICES_<variable>); Python checks the others.
+CHOICES_WAVES := 0 1
+CHOICES_FORCE := 0 1
+
+GIVEN_VARS := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
+ifneq ($(filter-out $(KNOWN_VARS),$(GIVEN_VARS)),)
+$(error unknown variable $(filter-out $(KNOWN_VARS),$(GIVEN_VARS)); the known ones are \
+	$(sort $(KNOWN_VARS)))
+endif
+$(foreach v,$(patsubst CHOICES_%,%,$(filter CHOICES_%,$(.VARIABLES))),\
+	$(if $(filter-out $(CHOICES_$(v)),$($(v))),$(error $(v)=$($(v)) is not one of $(CHOICES_$(v)))))
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -30,7 +48,7 @@ CONFIG_ARGS := $(if $(CONFIG),--config $(CONFIG)) \
 	$(if $(ACC_WIDTH),--acc_width $(ACC_WIDTH)) $(if $(ACC_DEPTH),--acc_depth $(ACC_DEPTH)) \
 	$(if $(ABFT),--abft $(ABFT)) $(if $(FAULTS),--faults $(FAULTS)) \
 	$(if $(FEEDER),--feeder $(FEEDER)) $(if $(FEEDER_TILES),--feeder_tiles $(FEEDER_TILES)) \
-	$(if $(BUS_WIDTH),--bus_width $(BUS_WIDTH))
+	$(if $(BUS_WIDTH),--bus_width $(BUS_WIDTH)) $(if $(filter 1,$(FORCE)),--force)
 
 .PHONY: install test verilog sim bench lint faults synth timing network coverage clean
 
@@ -68,8 +86,12 @@ network:
 coverage:
 	$(PY) -m sense_verif.coverage $(COVERAGE_ARGS)
 
+# The committed tops only: rtl_out/ also collects whatever make verilog wrote since.
+COMMITTED_RTL = $(shell git ls-files 'rtl_out/*/sense_core.v' 'rtl_out/*/sense_top.v')
+
 lint:
-	$(PY) -m sense_verif.lint rtl_out/*/sense_core.v
+	$(if $(COMMITTED_RTL),,$(error no committed rtl_out/*/sense_core.v or sense_top.v to lint))
+	$(PY) -m sense_verif.lint $(COMMITTED_RTL)
 
 clean:
 	rm -rf build .pytest_cache

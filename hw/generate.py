@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Value
+from amaranth.hdl import Fragment, Value
+from amaranth.hdl._ir import PortDirection  # convert_fragment's port directions (Amaranth 0.5)
 from amaranth.lib import wiring
 
 from sense_models.config import ArrayConfig
@@ -24,6 +25,7 @@ from sense_models.packets import HEADER_BYTES, packet_types
 from sense_models.regmap import c_header, register_map
 
 from .core import SenseCore
+from .cost import needs_force, stage
 from .pe import ProcessingElement
 from .top import SenseTop
 
@@ -59,10 +61,26 @@ def _ports(component):
             {"name": "rst", "direction": "input", "width": 1}] + ports
 
 
+def _signature_ports(component):
+    # What ``verilog.convert`` derives from a component's signature.
+    return {"__".join(str(p) for p in path):
+            (Value.cast(value), PortDirection.Input if member.flow == wiring.In
+             else PortDirection.Output)
+            for path, member, value in component.signature.flatten(component)}
+
+
 def to_verilog(config, top="core"):
-    """The Verilog text, the port list and the fault sites (fault builds) of one top."""
+    """The Verilog text, the port list and the fault sites (fault builds) of one top.
+
+    A configuration big enough to need ``--force`` reports each stage and its time.
+    """
     component = build_top(config, top)
-    text = verilog.convert(component, name=module_name(top), emit_src=False)
+    name, slow = module_name(top), needs_force(config) is not None
+    with stage(f"{name}: elaborate", enabled=slow):
+        fragment = Fragment.get(component, None)
+    with stage(f"{name}: convert to Verilog", enabled=slow):
+        text, _ = verilog.convert_fragment(fragment, _signature_ports(component), name,
+                                           emit_src=False)
     return text, _ports(component), getattr(component, "fault_sites", [])
 
 
@@ -82,7 +100,10 @@ def write_rtl(config, out_dir, tops=("core",)):
         text, ports, sites = to_verilog(config, top)
         fault_sites = fault_sites or sites
         name = f"{module_name(top)}.v"
-        _write_if_changed(out_dir / name, text)
+        lines = text.count("\n")
+        with stage(f"write {out_dir / name} ({lines:,} lines)",
+                   enabled=needs_force(config) is not None):
+            _write_if_changed(out_dir / name, text)
         files.append({"file": name, "top": module_name(top), "ports": ports,
                       "sha256": hashlib.sha256(text.encode()).hexdigest()})
     if "axi" in tops:
@@ -134,19 +155,21 @@ def parse_config(parser, argv=None):
     """Parse ``argv``; returns ``(args, config)``, exiting with the reason on a bad config."""
     args = parser.parse_args(argv)
     try:
-        return args, config_from_args(args)
+        config = config_from_args(args)
     except (TypeError, ValueError, OSError) as error:
         parser.error(str(error))
+    reason = needs_force(config)
+    if reason and not args.force:
+        parser.error(reason)
+    return args, config
 
 
 def config_from_args(args):
     """An :class:`ArrayConfig` from a ``--config`` file overridden by explicit options."""
-    values = json.loads(Path(args.config).read_text()) if args.config else {}
-    for field in dataclasses.fields(ArrayConfig):
-        value = getattr(args, field.name, None)
-        if value is not None:
-            values[field.name] = value
-    return ArrayConfig.from_dict(values)
+    values = {field.name: getattr(args, field.name) for field in dataclasses.fields(ArrayConfig)
+              if getattr(args, field.name, None) is not None}
+    return ArrayConfig.from_json(args.config, **values) if args.config \
+        else ArrayConfig.from_dict(values)
 
 
 def _boolean(text):
@@ -157,8 +180,22 @@ def _boolean(text):
         raise argparse.ArgumentTypeError(f"expected 1/0, true/false or yes/no, not {text!r}")
 
 
+def non_negative_int(text):
+    """An ``argparse`` type: an integer of at least 0 (seeds, counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, not {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, not {value}")
+    return value
+
+
 def add_config_arguments(parser):
     parser.add_argument("--config", help="JSON file with configuration keys")
+    parser.add_argument("--force", action="store_true",
+                        help="build a configuration whose generation would take minutes or "
+                             "gigabytes (reports its stages)")
     for field in dataclasses.fields(ArrayConfig):
         if field.type in (str, "str"):
             parser.add_argument(f"--{field.name}", help=f"(default {field.default})")

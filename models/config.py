@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from .abft import digit_count, kernel_checksum_width
+from .golden import max_reduction
 
 __all__ = ["ArrayConfig"]
 
@@ -19,6 +20,11 @@ _GROUPS = (2, 4, 8, 16)
 ABFT_OPTIONS = ("none", "pixel", "kernel", "both")
 #: ``TDATA`` widths of ``sense_top``'s AXI4-Stream ports.
 BUS_WIDTHS = (64, 128, 256, 512)
+#: Widest value (accumulator, checksum weight) the int64 golden models and packers hold.
+MODEL_BITS = 62
+#: The longest reduction (``T``) the golden model must sum exactly in int64 (the longest
+#: layer of ResNet-50 and VGG-16, 25,088 for VGG's first dense layer, fits with room).
+MODEL_REDUCTION = 1 << 16
 
 
 def _check_int(name, value, minimum):
@@ -104,9 +110,6 @@ class ArrayConfig:
             raise ValueError(f"abft must be one of {ABFT_OPTIONS}, not {self.abft!r}")
         if self.group not in _GROUPS:
             raise ValueError(f"group must be one of {_GROUPS} (a power of two), not {self.group}")
-        if self.acc_width > 62:
-            raise ValueError(f"acc_width must be at most 62 (the golden model computes in "
-                             f"int64), not {self.acc_width}")
         if self.acc_width < self.ifm_width + self.weight_width:
             raise ValueError(
                 f"acc_width {self.acc_width} is too narrow: it must hold one product of "
@@ -119,6 +122,28 @@ class ArrayConfig:
         if self.pixel_check and self.ifm_width < 8:
             raise ValueError(f"the pixel-side check streams 7-bit digits: ifm_width must be at "
                              f"least 8, not {self.ifm_width}")
+        self._check_model_widths()
+
+    def _check_model_widths(self):
+        # The golden models and the packers compute in int64: reject what they cannot check.
+        if self.acc_width > MODEL_BITS:
+            raise ValueError(f"acc_width must be at most {MODEL_BITS} (the golden models "
+                             f"compute in int64), not {self.acc_width}")
+        reduction = max(MODEL_REDUCTION, self.feeder_tiles * self.tile_reduction
+                        if self.feeder else 0)
+        if max_reduction(self.ifm_width, self.weight_width) < reduction:
+            raise ValueError(
+                f"ifm_width {self.ifm_width} + weight_width {self.weight_width} = "
+                f"{self.ifm_width + self.weight_width} bits per product is too wide for the "
+                f"int64 golden model: it sums {max_reduction(self.ifm_width, self.weight_width)}"
+                f" products at most, and must sum {reduction} (the longest reduction it "
+                f"checks), so the two widths may add up to at most "
+                f"{63 - reduction.bit_length()} bits")
+        if self.kernel_check and self.checksum_weight_width > MODEL_BITS:
+            raise ValueError(
+                f"the kernel checksum weights (weight_width {self.weight_width} + "
+                f"log2(cols {self.cols}) = {self.checksum_weight_width} bits) do not fit the "
+                f"models' int64 fields: at most {MODEL_BITS} bits")
 
     # -- derived shapes ------------------------------------------------------------------------
 
@@ -206,7 +231,9 @@ class ArrayConfig:
 
     @property
     def name(self) -> str:
-        """A stable name for build directories and the top module."""
+        """A stable name for the configuration: its build directory (``rtl_out/<name>/``) and
+        its simulator builds; the top module is ``sense_core`` (or ``sense_top``) whatever
+        the configuration."""
         kind = "sparse" if self.sparse else "dense"
         return (f"{kind}_r{self.rows}c{self.cols}g{self.group}"
                 f"_i{self.ifm_width}w{self.weight_width}a{self.acc_width}d{self.acc_depth}"
@@ -229,8 +256,34 @@ class ArrayConfig:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, path) -> "ArrayConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+    def from_json(cls, path, **overrides) -> "ArrayConfig":
+        """The configuration in JSON file ``path`` (an object of configuration keys; absent
+        keys keep their defaults), with ``overrides`` replacing its values.
+
+        Every error names the file and what is wrong with it.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise ValueError(f"configuration file {path}: cannot read it "
+                             f"({error.strerror or error})") from None
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"configuration file {path} is not JSON: {error}") from None
+        if not isinstance(values, dict):
+            kind = {list: "a list", str: "a string", bool: "a boolean", int: "a number",
+                    float: "a number", type(None): "null"}[type(values)]
+            raise ValueError(f"configuration file {path} holds {kind} ({text.strip()[:40]}), "
+                             f"not a JSON object of configuration keys like "
+                             f'{{"rows": 4, "cols": 4}}')
+        try:
+            return cls.from_dict({**values, **overrides})
+        except (TypeError, ValueError) as error:
+            given = " with " + ", ".join(f"{k}={v!r}" for k, v in overrides.items()) \
+                if overrides else ""
+            raise type(error)(f"configuration file {path}{given}: {error}") from None
 
     def dense_baseline(self) -> "ArrayConfig":
         """The dense array of the same multiplier count built by the same generator."""

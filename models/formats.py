@@ -37,6 +37,34 @@ class Field:
     def bits(self):
         return self.width * self.count
 
+    def column(self, values, beats=None):
+        """``values`` for this field, checked, as an int64 array ``(beats, count)``.
+
+        ``values`` must hold integers (or booleans) of shape ``(beats,) + shape`` that fit
+        the field; floats, mis-shaped arrays and values out of range are errors, never cast
+        or reshaped.
+        """
+        values = np.asarray(values)
+        if values.size and not (np.issubdtype(values.dtype, np.integer)
+                                or np.issubdtype(values.dtype, np.bool_)):
+            raise TypeError(f"field {self.name} must hold integers, not {values.dtype}")
+        n = values.shape[0] if values.ndim else None
+        if n is None or (values.size and values.shape[1:] != self.shape):
+            raise ValueError(f"field {self.name} must have shape (beats,) + {self.shape}, "
+                             f"not {values.shape}")
+        if beats is not None and n != beats:
+            raise ValueError(f"field {self.name} has {n} beats, expected {beats}")
+        values = values.astype(np.int64).reshape(n, self.count)
+        lo = -(1 << (self.width - 1)) if self.signed else 0
+        hi = (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+        bad = np.argwhere((values < lo) | (values > hi))
+        if bad.size:
+            b, e = (int(i) for i in bad[0])
+            raise ValueError(f"field {self.name} beat {b} element {e} = {int(values[b, e])} "
+                             f"does not fit {'signed' if self.signed else 'unsigned'} "
+                             f"{self.width} bits")
+        return values
+
 
 @dataclasses.dataclass(frozen=True)
 class BusFormat:
@@ -97,17 +125,9 @@ class BusFormat:
         beats = None
         planes = []
         for field in self.fields:
-            values = np.asarray(columns[field.name], dtype=np.int64)
-            n = values.shape[0] if values.ndim else 1
-            values = values.reshape(n, field.count)
-            beats = n if beats is None else beats
-            if n != beats:
-                raise ValueError(f"field {field.name} has {n} beats, expected {beats}")
+            values = field.column(columns[field.name], beats)
+            beats = len(values)
             unsigned = to_unsigned(values, field.width)
-            if not field.signed and np.any(values != unsigned):
-                raise ValueError(f"field {field.name} does not fit {field.width} unsigned bits")
-            if field.signed and np.any(wrap(values, field.width) != values):
-                raise ValueError(f"field {field.name} does not fit {field.width} signed bits")
             bits = (unsigned[:, :, None] >> np.arange(field.width)) & 1
             planes.append(bits.reshape(beats, field.bits).astype(np.uint8))
         bits = np.concatenate(planes, axis=1)

@@ -9,7 +9,12 @@ import numpy as np
 
 from .intmath import check_range, wrap
 
-__all__ = ["matmul", "im2col", "conv2d", "conv_output_size", "pe_sum"]
+__all__ = ["max_reduction", "matmul", "im2col", "conv2d", "conv_output_size", "pe_sum"]
+
+
+def max_reduction(ifm_width, weight_width):
+    """The longest reduction whose exact sum of products :func:`matmul` holds in int64."""
+    return (1 << max(0, 63 - ifm_width - weight_width)) - 1
 
 
 def matmul(x, w, *, acc_width=32, ifm_width=8, weight_width=8):
@@ -28,7 +33,7 @@ def matmul(x, w, *, acc_width=32, ifm_width=8, weight_width=8):
         raise ValueError(f"cannot multiply X{x.shape} by W{w.shape}")
     check_range("X", x, ifm_width)
     check_range("W", w, weight_width)
-    if x.shape[1] >= 1 << (63 - ifm_width - weight_width):
+    if x.shape[1] > max_reduction(ifm_width, weight_width):
         raise ValueError(f"reduction length {x.shape[1]} could overflow the int64 model")
     return wrap(x.astype(np.int64) @ w.astype(np.int64), acc_width)
 

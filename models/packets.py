@@ -35,7 +35,7 @@ import numpy as np
 from .config import BUS_WIDTHS
 from .formats import (BusFormat, ifm_format, pass_format, pixel_format, quant_format,
                       table_format, weight_format)
-from .intmath import to_unsigned, wrap
+from .intmath import wrap
 
 __all__ = ["PacketType", "PacketError", "HEADER_BYTES", "BUS_WIDTHS", "ITEMS", "DERIVED",
            "WireFormat", "wire_format", "packet_types", "header", "packet", "parse_header",
@@ -111,17 +111,20 @@ class WireFormat:
         missing = set(self.sent) - set(columns)
         if missing:
             raise ValueError(f"missing fields {sorted(missing)} for this packet")
-        beats = len(np.asarray(columns[self.sent[0]]))
-        out = np.zeros((beats, self.beat_bytes), dtype=np.uint8)
+        checked, beats = {}, None
         for name in self.sent:
+            checked[name] = self.core[name].column(columns[name], beats)
+            beats = len(checked[name])
+        out = np.zeros((beats, self.beat_bytes), dtype=np.uint8)
+        for name, values in checked.items():
             field = self.core[name]
-            values = _checked(name, columns[name], field, beats)
             if name in self.flags:
                 offset, bit = self.flags[name]
                 out[:, offset] |= (values[:, 0].astype(np.uint8) << bit)
                 continue
             offset, size = self.placement[name]
-            raw = to_unsigned(values, 8 * size).astype("<u8").view(np.uint8)
+            # The low bytes of the two's complement: ``size`` may be all 8 of an int64.
+            raw = values.astype("<i8").view(np.uint8)
             raw = raw.reshape(beats, field.count, 8)[:, :, :size]
             out[:, offset:offset + field.count * size] = raw.reshape(beats, -1)
         return out
@@ -138,28 +141,20 @@ class WireFormat:
                 continue
             offset, size = self.placement[name]
             chunk = raw[:, offset:offset + field.count * size].reshape(len(raw), field.count, size)
-            values = (chunk.astype(np.int64) << (8 * np.arange(size))).sum(axis=2)
-            values &= (1 << field.width) - 1
+            values = _signed_le(chunk) & ((1 << field.width) - 1)
             if field.signed:
                 values = wrap(values, field.width)
             out[name] = values.reshape((len(raw),) + field.shape)
         return out
 
 
-def _checked(name, values, field, beats):
-    values = np.asarray(values)
-    if values.size and not np.issubdtype(values.dtype, np.integer) \
-            and not np.issubdtype(values.dtype, np.bool_):
-        raise TypeError(f"field {name} must hold integers, not {values.dtype}")
-    values = values.astype(np.int64).reshape(beats, field.count)
-    lo = -(1 << (field.width - 1)) if field.signed else 0
-    hi = (1 << (field.width - 1)) - 1 if field.signed else (1 << field.width) - 1
-    bad = np.argwhere((values < lo) | (values > hi))
-    if bad.size:
-        b, e = (int(i) for i in bad[0])
-        raise ValueError(f"field {name} beat {b} element {e} = {int(values[b, e])} does not "
-                         f"fit {'signed' if field.signed else 'unsigned'} {field.width} bits")
-    return values
+def _signed_le(chunk):
+    """``(..., size)`` little-endian bytes (``size`` <= 8) -> sign-extended int64 ``(...)``."""
+    full = np.zeros(chunk.shape[:-1] + (8,), dtype=np.uint8)
+    size = chunk.shape[-1]
+    full[..., :size] = chunk
+    full[..., size:] = np.where(chunk[..., -1:] & 0x80, 0xFF, 0)
+    return full.view("<i8")[..., 0]
 
 
 def wire_format(core, derived=()):
@@ -252,7 +247,7 @@ class ResultWire:
         beats = data.reshape(-1, step)
         size = self.value_bytes
         chunk = beats[:, :self.cols * size].reshape(len(beats), self.cols, size)
-        values = wrap((chunk.astype(np.int64) << (8 * np.arange(size))).sum(axis=2), 8 * size)
+        values = _signed_le(chunk)
         tag_at = self.cols * size
         tags = beats[:, tag_at].astype(np.int64) | (beats[:, tag_at + 1].astype(np.int64) << 8)
         return values, tags

@@ -237,8 +237,10 @@ COUNTERS = (
     ("VECTORS_SKIPPED", "All-zero pixel vectors the feeder skipped."),
     ("GATED_MULTS", "Multiplications gated for a zero operand."),
     ("LAYERS_DONE", "Layers whose last result has left."),
-    ("PACKETS_IN", "Input packets received (good or bad)."),
-    ("BEATS_OUT", "Words sent on the output stream."),
+    ("PACKETS_IN", "Input packets received whole (TLAST on the declared last word); "
+                   "packets dropped for an error are not counted."),
+    ("BEATS_OUT", "Result beats (one pixel's outputs, one or more words each) sent on the "
+                  "output stream, counted as each beat's last word is taken."),
 )
 COUNTER_BASE = 0x40
 

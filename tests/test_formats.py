@@ -39,9 +39,31 @@ def test_packing_matches_amaranth_layout(config, fmt, layout):
 
 def test_pack_rejects_out_of_range_and_missing_fields():
     bus = BusFormat((Field("a", 4, signed=True), Field("b", 2)))
-    with pytest.raises(ValueError, match="field a does not fit 4 signed bits"):
+    with pytest.raises(ValueError, match="field a beat 0 element 0 = 8 does not fit signed 4 bits"):
         bus.pack(a=[8], b=[0])
-    with pytest.raises(ValueError, match="field b does not fit 2 unsigned bits"):
-        bus.pack(a=[0], b=[4])
+    with pytest.raises(ValueError, match="field b beat 1 element 0 = 4 does not fit unsigned 2"):
+        bus.pack(a=[0, 0], b=[0, 4])
+    with pytest.raises(ValueError, match="field a beat 0 element 0 = -9 does not fit signed 4"):
+        bus.pack(a=[-9], b=[0])
     with pytest.raises(ValueError, match="pack needs exactly the fields"):
         bus.pack(a=[0])
+
+
+def test_pack_rejects_floats_and_mis_shaped_arrays_instead_of_casting_them():
+    bus = BusFormat((Field("v", 8, (2, 3), signed=True), Field("t", 4)))
+    good = {"v": np.arange(12).reshape(2, 2, 3), "t": np.array([1, 2])}
+    assert bus.unpack(bus.pack(**good))["v"].tolist() == good["v"].tolist()
+    assert bus.pack(**{**good, "t": np.array([True, False])}) == bus.pack(**{**good, "t": [1, 0]})
+    with pytest.raises(TypeError, match="field t must hold integers, not float64"):
+        bus.pack(**{**good, "t": [1.0, 2.0]})  # 1.0 would have packed as 1
+    with pytest.raises(TypeError, match="field v must hold integers, not float64"):
+        bus.to_hex(**{**good, "v": good["v"] + 0.5})  # 0.5 would have been truncated
+    with pytest.raises(ValueError, match=r"field v must have shape \(beats,\) \+ \(2, 3\), "
+                                         r"not \(2, 3, 2\)"):
+        bus.pack(**{**good, "v": good["v"].transpose(0, 2, 1)})  # same count, other order
+    with pytest.raises(ValueError, match=r"not \(2, 6\)"):
+        bus.pack(**{**good, "v": good["v"].reshape(2, 6)})
+    with pytest.raises(ValueError, match=r"field t must have shape \(beats,\) \+ \(\), not \(\)"):
+        bus.pack(**{**good, "t": 3})
+    with pytest.raises(ValueError, match="field t has 3 beats, expected 2"):
+        bus.pack(**{**good, "t": [1, 2, 3]})

@@ -62,8 +62,17 @@ def test_packets_reject_bad_input():
     good = _random_columns(np.random.default_rng(3), wire, 2)
     with pytest.raises(ValueError, match="does not fit unsigned 3 bits"):
         packet(FULL, PacketType.PASSES, {**good, "tile": [8, 0]}, 2)
-    with pytest.raises(TypeError, match="must hold integers"):
+    with pytest.raises(TypeError, match="field tile must hold integers, not float64"):
         packet(FULL, PacketType.PASSES, {**good, "tile": [0.5, 1.0]}, 2)
+    with pytest.raises(TypeError, match="field tile must hold integers"):
+        packet(FULL, PacketType.PASSES, {**good, "tile": [0.0, 1.0]}, 2)  # whole, still floats
+    weights = packet_types(FULL)[PacketType.WEIGHTS]
+    columns = _random_columns(np.random.default_rng(5), weights, 2)
+    with pytest.raises(ValueError, match=r"field value must have shape \(beats,\) \+ \(4, 2\), "
+                                         r"not \(2, 2, 4\)"):
+        weights.pack({**columns, "value": columns["value"].transpose(0, 2, 1)})
+    with pytest.raises(ValueError, match="field release has 3 beats, expected 2"):
+        packet(FULL, PacketType.PASSES, {**good, "release": [0, 1, 0]}, 2)
     with pytest.raises(ValueError, match="missing fields"):
         packet(FULL, PacketType.PASSES, {"tile": [0, 1]}, 2)
     with pytest.raises(ValueError, match="takes no PIXELS packets"):
@@ -72,12 +81,34 @@ def test_packets_reject_bad_input():
         header(PacketType.PASSES, 1 << 32, 128)
 
 
+def _result_stream(config, values, tag_bytes, value_type):
+    """One raw result beat as output-stream bytes (values, then the tag), padded to words."""
+    row = np.concatenate([values.astype(value_type).view(np.uint8).ravel(), tag_bytes])
+    stream = np.zeros(result_wire(config, raw=True).words(config.bus_width)
+                      * config.bus_width // 8, np.uint8)
+    stream[:row.size] = row
+    return stream
+
+
+def test_62_bit_accumulators_cross_the_wire():
+    """Fields of 57..62 bits take all 8 bytes of an int64: packed and read back exactly."""
+    config = ArrayConfig(rows=2, cols=2, acc_depth=8, acc_width=62)
+    wire = packet_types(config)[PacketType.QUANT]
+    columns = _random_columns(np.random.default_rng(6), wire, 3)
+    columns["bias"][0] = [-(1 << 61), (1 << 61) - 1]
+    back = wire.unpack(wire.pack(columns))
+    np.testing.assert_array_equal(back["bias"], columns["bias"])
+    values = np.array([[-(1 << 61), (1 << 61) - 1]])
+    stream = _result_stream(config, values, [3, 0], "<i8")
+    got, tags = result_wire(config, raw=True).unpack(stream, config.bus_width)
+    np.testing.assert_array_equal(got, values)
+    assert tags.tolist() == [3]
+
+
 def test_result_wire_unpacks_values_and_tags():
     wire = result_wire(FULL, raw=True)
     values = np.array([[-(1 << 31), 5, -1, (1 << 31) - 1]])
-    row = np.concatenate([values.astype("<i4").view(np.uint8).ravel(), [7, 1]])
-    stream = np.zeros(wire.words(FULL.bus_width) * FULL.bus_width // 8, np.uint8)
-    stream[:row.size] = row
+    stream = _result_stream(FULL, values, [7, 1], "<i4")
     got, tags = wire.unpack(stream, FULL.bus_width)
     np.testing.assert_array_equal(got, values)
     assert tags.tolist() == [263]

@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from sense_hw.faults import SITE_CLASSES
-from sense_hw.generate import add_config_arguments, parse_config
+from sense_hw.generate import add_config_arguments, non_negative_int, parse_config
 from sense_models.config import ABFT_OPTIONS
 
 from .classify import OUTCOMES
@@ -127,7 +127,7 @@ def main(argv=None):
     parser.add_argument("--clean", type=int, default=200, help="fault-free runs per option")
     parser.add_argument("--options", nargs="*", choices=ABFT_OPTIONS, default=None,
                         help="abft options to run (default: --abft if given, else all)")
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--seed", type=non_negative_int, default=2026)
     parser.add_argument("--out", default=str(REPO / "reports" / "faults.json"))
     args, config = parse_config(parser, argv)
     if args.options is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sense_hw.generate import add_config_arguments, parse_config
+from sense_hw.generate import add_config_arguments, non_negative_int, parse_config
 
 from .runner import build, run_tests
 
@@ -23,7 +23,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_arguments(parser)
     parser.add_argument("--waves", action="store_true", help="write an FST waveform")
-    parser.add_argument("--seed", type=int, help="reproduce a run (printed by every test)")
+    parser.add_argument("--seed", type=non_negative_int,
+                        help="reproduce a run (printed by every test)")
     parser.add_argument("--testcase", help="run only this cocotb test")
     parser.add_argument("--top", choices=[top for top, _ in SUITES], action="append",
                         help="which testbenches (default: all)")
