@@ -6,6 +6,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles
 
+from sense_hw.axil import OKAY, SLVERR
 from sense_models.driver import Driver, lower, plan_layer
 from sense_models.network import QuantLayer
 from sense_models.packets import PacketError, PacketType, header
@@ -119,6 +120,46 @@ async def test_identity_registers(dut):
     assert (await tb.fields("CONFIG2"))["acc_depth"] == cfg.acc_depth
     await tb.axil.write_dword(tb.offset("ID"), 0)
     assert await tb.read("ID") == 0x53454E53
+
+
+@cocotb.test()
+async def test_register_map(dut):
+    """Every word of the register window: mapped ones read OKAY and their read-only bits
+    ignore writes (byte strobes too); unmapped ones answer SLVERR and read as 0."""
+    tb = TopTB(dut)
+    await tb.reset()
+    window = range(0, 1 << len(dut.s_axil_araddr), 4)
+    words = {r.offset + 4 * i: r for r in tb.regmap for i in range(r.width // 32)}
+    before = {}
+    for offset in window:
+        response = await tb.axil.read(offset, 4)
+        value = int.from_bytes(response.data, "little")
+        if offset in words:
+            assert int(response.resp) == OKAY, \
+                f"{words[offset].name} ({offset:#x}): read answered {response.resp}"
+            before[offset] = value
+        else:
+            assert (int(response.resp), value) == (SLVERR, 0), \
+                f"unmapped word {offset:#x}: {response.resp}, {value:#x}"
+    for offset, register in words.items():
+        if register.access != "ro":
+            continue
+        for lane in range(4):  # one byte at a time: every strobe
+            await tb.axil.write(offset + lane, b"\xff")
+        await tb.axil.write(offset, b"\xff" * 4)
+    for offset in sorted(set(window) - set(words)):
+        response = await tb.axil.write(offset, b"\xff" * 4)
+        assert int(response.resp) == SLVERR, f"unmapped word {offset:#x} took a write"
+    for offset, value in before.items():
+        if words[offset].access == "ro":
+            now = await tb.axil.read_dword(offset)
+            assert now == value, f"{words[offset].name} changed from {value:#x} to " \
+                f"{now:#x} on writes to a read-only register"
+    await tb.axil.write(tb.offset("CONTROL") + 1, b"\xff")  # bits 8-15: no field
+    await tb.axil.write(tb.offset("CONTROL"), b"\x01")
+    assert (await tb.fields("CONTROL"))["run"] == 1
+    await tb.axil.write(tb.offset("CONTROL"), b"\x00")
+    assert (await tb.fields("CONTROL"))["run"] == 0
 
 
 def _bad_packets(config, job):
