@@ -10,6 +10,8 @@ on its own until ``done``, and the results come back in bulk. Jobs are JSON dict
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -23,7 +25,8 @@ from sense_models.formats import (fault_format, pixel_format, result_format, sta
 from sense_models.tiling import results_to_matrix, schedule_layer, tile_layer
 from sense_models.workloads import random_activations, random_weights
 
-__all__ = ["HARNESS", "job_layer", "harness_depths", "BenchHarness"]
+__all__ = ["HARNESS", "job_layer", "harness_depths", "PreparedRun", "prepare_run", "finish_run",
+           "job_record", "job_failures", "BenchHarness"]
 
 HARNESS = Path(__file__).resolve().parent / "hdl" / "sense_bench.v"
 
@@ -84,6 +87,109 @@ def _stall(job, key):
     return value
 
 
+@dataclasses.dataclass
+class PreparedRun:
+    """One run of a job, ready for either driver of ``sense_bench``.
+
+    ``ports`` are the harness inputs to set (name -> integer); ``limit`` is the cycle budget
+    after ``start`` (beyond it the run hung); ``settle`` the cycles to wait after ``done``
+    before reading the status and looking for extra beats; ``load`` says whether the stream
+    memories must be (re)loaded from the hex files written to the work directory.
+    """
+
+    schedule: object
+    ports: dict
+    model: int
+    limit: int
+    settle: int
+    load: bool
+
+
+def prepare_run(config, job, workdir, *, layer=None, fault=None, schedule=None):
+    """Schedule ``job`` (or reuse ``schedule``: no reload), write its hex files, set its ports.
+
+    ``layer`` overrides the job's ``(X, W)``; ``fault`` (fault-injection builds) is a dict
+    of :func:`sense_models.formats.fault_format` fields with ``start`` counted from the job's
+    cycle 0.
+    """
+    source_stall, sink_stall = _stall(job, "source_stall"), _stall(job, "sink_stall")
+    load = schedule is None
+    if load:
+        x, w = layer if layer is not None else job_layer(job, config)
+        schedule = schedule_layer(config, x, w)
+        workdir = Path(workdir)
+        for name, fmt, beats in (("weights", weight_format, schedule.weights),
+                                 ("pixels", pixel_format, schedule.pixels)):
+            (workdir / f"bench_{name}.hex").write_text(fmt(config).to_hex(**beats))
+    ports = {"n_weights": len(schedule.weights["value"]),
+             "n_pixels": len(schedule.pixels["tag"]), "n_results": len(schedule.results["tag"]),
+             "source_stall": int(source_stall * 65536), "sink_stall": int(sink_stall * 65536),
+             "lfsr_seed": job["seed"] & 0xFFFFFFFF}
+    if config.faults:
+        ports["fault"] = int(fault_format(config).pack(
+            **{k: [v] for k, v in (fault or {"site": 0, "bit": 0, "mode": 0,
+                                             "start": 0}).items()})[0])
+    model = tiling_cycles(config, schedule.tiling)
+    return PreparedRun(
+        schedule=schedule, ports=ports, model=model,
+        limit=int(model / (1 - max(source_stall, sink_stall)) ** 2) + 10_000,
+        # Let the last pass's checks finish, and watch for result beats beyond the last.
+        settle=check_done_cycles(config, schedule.tiling) - model + 4, load=load)
+
+
+def finish_run(config, job, run, *, cycles, origin, status, extra, results_hex, wall,
+               hung=False):
+    """The record of a finished run: cycles, model cycles, wall clock, checks in bulk.
+
+    ``status`` is the raw status word (ABFT builds) and ``results_hex`` the dump's text;
+    ``results_sha256`` lets two drivers' runs be compared without keeping the results. A
+    run that ``hung`` counts every output as wrong.
+    """
+    schedule = run.schedule
+    record = {"cycles": cycles, "model_cycles": run.model, "origin": origin, "wall_s": wall,
+              "hung": hung, "extra_beats": extra, "outputs": int(schedule.expected.size),
+              "dense_macs": schedule.tiling.dense_macs, "status": None,
+              "results_sha256": hashlib.sha256(results_hex.encode()).hexdigest()}
+    if config.abft != "none":
+        record["status"] = {k: int(v[0])
+                            for k, v in status_format(config).unpack([status]).items()}
+    if hung:
+        return {**record, "mismatches": record["outputs"], "tags_ok": False}
+    fields = result_format(config).from_hex(results_hex)
+    got = results_to_matrix(schedule.tiling, fields["value"])
+    expected = schedule.expected.copy()
+    if job.get("corrupt_expected"):  # proves the bulk comparison can fail
+        expected[-1, -1] += 1
+    return {**record, "mismatches": int(np.count_nonzero(got != expected)),
+            "tags_ok": bool(np.array_equal(fields["tag"], schedule.results["tag"]))}
+
+
+def job_record(job, run):
+    """A job's report record: the job, its run, and the simulation speed from start to done."""
+    return {**job, **run,
+            "sim_cycles_per_s": run["cycles"] / run["wall_s"] if run["wall_s"] else None}
+
+
+def job_failures(job, run):
+    """What is wrong with a fault-free ``run`` of ``job``: every job must be bit-exact, free
+    of alarms and extra beats, and steady-traffic jobs cycle-exact with the cycle model."""
+    failures = []
+    name = job["name"]
+    if run.get("hung"):
+        failures.append(f"{name}: no result after {run['cycles']} cycles (the core hung)")
+    if run["extra_beats"]:
+        failures.append(f"{name}: the core emitted more result beats than expected")
+    if run["status"] and run["status"]["error"]:
+        failures.append(f"{name}: false ABFT alarm in a fault-free run: {run['status']}")
+    if run["mismatches"] or not run["tags_ok"]:
+        failures.append(f"{name}: {run['mismatches']} outputs differ from the golden "
+                        f"model (tags {'ok' if run['tags_ok'] else 'wrong'})")
+    steady = not job.get("source_stall") and not job.get("sink_stall")
+    if steady and run["cycles"] != run["model_cycles"]:
+        failures.append(f"{name}: RTL {run['cycles']} cycles, model {run['model_cycles']}")
+    return failures
+
+
 class BenchHarness:
     """cocotb driver of ``sense_bench``: load, run to ``done``, dump, compare in bulk."""
 
@@ -105,70 +211,36 @@ class BenchHarness:
         await RisingEdge(self.dut.clk)
 
     async def run(self, job, *, layer=None, fault=None, reload=True):
-        """Run one job; returns a JSON-able record: cycles, model cycles, wall clock, checks.
+        """Run one job (see :func:`prepare_run`); returns :func:`finish_run`'s record.
 
-        ``layer`` overrides the job's ``(X, W)``; ``fault`` (fault-injection builds) is a dict
-        of :func:`sense_models.formats.fault_format` fields with ``start`` counted from the
-        job's cycle 0. ABFT builds add the final ``status`` fields to the record.
         ``reload=False`` reuses the stream memories of the previous run (same job and layer):
-        a reset does not clear them.
+        a reset does not clear them. The sequence is the one ``cpp/bench_main.cpp`` follows.
         """
         from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
         config, dut = self.config, self.dut
-        source_stall, sink_stall = _stall(job, "source_stall"), _stall(job, "sink_stall")
-        x, w = layer if layer is not None else job_layer(job, config)
-        load = reload or self._schedule is None
-        if load:
-            self._schedule = schedule_layer(config, x, w)
-            (self.workdir / "bench_weights.hex").write_text(
-                weight_format(config).to_hex(**self._schedule.weights))
-            (self.workdir / "bench_pixels.hex").write_text(
-                pixel_format(config).to_hex(**self._schedule.pixels))
-        schedule = self._schedule
-        n_results = len(schedule.results["tag"])
-        dut.n_weights.value = len(schedule.weights["value"])
-        dut.n_pixels.value = len(schedule.pixels["tag"])
-        dut.n_results.value = n_results
-        dut.source_stall.value = int(source_stall * 65536)
-        dut.sink_stall.value = int(sink_stall * 65536)
-        dut.lfsr_seed.value = job["seed"] & 0xFFFFFFFF
-        if config.faults:
-            dut.fault.value = fault_format(config).pack(
-                **{k: [v] for k, v in (fault or {"site": 0, "bit": 0, "mode": 0,
-                                                 "start": 0}).items()})[0]
-        model = tiling_cycles(config, schedule.tiling)
-        limit = int(model / (1 - max(source_stall, sink_stall)) ** 2) + 10_000
+        run = prepare_run(config, job, self.workdir, layer=layer, fault=fault,
+                          schedule=None if reload else self._schedule)
+        self._schedule = run.schedule
+        for name, value in run.ports.items():
+            getattr(dut, name).value = value
         dut.rst.value = 1
         await ClockCycles(dut.clk, 2)
         dut.rst.value = 0
-        if load:
+        if run.load:
             await self._pulse(dut.load)
         started = time.perf_counter()
         await self._pulse(dut.start)
         if not dut.done.value:
-            await with_timeout(RisingEdge(dut.done), 10 * limit, "ns")  # a hang fails, named
+            await with_timeout(RisingEdge(dut.done), 10 * run.limit, "ns")  # a hang fails, named
         wall = time.perf_counter() - started
         cycles = int(dut.cycles.value)
-        # Let the last pass's checks finish, and watch for result beats beyond the last.
-        await ClockCycles(dut.clk, check_done_cycles(config, schedule.tiling)
-                          - model + 4)
-        status = None
-        if config.abft != "none":
-            status = {k: int(v[0]) for k, v in
-                      status_format(config).unpack([dut.status.value.to_unsigned()]).items()}
+        await ClockCycles(dut.clk, run.settle)
+        status = dut.status.value.to_unsigned() if config.abft != "none" else None
         extra = bool(dut.extra.value)
         await self._pulse(dut.dump)
-        fields = result_format(config).from_hex((self.workdir / "bench_results.hex").read_text())
-        got = results_to_matrix(schedule.tiling, fields["value"])
-        expected = schedule.expected.copy()
-        if job.get("corrupt_expected"):  # proves the bulk comparison can fail
-            expected[-1, -1] += 1
-        mismatches = int(np.count_nonzero(got != expected))
-        tags_ok = bool(np.array_equal(fields["tag"], schedule.results["tag"]))
-        return {"cycles": cycles, "model_cycles": model, "origin": int(dut.origin.value),
-                "wall_s": wall, "mismatches": mismatches, "tags_ok": tags_ok,
-                "extra_beats": extra, "outputs": int(schedule.expected.size),
-                "dense_macs": schedule.tiling.dense_macs, "status": status}
+        return finish_run(config, job, run, cycles=cycles, origin=int(dut.origin.value),
+                          status=status, extra=extra, wall=wall,
+                          results_hex=(self.workdir / "bench_results.hex").read_text())
 
 
 def load_jobs():

@@ -94,6 +94,13 @@ def build_dir(config, top, variant="", *, coverage=False):
         (top + (f"-{variant}" if variant else ""))
 
 
+def rtl_sources(config, top, directory, *, patch=None):
+    """Generate ``top`` for ``config`` into ``directory/rtl``; returns its Verilog files."""
+    with patch or nullcontext():
+        write_rtl(config, directory / "rtl", (top,))
+    return [directory / "rtl" / f"{module_name(top)}.v"]
+
+
 def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=None,
           parameters=None, defines=None, coverage=False):
     """Generate ``top`` for ``config`` and compile it with Verilator; returns the build dir.
@@ -108,9 +115,7 @@ def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=No
     if waves:
         variant = "-".join(filter(None, [variant, "waves"]))
     directory = build_dir(config, top, variant, coverage=coverage)
-    with patch or nullcontext():
-        write_rtl(config, directory / "rtl", (top,))
-    sources = [directory / "rtl" / f"{module_name(top)}.v"]
+    sources = rtl_sources(config, top, directory, patch=patch)
     if wrapper is not None:
         sources.append(Path(wrapper))
     extra_args = []

@@ -12,7 +12,8 @@
 //
 // ABFT and fault-injection builds (defines SENSE_STATUS, SENSE_FAULTS) pass the core's
 // `status` out and its `fault` control in; the fault's start cycle is given relative to
-// cycle 0 and converted here to the core's own count (cycles since reset).
+// cycle 0 and converted here to the core's own count (cycles since reset); `origin` is
+// cycle 0 in that count.
 module sense_bench #(
     parameter WEIGHT_W = 8,
     parameter PIXEL_W = 8,
@@ -43,7 +44,8 @@ module sense_bench #(
     output reg         done,
     output reg         extra,
     output reg  [31:0] cycles,
-    output reg  [31:0] received
+    output reg  [31:0] received,
+    output reg  [31:0] origin
 );
     reg [WEIGHT_W-1:0] weight_mem [0:WEIGHT_DEPTH-1];
     reg [PIXEL_W-1:0]  pixel_mem  [0:PIXEL_DEPTH-1];
@@ -84,7 +86,6 @@ module sense_bench #(
 
     // The core counts cycles from reset; cycle 0 here is `origin` there.
     reg [31:0] since_reset;
-    reg [31:0] origin;
     always @(posedge clk) begin
         if (rst)
             since_reset <= 32'd0;
