@@ -13,6 +13,9 @@
 #                                     xcup logic depth of 8x8 and 16x32 -> reports/timing.json
 #   make network                      the digits CNN through sense_top on Verilator -> reports/network.json
 #   make coverage                     line + toggle coverage of the regression -> reports/coverage.json
+#   make reference                    1024 multipliers, every feature: array shapes ranked and
+#                                     ResNet-50 images/s by the cycle models -> reports/reference.json
+#                                     (REFERENCE_ARGS=--synth adds the xcup resources: long)
 #
 # Configuration: ROWS COLS G SPARSE(0/1) IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH
 # ABFT(none/pixel/kernel/both) FAULTS(0/1) FEEDER(0/1) FEEDER_TILES BUS_WIDTH, or CONFIG=file.json
@@ -23,7 +26,7 @@
 # Every variable a command line may set; add new ones here.
 KNOWN_VARS := CONFIG ROWS COLS G SPARSE IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH ABFT FAULTS \
 	FEEDER FEEDER_TILES BUS_WIDTH FORCE TOP OUT SEED WAVES PYTHON VENV JOBS \
-	BENCH_ARGS FAULT_ARGS SYNTH_ARGS NETWORK_ARGS COVERAGE_ARGS TIMING_ARGS
+	BENCH_ARGS FAULT_ARGS SYNTH_ARGS NETWORK_ARGS COVERAGE_ARGS TIMING_ARGS REFERENCE_ARGS
 # The values of the variables make itself reads (CHOICES_<variable>); Python checks the others.
 CHOICES_WAVES := 0 1
 CHOICES_FORCE := 0 1
@@ -50,7 +53,7 @@ CONFIG_ARGS := $(if $(CONFIG),--config $(CONFIG)) \
 	$(if $(FEEDER),--feeder $(FEEDER)) $(if $(FEEDER_TILES),--feeder_tiles $(FEEDER_TILES)) \
 	$(if $(BUS_WIDTH),--bus_width $(BUS_WIDTH)) $(if $(filter 1,$(FORCE)),--force)
 
-.PHONY: install test verilog sim bench lint faults synth timing network coverage clean
+.PHONY: install test verilog sim bench lint faults synth timing network coverage reference clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +88,10 @@ network:
 
 coverage:
 	$(PY) -m sense_verif.coverage $(COVERAGE_ARGS)
+
+# The configuration is the reference one unless CONFIG or a configuration variable says else.
+reference:
+	$(PY) -m sense_hw.reference $(CONFIG_ARGS) $(REFERENCE_ARGS)
 
 # The committed tops only: rtl_out/ also collects whatever make verilog wrote since.
 COMMITTED_RTL = $(shell git ls-files 'rtl_out/*/sense_core.v' 'rtl_out/*/sense_top.v')
