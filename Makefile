@@ -15,6 +15,7 @@
 #                                     xcup logic depth of 8x8 and 16x32 -> reports/timing.json
 #   make network                      the digits CNN through sense_top on Verilator -> reports/network.json
 #   make coverage                     line + toggle coverage of the regression -> reports/coverage.json
+#   make mutants [JOBS=2]             RTL mutants against the regression -> reports/mutants.json
 #   make reference                    1024 multipliers, every feature: array shapes ranked and
 #                                     ResNet-50 images/s by the cycle models -> reports/reference.json
 #                                     (REFERENCE_ARGS=--synth adds the xcup resources: long)
@@ -28,7 +29,7 @@
 # Every variable a command line may set; add new ones here.
 KNOWN_VARS := CONFIG ROWS COLS G SPARSE IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH ABFT FAULTS \
 	FEEDER FEEDER_TILES BUS_WIDTH FORCE TOP OUT SEED WAVES PYTHON VENV JOBS \
-	BENCH_ARGS FAULT_ARGS SYNTH_ARGS NETWORK_ARGS COVERAGE_ARGS TIMING_ARGS REFERENCE_ARGS
+	BENCH_ARGS FAULT_ARGS SYNTH_ARGS NETWORK_ARGS COVERAGE_ARGS TIMING_ARGS MUTANT_ARGS REFERENCE_ARGS
 # The values of the variables make itself reads (CHOICES_<variable>); Python checks the others.
 CHOICES_WAVES := 0 1
 CHOICES_FORCE := 0 1
@@ -55,7 +56,7 @@ CONFIG_ARGS := $(if $(CONFIG),--config $(CONFIG)) \
 	$(if $(FEEDER),--feeder $(FEEDER)) $(if $(FEEDER_TILES),--feeder_tiles $(FEEDER_TILES)) \
 	$(if $(BUS_WIDTH),--bus_width $(BUS_WIDTH)) $(if $(filter 1,$(FORCE)),--force)
 
-.PHONY: install test verilog sim bench lint faults synth timing network coverage reference clean
+.PHONY: install test verilog sim bench lint faults synth timing network coverage mutants reference clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +91,9 @@ network:
 
 coverage:
 	$(PY) -m sense_verif.coverage $(COVERAGE_ARGS)
+
+mutants:
+	$(PY) -m sense_verif.mutation --jobs $(JOBS) $(MUTANT_ARGS)
 
 # The configuration is the reference one unless CONFIG or a configuration variable says else.
 reference:
