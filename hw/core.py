@@ -57,7 +57,6 @@ class SenseEngine(ConfigComponent):
             members["clear_status"] = In(1)  # applied in a cycle the engine advances
         return members
 
-    def elaborate(self, platform):
     def _weights_ready(self, full, drain):
         """The loader takes a beat into a bank that is neither full nor still draining (its
         last pass's vectors still pass the columns that read it)."""
@@ -80,6 +79,7 @@ class SenseEngine(ConfigComponent):
         """The located column's value with the error the syndrome measured taken out."""
         return value - syndrome
 
+    def elaborate(self, platform):
         cfg = self._config
         rows, cols, digits = cfg.rows, cfg.cols, cfg.check_digits
         m = Module()
