@@ -2,60 +2,65 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready, clk, rst, weights__ready, pixels__ready, results__payload, results__valid, weights__payload);
+module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready, clk, rst, weights__ready, pixels__ready, results__payload, results__valid, protocol, weights__payload);
   wire \$1 ;
+  wire [11:0] \$2 ;
+  wire [3:0] \$3 ;
   wire advance;
-  wire \advance$12 ;
+  wire \advance$13 ;
   input clk;
   wire clk;
+  wire \end ;
+  wire first;
+  wire last;
   input [266:0] pixels__payload;
   wire [266:0] pixels__payload;
-  wire [266:0] \pixels__payload$16 ;
-  wire [255:0] \pixels__payload$16.data ;
-  wire [31:0] \pixels__payload$16.data[0] ;
-  wire [7:0] \pixels__payload$16.data[0][0] ;
-  wire [7:0] \pixels__payload$16.data[0][1] ;
-  wire [7:0] \pixels__payload$16.data[0][2] ;
-  wire [7:0] \pixels__payload$16.data[0][3] ;
-  wire [31:0] \pixels__payload$16.data[1] ;
-  wire [7:0] \pixels__payload$16.data[1][0] ;
-  wire [7:0] \pixels__payload$16.data[1][1] ;
-  wire [7:0] \pixels__payload$16.data[1][2] ;
-  wire [7:0] \pixels__payload$16.data[1][3] ;
-  wire [31:0] \pixels__payload$16.data[2] ;
-  wire [7:0] \pixels__payload$16.data[2][0] ;
-  wire [7:0] \pixels__payload$16.data[2][1] ;
-  wire [7:0] \pixels__payload$16.data[2][2] ;
-  wire [7:0] \pixels__payload$16.data[2][3] ;
-  wire [31:0] \pixels__payload$16.data[3] ;
-  wire [7:0] \pixels__payload$16.data[3][0] ;
-  wire [7:0] \pixels__payload$16.data[3][1] ;
-  wire [7:0] \pixels__payload$16.data[3][2] ;
-  wire [7:0] \pixels__payload$16.data[3][3] ;
-  wire [31:0] \pixels__payload$16.data[4] ;
-  wire [7:0] \pixels__payload$16.data[4][0] ;
-  wire [7:0] \pixels__payload$16.data[4][1] ;
-  wire [7:0] \pixels__payload$16.data[4][2] ;
-  wire [7:0] \pixels__payload$16.data[4][3] ;
-  wire [31:0] \pixels__payload$16.data[5] ;
-  wire [7:0] \pixels__payload$16.data[5][0] ;
-  wire [7:0] \pixels__payload$16.data[5][1] ;
-  wire [7:0] \pixels__payload$16.data[5][2] ;
-  wire [7:0] \pixels__payload$16.data[5][3] ;
-  wire [31:0] \pixels__payload$16.data[6] ;
-  wire [7:0] \pixels__payload$16.data[6][0] ;
-  wire [7:0] \pixels__payload$16.data[6][1] ;
-  wire [7:0] \pixels__payload$16.data[6][2] ;
-  wire [7:0] \pixels__payload$16.data[6][3] ;
-  wire [31:0] \pixels__payload$16.data[7] ;
-  wire [7:0] \pixels__payload$16.data[7][0] ;
-  wire [7:0] \pixels__payload$16.data[7][1] ;
-  wire [7:0] \pixels__payload$16.data[7][2] ;
-  wire [7:0] \pixels__payload$16.data[7][3] ;
-  wire \pixels__payload$16.end ;
-  wire \pixels__payload$16.first ;
-  wire \pixels__payload$16.last ;
-  wire [7:0] \pixels__payload$16.tag ;
+  wire [266:0] \pixels__payload$17 ;
+  wire [255:0] \pixels__payload$17.data ;
+  wire [31:0] \pixels__payload$17.data[0] ;
+  wire [7:0] \pixels__payload$17.data[0][0] ;
+  wire [7:0] \pixels__payload$17.data[0][1] ;
+  wire [7:0] \pixels__payload$17.data[0][2] ;
+  wire [7:0] \pixels__payload$17.data[0][3] ;
+  wire [31:0] \pixels__payload$17.data[1] ;
+  wire [7:0] \pixels__payload$17.data[1][0] ;
+  wire [7:0] \pixels__payload$17.data[1][1] ;
+  wire [7:0] \pixels__payload$17.data[1][2] ;
+  wire [7:0] \pixels__payload$17.data[1][3] ;
+  wire [31:0] \pixels__payload$17.data[2] ;
+  wire [7:0] \pixels__payload$17.data[2][0] ;
+  wire [7:0] \pixels__payload$17.data[2][1] ;
+  wire [7:0] \pixels__payload$17.data[2][2] ;
+  wire [7:0] \pixels__payload$17.data[2][3] ;
+  wire [31:0] \pixels__payload$17.data[3] ;
+  wire [7:0] \pixels__payload$17.data[3][0] ;
+  wire [7:0] \pixels__payload$17.data[3][1] ;
+  wire [7:0] \pixels__payload$17.data[3][2] ;
+  wire [7:0] \pixels__payload$17.data[3][3] ;
+  wire [31:0] \pixels__payload$17.data[4] ;
+  wire [7:0] \pixels__payload$17.data[4][0] ;
+  wire [7:0] \pixels__payload$17.data[4][1] ;
+  wire [7:0] \pixels__payload$17.data[4][2] ;
+  wire [7:0] \pixels__payload$17.data[4][3] ;
+  wire [31:0] \pixels__payload$17.data[5] ;
+  wire [7:0] \pixels__payload$17.data[5][0] ;
+  wire [7:0] \pixels__payload$17.data[5][1] ;
+  wire [7:0] \pixels__payload$17.data[5][2] ;
+  wire [7:0] \pixels__payload$17.data[5][3] ;
+  wire [31:0] \pixels__payload$17.data[6] ;
+  wire [7:0] \pixels__payload$17.data[6][0] ;
+  wire [7:0] \pixels__payload$17.data[6][1] ;
+  wire [7:0] \pixels__payload$17.data[6][2] ;
+  wire [7:0] \pixels__payload$17.data[6][3] ;
+  wire [31:0] \pixels__payload$17.data[7] ;
+  wire [7:0] \pixels__payload$17.data[7][0] ;
+  wire [7:0] \pixels__payload$17.data[7][1] ;
+  wire [7:0] \pixels__payload$17.data[7][2] ;
+  wire [7:0] \pixels__payload$17.data[7][3] ;
+  wire \pixels__payload$17.end ;
+  wire \pixels__payload$17.first ;
+  wire \pixels__payload$17.last ;
+  wire [7:0] \pixels__payload$17.tag ;
   wire [255:0] \pixels__payload.data ;
   wire [31:0] \pixels__payload.data[0] ;
   wire [7:0] \pixels__payload.data[0][0] ;
@@ -103,23 +108,33 @@ module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready
   wire [7:0] \pixels__payload.tag ;
   output pixels__ready;
   wire pixels__ready;
-  wire \pixels__ready$17 ;
+  wire \pixels__ready$18 ;
   input pixels__valid;
   wire pixels__valid;
-  wire \pixels__valid$18 ;
+  wire \pixels__valid$19 ;
+  wire pixels_ready;
+  wire pixels_valid;
+  output [15:0] protocol;
+  wire [15:0] protocol;
+  wire [2:0] \protocol.code ;
+  wire \protocol.error ;
+  wire [8:0] \protocol.open ;
+  wire \protocol.wait_pixels ;
+  wire \protocol.wait_results ;
+  wire \protocol.wait_weights ;
   output [263:0] results__payload;
   wire [263:0] results__payload;
-  wire [263:0] \results__payload$19 ;
-  wire [7:0] \results__payload$19.tag ;
-  wire [255:0] \results__payload$19.value ;
-  wire [31:0] \results__payload$19.value[0] ;
-  wire [31:0] \results__payload$19.value[1] ;
-  wire [31:0] \results__payload$19.value[2] ;
-  wire [31:0] \results__payload$19.value[3] ;
-  wire [31:0] \results__payload$19.value[4] ;
-  wire [31:0] \results__payload$19.value[5] ;
-  wire [31:0] \results__payload$19.value[6] ;
-  wire [31:0] \results__payload$19.value[7] ;
+  wire [263:0] \results__payload$20 ;
+  wire [7:0] \results__payload$20.tag ;
+  wire [255:0] \results__payload$20.value ;
+  wire [31:0] \results__payload$20.value[0] ;
+  wire [31:0] \results__payload$20.value[1] ;
+  wire [31:0] \results__payload$20.value[2] ;
+  wire [31:0] \results__payload$20.value[3] ;
+  wire [31:0] \results__payload$20.value[4] ;
+  wire [31:0] \results__payload$20.value[5] ;
+  wire [31:0] \results__payload$20.value[6] ;
+  wire [31:0] \results__payload$20.value[7] ;
   wire [7:0] \results__payload.tag ;
   wire [255:0] \results__payload.value ;
   wire [31:0] \results__payload.value[0] ;
@@ -132,65 +147,76 @@ module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready
   wire [31:0] \results__payload.value[7] ;
   input results__ready;
   wire results__ready;
-  wire \results__ready$20 ;
+  wire \results__ready$21 ;
   output results__valid;
   wire results__valid;
-  wire \results__valid$21 ;
+  wire \results__valid$22 ;
+  wire results_ready;
+  wire results_valid;
   input rst;
   wire rst;
+  wire [15:0] status;
+  wire [2:0] \status.code ;
+  wire \status.error ;
+  wire [8:0] \status.open ;
+  wire \status.wait_pixels ;
+  wire \status.wait_results ;
+  wire \status.wait_weights ;
+  wire [7:0] tag;
+  wire take;
   input [159:0] weights__payload;
   wire [159:0] weights__payload;
-  wire [159:0] \weights__payload$13 ;
-  wire [31:0] \weights__payload$13.index ;
-  wire [3:0] \weights__payload$13.index[0] ;
-  wire [1:0] \weights__payload$13.index[0][0] ;
-  wire [1:0] \weights__payload$13.index[0][1] ;
-  wire [3:0] \weights__payload$13.index[1] ;
-  wire [1:0] \weights__payload$13.index[1][0] ;
-  wire [1:0] \weights__payload$13.index[1][1] ;
-  wire [3:0] \weights__payload$13.index[2] ;
-  wire [1:0] \weights__payload$13.index[2][0] ;
-  wire [1:0] \weights__payload$13.index[2][1] ;
-  wire [3:0] \weights__payload$13.index[3] ;
-  wire [1:0] \weights__payload$13.index[3][0] ;
-  wire [1:0] \weights__payload$13.index[3][1] ;
-  wire [3:0] \weights__payload$13.index[4] ;
-  wire [1:0] \weights__payload$13.index[4][0] ;
-  wire [1:0] \weights__payload$13.index[4][1] ;
-  wire [3:0] \weights__payload$13.index[5] ;
-  wire [1:0] \weights__payload$13.index[5][0] ;
-  wire [1:0] \weights__payload$13.index[5][1] ;
-  wire [3:0] \weights__payload$13.index[6] ;
-  wire [1:0] \weights__payload$13.index[6][0] ;
-  wire [1:0] \weights__payload$13.index[6][1] ;
-  wire [3:0] \weights__payload$13.index[7] ;
-  wire [1:0] \weights__payload$13.index[7][0] ;
-  wire [1:0] \weights__payload$13.index[7][1] ;
-  wire [127:0] \weights__payload$13.value ;
-  wire [15:0] \weights__payload$13.value[0] ;
-  wire [7:0] \weights__payload$13.value[0][0] ;
-  wire [7:0] \weights__payload$13.value[0][1] ;
-  wire [15:0] \weights__payload$13.value[1] ;
-  wire [7:0] \weights__payload$13.value[1][0] ;
-  wire [7:0] \weights__payload$13.value[1][1] ;
-  wire [15:0] \weights__payload$13.value[2] ;
-  wire [7:0] \weights__payload$13.value[2][0] ;
-  wire [7:0] \weights__payload$13.value[2][1] ;
-  wire [15:0] \weights__payload$13.value[3] ;
-  wire [7:0] \weights__payload$13.value[3][0] ;
-  wire [7:0] \weights__payload$13.value[3][1] ;
-  wire [15:0] \weights__payload$13.value[4] ;
-  wire [7:0] \weights__payload$13.value[4][0] ;
-  wire [7:0] \weights__payload$13.value[4][1] ;
-  wire [15:0] \weights__payload$13.value[5] ;
-  wire [7:0] \weights__payload$13.value[5][0] ;
-  wire [7:0] \weights__payload$13.value[5][1] ;
-  wire [15:0] \weights__payload$13.value[6] ;
-  wire [7:0] \weights__payload$13.value[6][0] ;
-  wire [7:0] \weights__payload$13.value[6][1] ;
-  wire [15:0] \weights__payload$13.value[7] ;
-  wire [7:0] \weights__payload$13.value[7][0] ;
-  wire [7:0] \weights__payload$13.value[7][1] ;
+  wire [159:0] \weights__payload$14 ;
+  wire [31:0] \weights__payload$14.index ;
+  wire [3:0] \weights__payload$14.index[0] ;
+  wire [1:0] \weights__payload$14.index[0][0] ;
+  wire [1:0] \weights__payload$14.index[0][1] ;
+  wire [3:0] \weights__payload$14.index[1] ;
+  wire [1:0] \weights__payload$14.index[1][0] ;
+  wire [1:0] \weights__payload$14.index[1][1] ;
+  wire [3:0] \weights__payload$14.index[2] ;
+  wire [1:0] \weights__payload$14.index[2][0] ;
+  wire [1:0] \weights__payload$14.index[2][1] ;
+  wire [3:0] \weights__payload$14.index[3] ;
+  wire [1:0] \weights__payload$14.index[3][0] ;
+  wire [1:0] \weights__payload$14.index[3][1] ;
+  wire [3:0] \weights__payload$14.index[4] ;
+  wire [1:0] \weights__payload$14.index[4][0] ;
+  wire [1:0] \weights__payload$14.index[4][1] ;
+  wire [3:0] \weights__payload$14.index[5] ;
+  wire [1:0] \weights__payload$14.index[5][0] ;
+  wire [1:0] \weights__payload$14.index[5][1] ;
+  wire [3:0] \weights__payload$14.index[6] ;
+  wire [1:0] \weights__payload$14.index[6][0] ;
+  wire [1:0] \weights__payload$14.index[6][1] ;
+  wire [3:0] \weights__payload$14.index[7] ;
+  wire [1:0] \weights__payload$14.index[7][0] ;
+  wire [1:0] \weights__payload$14.index[7][1] ;
+  wire [127:0] \weights__payload$14.value ;
+  wire [15:0] \weights__payload$14.value[0] ;
+  wire [7:0] \weights__payload$14.value[0][0] ;
+  wire [7:0] \weights__payload$14.value[0][1] ;
+  wire [15:0] \weights__payload$14.value[1] ;
+  wire [7:0] \weights__payload$14.value[1][0] ;
+  wire [7:0] \weights__payload$14.value[1][1] ;
+  wire [15:0] \weights__payload$14.value[2] ;
+  wire [7:0] \weights__payload$14.value[2][0] ;
+  wire [7:0] \weights__payload$14.value[2][1] ;
+  wire [15:0] \weights__payload$14.value[3] ;
+  wire [7:0] \weights__payload$14.value[3][0] ;
+  wire [7:0] \weights__payload$14.value[3][1] ;
+  wire [15:0] \weights__payload$14.value[4] ;
+  wire [7:0] \weights__payload$14.value[4][0] ;
+  wire [7:0] \weights__payload$14.value[4][1] ;
+  wire [15:0] \weights__payload$14.value[5] ;
+  wire [7:0] \weights__payload$14.value[5][0] ;
+  wire [7:0] \weights__payload$14.value[5][1] ;
+  wire [15:0] \weights__payload$14.value[6] ;
+  wire [7:0] \weights__payload$14.value[6][0] ;
+  wire [7:0] \weights__payload$14.value[6][1] ;
+  wire [15:0] \weights__payload$14.value[7] ;
+  wire [7:0] \weights__payload$14.value[7][0] ;
+  wire [7:0] \weights__payload$14.value[7][1] ;
   wire [31:0] \weights__payload.index ;
   wire [3:0] \weights__payload.index[0] ;
   wire [1:0] \weights__payload.index[0][0] ;
@@ -243,12 +269,15 @@ module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready
   wire [7:0] \weights__payload.value[7][1] ;
   output weights__ready;
   wire weights__ready;
-  wire \weights__ready$14 ;
+  wire \weights__ready$15 ;
   input weights__valid;
   wire weights__valid;
-  wire \weights__valid$15 ;
+  wire \weights__valid$16 ;
+  wire weights_ready;
+  wire weights_valid;
   assign \$1  = ~ results__valid;
   assign advance = \$1  | results__ready;
+  assign take = pixels__valid & pixels__ready;
   \sense_core.engine  engine (
     .advance(advance),
     .clk(clk),
@@ -262,16 +291,41 @@ module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready
     .weights__ready(weights__ready),
     .weights__valid(weights__valid)
   );
-  assign \advance$12  = advance;
-  assign \weights__payload$13  = weights__payload;
-  assign \weights__ready$14  = weights__ready;
-  assign \weights__valid$15  = weights__valid;
-  assign \pixels__payload$16  = pixels__payload;
-  assign \pixels__ready$17  = pixels__ready;
-  assign \pixels__valid$18  = pixels__valid;
-  assign \results__payload$19  = results__payload;
-  assign \results__ready$20  = results__ready;
-  assign \results__valid$21  = results__valid;
+  \sense_core.protocol$36  \protocol$36  (
+    .clk(clk),
+    .pixels_ready(pixels__ready),
+    .pixels_valid(pixels__valid),
+    .\port$0$419 (pixels__payload[266:256]),
+    .\port$2891$0 (\$2 ),
+    .\port$2895$0 (\$3 ),
+    .results_ready(results__ready),
+    .results_valid(results__valid),
+    .rst(rst),
+    .take(take),
+    .weights_valid(weights__valid)
+  );
+  assign \advance$13  = advance;
+  assign \weights__payload$14  = weights__payload;
+  assign \weights__ready$15  = weights__ready;
+  assign \weights__valid$16  = weights__valid;
+  assign \pixels__payload$17  = pixels__payload;
+  assign \pixels__ready$18  = pixels__ready;
+  assign \pixels__valid$19  = pixels__valid;
+  assign \results__payload$20  = results__payload;
+  assign \results__ready$21  = results__ready;
+  assign \results__valid$22  = results__valid;
+  assign tag = pixels__payload[263:256];
+  assign first = pixels__payload[264];
+  assign last = pixels__payload[265];
+  assign \end  = pixels__payload[266];
+  assign status = { \$2 , \$3  };
+  assign pixels_valid = pixels__valid;
+  assign pixels_ready = pixels__ready;
+  assign weights_valid = weights__valid;
+  assign weights_ready = weights__ready;
+  assign results_valid = results__valid;
+  assign results_ready = results__ready;
+  assign protocol = { \$2 , \$3  };
   assign \weights__payload.value  = weights__payload[127:0];
   assign \weights__payload.value[0]  = weights__payload[15:0];
   assign \weights__payload.value[0][0]  = weights__payload[7:0];
@@ -377,111 +431,123 @@ module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready
   assign \results__payload.value[6]  = results__payload[223:192];
   assign \results__payload.value[7]  = results__payload[255:224];
   assign \results__payload.tag  = results__payload[263:256];
-  assign \weights__payload$13.value  = weights__payload[127:0];
-  assign \weights__payload$13.value[0]  = weights__payload[15:0];
-  assign \weights__payload$13.value[0][0]  = weights__payload[7:0];
-  assign \weights__payload$13.value[0][1]  = weights__payload[15:8];
-  assign \weights__payload$13.value[1]  = weights__payload[31:16];
-  assign \weights__payload$13.value[1][0]  = weights__payload[23:16];
-  assign \weights__payload$13.value[1][1]  = weights__payload[31:24];
-  assign \weights__payload$13.value[2]  = weights__payload[47:32];
-  assign \weights__payload$13.value[2][0]  = weights__payload[39:32];
-  assign \weights__payload$13.value[2][1]  = weights__payload[47:40];
-  assign \weights__payload$13.value[3]  = weights__payload[63:48];
-  assign \weights__payload$13.value[3][0]  = weights__payload[55:48];
-  assign \weights__payload$13.value[3][1]  = weights__payload[63:56];
-  assign \weights__payload$13.value[4]  = weights__payload[79:64];
-  assign \weights__payload$13.value[4][0]  = weights__payload[71:64];
-  assign \weights__payload$13.value[4][1]  = weights__payload[79:72];
-  assign \weights__payload$13.value[5]  = weights__payload[95:80];
-  assign \weights__payload$13.value[5][0]  = weights__payload[87:80];
-  assign \weights__payload$13.value[5][1]  = weights__payload[95:88];
-  assign \weights__payload$13.value[6]  = weights__payload[111:96];
-  assign \weights__payload$13.value[6][0]  = weights__payload[103:96];
-  assign \weights__payload$13.value[6][1]  = weights__payload[111:104];
-  assign \weights__payload$13.value[7]  = weights__payload[127:112];
-  assign \weights__payload$13.value[7][0]  = weights__payload[119:112];
-  assign \weights__payload$13.value[7][1]  = weights__payload[127:120];
-  assign \weights__payload$13.index  = weights__payload[159:128];
-  assign \weights__payload$13.index[0]  = weights__payload[131:128];
-  assign \weights__payload$13.index[0][0]  = weights__payload[129:128];
-  assign \weights__payload$13.index[0][1]  = weights__payload[131:130];
-  assign \weights__payload$13.index[1]  = weights__payload[135:132];
-  assign \weights__payload$13.index[1][0]  = weights__payload[133:132];
-  assign \weights__payload$13.index[1][1]  = weights__payload[135:134];
-  assign \weights__payload$13.index[2]  = weights__payload[139:136];
-  assign \weights__payload$13.index[2][0]  = weights__payload[137:136];
-  assign \weights__payload$13.index[2][1]  = weights__payload[139:138];
-  assign \weights__payload$13.index[3]  = weights__payload[143:140];
-  assign \weights__payload$13.index[3][0]  = weights__payload[141:140];
-  assign \weights__payload$13.index[3][1]  = weights__payload[143:142];
-  assign \weights__payload$13.index[4]  = weights__payload[147:144];
-  assign \weights__payload$13.index[4][0]  = weights__payload[145:144];
-  assign \weights__payload$13.index[4][1]  = weights__payload[147:146];
-  assign \weights__payload$13.index[5]  = weights__payload[151:148];
-  assign \weights__payload$13.index[5][0]  = weights__payload[149:148];
-  assign \weights__payload$13.index[5][1]  = weights__payload[151:150];
-  assign \weights__payload$13.index[6]  = weights__payload[155:152];
-  assign \weights__payload$13.index[6][0]  = weights__payload[153:152];
-  assign \weights__payload$13.index[6][1]  = weights__payload[155:154];
-  assign \weights__payload$13.index[7]  = weights__payload[159:156];
-  assign \weights__payload$13.index[7][0]  = weights__payload[157:156];
-  assign \weights__payload$13.index[7][1]  = weights__payload[159:158];
-  assign \pixels__payload$16.data  = pixels__payload[255:0];
-  assign \pixels__payload$16.data[0]  = pixels__payload[31:0];
-  assign \pixels__payload$16.data[0][0]  = pixels__payload[7:0];
-  assign \pixels__payload$16.data[0][1]  = pixels__payload[15:8];
-  assign \pixels__payload$16.data[0][2]  = pixels__payload[23:16];
-  assign \pixels__payload$16.data[0][3]  = pixels__payload[31:24];
-  assign \pixels__payload$16.data[1]  = pixels__payload[63:32];
-  assign \pixels__payload$16.data[1][0]  = pixels__payload[39:32];
-  assign \pixels__payload$16.data[1][1]  = pixels__payload[47:40];
-  assign \pixels__payload$16.data[1][2]  = pixels__payload[55:48];
-  assign \pixels__payload$16.data[1][3]  = pixels__payload[63:56];
-  assign \pixels__payload$16.data[2]  = pixels__payload[95:64];
-  assign \pixels__payload$16.data[2][0]  = pixels__payload[71:64];
-  assign \pixels__payload$16.data[2][1]  = pixels__payload[79:72];
-  assign \pixels__payload$16.data[2][2]  = pixels__payload[87:80];
-  assign \pixels__payload$16.data[2][3]  = pixels__payload[95:88];
-  assign \pixels__payload$16.data[3]  = pixels__payload[127:96];
-  assign \pixels__payload$16.data[3][0]  = pixels__payload[103:96];
-  assign \pixels__payload$16.data[3][1]  = pixels__payload[111:104];
-  assign \pixels__payload$16.data[3][2]  = pixels__payload[119:112];
-  assign \pixels__payload$16.data[3][3]  = pixels__payload[127:120];
-  assign \pixels__payload$16.data[4]  = pixels__payload[159:128];
-  assign \pixels__payload$16.data[4][0]  = pixels__payload[135:128];
-  assign \pixels__payload$16.data[4][1]  = pixels__payload[143:136];
-  assign \pixels__payload$16.data[4][2]  = pixels__payload[151:144];
-  assign \pixels__payload$16.data[4][3]  = pixels__payload[159:152];
-  assign \pixels__payload$16.data[5]  = pixels__payload[191:160];
-  assign \pixels__payload$16.data[5][0]  = pixels__payload[167:160];
-  assign \pixels__payload$16.data[5][1]  = pixels__payload[175:168];
-  assign \pixels__payload$16.data[5][2]  = pixels__payload[183:176];
-  assign \pixels__payload$16.data[5][3]  = pixels__payload[191:184];
-  assign \pixels__payload$16.data[6]  = pixels__payload[223:192];
-  assign \pixels__payload$16.data[6][0]  = pixels__payload[199:192];
-  assign \pixels__payload$16.data[6][1]  = pixels__payload[207:200];
-  assign \pixels__payload$16.data[6][2]  = pixels__payload[215:208];
-  assign \pixels__payload$16.data[6][3]  = pixels__payload[223:216];
-  assign \pixels__payload$16.data[7]  = pixels__payload[255:224];
-  assign \pixels__payload$16.data[7][0]  = pixels__payload[231:224];
-  assign \pixels__payload$16.data[7][1]  = pixels__payload[239:232];
-  assign \pixels__payload$16.data[7][2]  = pixels__payload[247:240];
-  assign \pixels__payload$16.data[7][3]  = pixels__payload[255:248];
-  assign \pixels__payload$16.tag  = pixels__payload[263:256];
-  assign \pixels__payload$16.first  = pixels__payload[264];
-  assign \pixels__payload$16.last  = pixels__payload[265];
-  assign \pixels__payload$16.end  = pixels__payload[266];
-  assign \results__payload$19.value  = results__payload[255:0];
-  assign \results__payload$19.value[0]  = results__payload[31:0];
-  assign \results__payload$19.value[1]  = results__payload[63:32];
-  assign \results__payload$19.value[2]  = results__payload[95:64];
-  assign \results__payload$19.value[3]  = results__payload[127:96];
-  assign \results__payload$19.value[4]  = results__payload[159:128];
-  assign \results__payload$19.value[5]  = results__payload[191:160];
-  assign \results__payload$19.value[6]  = results__payload[223:192];
-  assign \results__payload$19.value[7]  = results__payload[255:224];
-  assign \results__payload$19.tag  = results__payload[263:256];
+  assign \protocol.error  = \$3 [0];
+  assign \protocol.code  = \$3 [3:1];
+  assign \protocol.open  = \$2 [8:0];
+  assign \protocol.wait_weights  = \$2 [9];
+  assign \protocol.wait_pixels  = \$2 [10];
+  assign \protocol.wait_results  = \$2 [11];
+  assign \weights__payload$14.value  = weights__payload[127:0];
+  assign \weights__payload$14.value[0]  = weights__payload[15:0];
+  assign \weights__payload$14.value[0][0]  = weights__payload[7:0];
+  assign \weights__payload$14.value[0][1]  = weights__payload[15:8];
+  assign \weights__payload$14.value[1]  = weights__payload[31:16];
+  assign \weights__payload$14.value[1][0]  = weights__payload[23:16];
+  assign \weights__payload$14.value[1][1]  = weights__payload[31:24];
+  assign \weights__payload$14.value[2]  = weights__payload[47:32];
+  assign \weights__payload$14.value[2][0]  = weights__payload[39:32];
+  assign \weights__payload$14.value[2][1]  = weights__payload[47:40];
+  assign \weights__payload$14.value[3]  = weights__payload[63:48];
+  assign \weights__payload$14.value[3][0]  = weights__payload[55:48];
+  assign \weights__payload$14.value[3][1]  = weights__payload[63:56];
+  assign \weights__payload$14.value[4]  = weights__payload[79:64];
+  assign \weights__payload$14.value[4][0]  = weights__payload[71:64];
+  assign \weights__payload$14.value[4][1]  = weights__payload[79:72];
+  assign \weights__payload$14.value[5]  = weights__payload[95:80];
+  assign \weights__payload$14.value[5][0]  = weights__payload[87:80];
+  assign \weights__payload$14.value[5][1]  = weights__payload[95:88];
+  assign \weights__payload$14.value[6]  = weights__payload[111:96];
+  assign \weights__payload$14.value[6][0]  = weights__payload[103:96];
+  assign \weights__payload$14.value[6][1]  = weights__payload[111:104];
+  assign \weights__payload$14.value[7]  = weights__payload[127:112];
+  assign \weights__payload$14.value[7][0]  = weights__payload[119:112];
+  assign \weights__payload$14.value[7][1]  = weights__payload[127:120];
+  assign \weights__payload$14.index  = weights__payload[159:128];
+  assign \weights__payload$14.index[0]  = weights__payload[131:128];
+  assign \weights__payload$14.index[0][0]  = weights__payload[129:128];
+  assign \weights__payload$14.index[0][1]  = weights__payload[131:130];
+  assign \weights__payload$14.index[1]  = weights__payload[135:132];
+  assign \weights__payload$14.index[1][0]  = weights__payload[133:132];
+  assign \weights__payload$14.index[1][1]  = weights__payload[135:134];
+  assign \weights__payload$14.index[2]  = weights__payload[139:136];
+  assign \weights__payload$14.index[2][0]  = weights__payload[137:136];
+  assign \weights__payload$14.index[2][1]  = weights__payload[139:138];
+  assign \weights__payload$14.index[3]  = weights__payload[143:140];
+  assign \weights__payload$14.index[3][0]  = weights__payload[141:140];
+  assign \weights__payload$14.index[3][1]  = weights__payload[143:142];
+  assign \weights__payload$14.index[4]  = weights__payload[147:144];
+  assign \weights__payload$14.index[4][0]  = weights__payload[145:144];
+  assign \weights__payload$14.index[4][1]  = weights__payload[147:146];
+  assign \weights__payload$14.index[5]  = weights__payload[151:148];
+  assign \weights__payload$14.index[5][0]  = weights__payload[149:148];
+  assign \weights__payload$14.index[5][1]  = weights__payload[151:150];
+  assign \weights__payload$14.index[6]  = weights__payload[155:152];
+  assign \weights__payload$14.index[6][0]  = weights__payload[153:152];
+  assign \weights__payload$14.index[6][1]  = weights__payload[155:154];
+  assign \weights__payload$14.index[7]  = weights__payload[159:156];
+  assign \weights__payload$14.index[7][0]  = weights__payload[157:156];
+  assign \weights__payload$14.index[7][1]  = weights__payload[159:158];
+  assign \pixels__payload$17.data  = pixels__payload[255:0];
+  assign \pixels__payload$17.data[0]  = pixels__payload[31:0];
+  assign \pixels__payload$17.data[0][0]  = pixels__payload[7:0];
+  assign \pixels__payload$17.data[0][1]  = pixels__payload[15:8];
+  assign \pixels__payload$17.data[0][2]  = pixels__payload[23:16];
+  assign \pixels__payload$17.data[0][3]  = pixels__payload[31:24];
+  assign \pixels__payload$17.data[1]  = pixels__payload[63:32];
+  assign \pixels__payload$17.data[1][0]  = pixels__payload[39:32];
+  assign \pixels__payload$17.data[1][1]  = pixels__payload[47:40];
+  assign \pixels__payload$17.data[1][2]  = pixels__payload[55:48];
+  assign \pixels__payload$17.data[1][3]  = pixels__payload[63:56];
+  assign \pixels__payload$17.data[2]  = pixels__payload[95:64];
+  assign \pixels__payload$17.data[2][0]  = pixels__payload[71:64];
+  assign \pixels__payload$17.data[2][1]  = pixels__payload[79:72];
+  assign \pixels__payload$17.data[2][2]  = pixels__payload[87:80];
+  assign \pixels__payload$17.data[2][3]  = pixels__payload[95:88];
+  assign \pixels__payload$17.data[3]  = pixels__payload[127:96];
+  assign \pixels__payload$17.data[3][0]  = pixels__payload[103:96];
+  assign \pixels__payload$17.data[3][1]  = pixels__payload[111:104];
+  assign \pixels__payload$17.data[3][2]  = pixels__payload[119:112];
+  assign \pixels__payload$17.data[3][3]  = pixels__payload[127:120];
+  assign \pixels__payload$17.data[4]  = pixels__payload[159:128];
+  assign \pixels__payload$17.data[4][0]  = pixels__payload[135:128];
+  assign \pixels__payload$17.data[4][1]  = pixels__payload[143:136];
+  assign \pixels__payload$17.data[4][2]  = pixels__payload[151:144];
+  assign \pixels__payload$17.data[4][3]  = pixels__payload[159:152];
+  assign \pixels__payload$17.data[5]  = pixels__payload[191:160];
+  assign \pixels__payload$17.data[5][0]  = pixels__payload[167:160];
+  assign \pixels__payload$17.data[5][1]  = pixels__payload[175:168];
+  assign \pixels__payload$17.data[5][2]  = pixels__payload[183:176];
+  assign \pixels__payload$17.data[5][3]  = pixels__payload[191:184];
+  assign \pixels__payload$17.data[6]  = pixels__payload[223:192];
+  assign \pixels__payload$17.data[6][0]  = pixels__payload[199:192];
+  assign \pixels__payload$17.data[6][1]  = pixels__payload[207:200];
+  assign \pixels__payload$17.data[6][2]  = pixels__payload[215:208];
+  assign \pixels__payload$17.data[6][3]  = pixels__payload[223:216];
+  assign \pixels__payload$17.data[7]  = pixels__payload[255:224];
+  assign \pixels__payload$17.data[7][0]  = pixels__payload[231:224];
+  assign \pixels__payload$17.data[7][1]  = pixels__payload[239:232];
+  assign \pixels__payload$17.data[7][2]  = pixels__payload[247:240];
+  assign \pixels__payload$17.data[7][3]  = pixels__payload[255:248];
+  assign \pixels__payload$17.tag  = pixels__payload[263:256];
+  assign \pixels__payload$17.first  = pixels__payload[264];
+  assign \pixels__payload$17.last  = pixels__payload[265];
+  assign \pixels__payload$17.end  = pixels__payload[266];
+  assign \results__payload$20.value  = results__payload[255:0];
+  assign \results__payload$20.value[0]  = results__payload[31:0];
+  assign \results__payload$20.value[1]  = results__payload[63:32];
+  assign \results__payload$20.value[2]  = results__payload[95:64];
+  assign \results__payload$20.value[3]  = results__payload[127:96];
+  assign \results__payload$20.value[4]  = results__payload[159:128];
+  assign \results__payload$20.value[5]  = results__payload[191:160];
+  assign \results__payload$20.value[6]  = results__payload[223:192];
+  assign \results__payload$20.value[7]  = results__payload[255:224];
+  assign \results__payload$20.tag  = results__payload[263:256];
+  assign \status.error  = \$3 [0];
+  assign \status.code  = \$3 [3:1];
+  assign \status.open  = \$2 [8:0];
+  assign \status.wait_weights  = \$2 [9];
+  assign \status.wait_pixels  = \$2 [10];
+  assign \status.wait_results  = \$2 [11];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -1610,7 +1676,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c0  acc_c0 (
     .advance(advance),
     .clk(clk),
-    .\port$1815$0 (meta_d9),
+    .\port$1905$0 (meta_d9),
     .psum(psum_out[31:0]),
     .read__addr(meta_d8[10:3]),
     .result(\result$176 ),
@@ -1619,7 +1685,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c1  acc_c1 (
     .advance(advance),
     .clk(clk),
-    .\port$1817$0 (meta_d10),
+    .\port$1907$0 (meta_d10),
     .psum(psum_out[63:32]),
     .read__addr(meta_d9[10:3]),
     .result(\result$183 ),
@@ -1628,7 +1694,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c2  acc_c2 (
     .advance(advance),
     .clk(clk),
-    .\port$1819$0 (meta_d11),
+    .\port$1909$0 (meta_d11),
     .psum(psum_out[95:64]),
     .read__addr(meta_d10[10:3]),
     .result(\result$189 ),
@@ -1637,7 +1703,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c3  acc_c3 (
     .advance(advance),
     .clk(clk),
-    .\port$1821$0 (meta_d12),
+    .\port$1911$0 (meta_d12),
     .psum(psum_out[127:96]),
     .read__addr(meta_d11[10:3]),
     .result(\result$194 ),
@@ -1646,7 +1712,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c4  acc_c4 (
     .advance(advance),
     .clk(clk),
-    .\port$1823$0 (meta_d13),
+    .\port$1913$0 (meta_d13),
     .psum(psum_out[159:128]),
     .read__addr(meta_d12[10:3]),
     .result(\result$198 ),
@@ -1655,7 +1721,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c5  acc_c5 (
     .advance(advance),
     .clk(clk),
-    .\port$1825$0 (meta_d14),
+    .\port$1915$0 (meta_d14),
     .psum(psum_out[191:160]),
     .read__addr(meta_d13[10:3]),
     .result(\result$201 ),
@@ -1664,7 +1730,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c6  acc_c6 (
     .advance(advance),
     .clk(clk),
-    .\port$1827$0 (meta_d15),
+    .\port$1917$0 (meta_d15),
     .psum(psum_out[223:192]),
     .read__addr(meta_d14[10:3]),
     .result(\result$202 ),
@@ -1673,7 +1739,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c7  acc_c7 (
     .advance(advance),
     .clk(clk),
-    .\port$1829$0 (meta_d16),
+    .\port$1919$0 (meta_d16),
     .psum(psum_out[255:224]),
     .read__addr(meta_d15[10:3]),
     .result(result),
@@ -3226,7 +3292,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1815$0 , psum, result, clk);
+module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1905$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3240,8 +3306,8 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1815$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1815$0 ;
-  wire [10:0] \port$1815$0 ;
+  input [10:0] \port$1905$0 ;
+  wire [10:0] \port$1905$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -3521,24 +3587,24 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1815$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1815$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1905$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1815$0 [10:3])
+      if (\$4  && read__addr == \port$1905$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1815$0 [0] & \$3 ;
+  assign write__en = \port$1905$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1815$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1905$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1815$0 [2];
+  assign \$3  = ~ \port$1905$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$6  = result;
@@ -3547,19 +3613,19 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1815$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1815$0 [1];
+  assign first = \port$1905$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1815$0 [10:3];
-  assign tag = \port$1815$0 [10:3];
+  assign write__addr = \port$1905$0 [10:3];
+  assign tag = \port$1905$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1815$0 [0];
-  assign last = \port$1815$0 [2];
+  assign valid = \port$1905$0 [0];
+  assign last = \port$1905$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1817$0 , psum, result, clk);
+module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1907$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3573,8 +3639,8 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1817$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1817$0 ;
-  wire [10:0] \port$1817$0 ;
+  input [10:0] \port$1907$0 ;
+  wire [10:0] \port$1907$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -3854,24 +3920,24 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1817$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1817$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1907$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1817$0 [10:3])
+      if (\$4  && read__addr == \port$1907$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1817$0 [0] & \$3 ;
+  assign write__en = \port$1907$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1817$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1907$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1817$0 [2];
+  assign \$3  = ~ \port$1907$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$6  = result;
@@ -3880,19 +3946,19 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1817$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1817$0 [1];
+  assign first = \port$1907$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1817$0 [10:3];
-  assign tag = \port$1817$0 [10:3];
+  assign write__addr = \port$1907$0 [10:3];
+  assign tag = \port$1907$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1817$0 [0];
-  assign last = \port$1817$0 [2];
+  assign valid = \port$1907$0 [0];
+  assign last = \port$1907$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1819$0 , psum, result, clk);
+module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1909$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3906,8 +3972,8 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1819$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1819$0 ;
-  wire [10:0] \port$1819$0 ;
+  input [10:0] \port$1909$0 ;
+  wire [10:0] \port$1909$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4187,24 +4253,24 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1819$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1819$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1909$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1819$0 [10:3])
+      if (\$4  && read__addr == \port$1909$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1819$0 [0] & \$3 ;
+  assign write__en = \port$1909$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1819$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1909$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1819$0 [2];
+  assign \$3  = ~ \port$1909$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$6  = result;
@@ -4213,19 +4279,19 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1819$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1819$0 [1];
+  assign first = \port$1909$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1819$0 [10:3];
-  assign tag = \port$1819$0 [10:3];
+  assign write__addr = \port$1909$0 [10:3];
+  assign tag = \port$1909$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1819$0 [0];
-  assign last = \port$1819$0 [2];
+  assign valid = \port$1909$0 [0];
+  assign last = \port$1909$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1821$0 , psum, result, clk);
+module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1911$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4239,8 +4305,8 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1821$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1821$0 ;
-  wire [10:0] \port$1821$0 ;
+  input [10:0] \port$1911$0 ;
+  wire [10:0] \port$1911$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4520,24 +4586,24 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1821$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1821$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1911$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1821$0 [10:3])
+      if (\$4  && read__addr == \port$1911$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1821$0 [0] & \$3 ;
+  assign write__en = \port$1911$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1821$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1911$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1821$0 [2];
+  assign \$3  = ~ \port$1911$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$6  = result;
@@ -4546,19 +4612,19 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1821$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1821$0 [1];
+  assign first = \port$1911$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1821$0 [10:3];
-  assign tag = \port$1821$0 [10:3];
+  assign write__addr = \port$1911$0 [10:3];
+  assign tag = \port$1911$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1821$0 [0];
-  assign last = \port$1821$0 [2];
+  assign valid = \port$1911$0 [0];
+  assign last = \port$1911$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1823$0 , psum, result, clk);
+module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1913$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4572,8 +4638,8 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1823$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1823$0 ;
-  wire [10:0] \port$1823$0 ;
+  input [10:0] \port$1913$0 ;
+  wire [10:0] \port$1913$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4853,24 +4919,24 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1823$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1823$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1913$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1823$0 [10:3])
+      if (\$4  && read__addr == \port$1913$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1823$0 [0] & \$3 ;
+  assign write__en = \port$1913$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1823$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1913$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1823$0 [2];
+  assign \$3  = ~ \port$1913$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$6  = result;
@@ -4879,19 +4945,19 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1823$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1823$0 [1];
+  assign first = \port$1913$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1823$0 [10:3];
-  assign tag = \port$1823$0 [10:3];
+  assign write__addr = \port$1913$0 [10:3];
+  assign tag = \port$1913$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1823$0 [0];
-  assign last = \port$1823$0 [2];
+  assign valid = \port$1913$0 [0];
+  assign last = \port$1913$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1825$0 , psum, result, clk);
+module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1915$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4905,8 +4971,8 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1825$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1825$0 ;
-  wire [10:0] \port$1825$0 ;
+  input [10:0] \port$1915$0 ;
+  wire [10:0] \port$1915$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5186,24 +5252,24 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1825$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1825$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1915$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1825$0 [10:3])
+      if (\$4  && read__addr == \port$1915$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1825$0 [0] & \$3 ;
+  assign write__en = \port$1915$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1825$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1915$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1825$0 [2];
+  assign \$3  = ~ \port$1915$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$6  = result;
@@ -5212,19 +5278,19 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1825$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1825$0 [1];
+  assign first = \port$1915$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1825$0 [10:3];
-  assign tag = \port$1825$0 [10:3];
+  assign write__addr = \port$1915$0 [10:3];
+  assign tag = \port$1915$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1825$0 [0];
-  assign last = \port$1825$0 [2];
+  assign valid = \port$1915$0 [0];
+  assign last = \port$1915$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1827$0 , psum, result, clk);
+module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1917$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5238,8 +5304,8 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1827$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1827$0 ;
-  wire [10:0] \port$1827$0 ;
+  input [10:0] \port$1917$0 ;
+  wire [10:0] \port$1917$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5519,24 +5585,24 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1827$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1827$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1917$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1827$0 [10:3])
+      if (\$4  && read__addr == \port$1917$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1827$0 [0] & \$3 ;
+  assign write__en = \port$1917$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1827$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1917$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1827$0 [2];
+  assign \$3  = ~ \port$1917$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     \$6  = result;
@@ -5545,19 +5611,19 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1827$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1827$0 [1];
+  assign first = \port$1917$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1827$0 [10:3];
-  assign tag = \port$1827$0 [10:3];
+  assign write__addr = \port$1917$0 [10:3];
+  assign tag = \port$1917$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1827$0 [0];
-  assign last = \port$1827$0 [2];
+  assign valid = \port$1917$0 [0];
+  assign last = \port$1917$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1829$0 , psum, result, clk);
+module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1919$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5571,8 +5637,8 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1829$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1829$0 ;
-  wire [10:0] \port$1829$0 ;
+  input [10:0] \port$1919$0 ;
+  wire [10:0] \port$1919$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5852,24 +5918,24 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1829$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1829$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1919$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1829$0 [10:3])
+      if (\$4  && read__addr == \port$1919$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1829$0 [0] & \$3 ;
+  assign write__en = \port$1919$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1829$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1919$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1829$0 [2];
+  assign \$3  = ~ \port$1919$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$6  = result;
@@ -5878,13 +5944,13 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1829$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1829$0 [1];
+  assign first = \port$1919$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1829$0 [10:3];
-  assign tag = \port$1829$0 [10:3];
+  assign write__addr = \port$1919$0 [10:3];
+  assign tag = \port$1919$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1829$0 [0];
-  assign last = \port$1829$0 [2];
+  assign valid = \port$1919$0 [0];
+  assign last = \port$1919$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
@@ -22891,4 +22957,373 @@ module \sense_core.engine.array.pe_r7_c7 (w_index, clk, rst, advance, w_en, w_ba
   assign \x_out[2]  = x_reg[23:16];
   assign \x_out[3]  = x_reg[31:24];
   assign \$3  = w_bank;
+endmodule
+
+(* generator = "Amaranth" *)
+module \sense_core.protocol$36 (\port$0$419 , pixels_valid, results_ready, clk, rst, take, results_valid, pixels_ready, \port$2891$0 , \port$2895$0 , weights_valid);
+  reg \$auto$verilog_backend.cc:2355:dump_module$74  = 0;
+  wire [510:0] \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire [255:0] \$29 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [255:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire [9:0] \$38 ;
+  wire [9:0] \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire [9:0] \$44 ;
+  wire [9:0] \$45 ;
+  wire [8:0] \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire [255:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [255:0] \$56 ;
+  wire [255:0] \$57 ;
+  wire [255:0] \$58 ;
+  wire [255:0] \$59 ;
+  wire \$6 ;
+  wire [255:0] \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire [9:0] \$65 ;
+  wire [255:0] \$66 ;
+  wire \$67 ;
+  wire [10:0] \$68 ;
+  wire [255:0] \$69 ;
+  wire \$7 ;
+  wire \$70 ;
+  wire [9:0] \$71 ;
+  wire [9:0] \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire [11:0] \$75 ;
+  reg [3:0] \$76 ;
+  reg [3:0] \$77  = 4'h0;
+  reg [255:0] \$78 ;
+  reg [8:0] \$79 ;
+  wire \$8 ;
+  reg [255:0] \$80 ;
+  reg [8:0] \$81 ;
+  reg \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg [8:0] \$85 ;
+  wire \$9 ;
+  input clk;
+  wire clk;
+  wire \end ;
+  wire first;
+  reg in_pass = 1'h0;
+  wire last;
+  reg [255:0] open_ = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  reg [8:0] open_count = 9'h000;
+  reg pass_first = 1'h0;
+  reg pass_last = 1'h0;
+  reg [8:0] pass_open = 9'h000;
+  input pixels_ready;
+  wire pixels_ready;
+  input pixels_valid;
+  wire pixels_valid;
+  input [10:0] \port$0$419 ;
+  wire [10:0] \port$0$419 ;
+  output [11:0] \port$2891$0 ;
+  wire [11:0] \port$2891$0 ;
+  (* init = 4'h0 *)
+  output [3:0] \port$2895$0 ;
+  wire [3:0] \port$2895$0 ;
+  input results_ready;
+  wire results_ready;
+  input results_valid;
+  wire results_valid;
+  input rst;
+  wire rst;
+  wire [15:0] status;
+  wire [2:0] \status.code ;
+  wire \status.error ;
+  wire [8:0] \status.open ;
+  wire \status.wait_pixels ;
+  wire \status.wait_results ;
+  wire \status.wait_weights ;
+  wire [7:0] tag;
+  wire [255:0] tag_bit;
+  input take;
+  wire take;
+  reg [255:0] visited = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+  reg [8:0] visited_count = 9'h000;
+  input weights_valid;
+  wire weights_valid;
+  always @*
+    if (1'h1) begin
+      if (!\$14 )
+        $write("protocol checker: a count beyond the accumulators");
+      assert (\$14 );
+    end
+  assign \$16  = ~ \$77 [0];
+  assign \$17  = take & in_pass;
+  assign \$18  = \port$0$419 [8] != pass_first;
+  assign \$19  = \port$0$419 [9] != pass_last;
+  assign \$20  = \$18  | \$19 ;
+  assign \$21  = \$17  & \$20 ;
+  assign \$22  = ~ in_pass;
+  assign \$23  = take & \$22 ;
+  assign \$24  = \$23  & \port$0$419 [8];
+  assign \$25  = | open_count;
+  assign \$26  = \$24  & \$25 ;
+  assign \$27  = ~ \port$0$419 [8];
+  assign \$28  = take & \$27 ;
+  assign \$29  = open_ & \$1 [255:0];
+  assign \$30  = | \$29 ;
+  assign \$31  = ~ \$30 ;
+  assign \$32  = \$28  & \$31 ;
+  assign \$33  = visited & \$1 [255:0];
+  assign \$34  = | \$33 ;
+  assign \$35  = take & \$34 ;
+  assign \$36  = take & \port$0$419 [10];
+  assign \$37  = visited_count == 9'h100;
+  assign \$38  = visited_count + take;
+  assign \$39  = \$37  ? 10'h100 : \$38 ;
+  assign \$40  = ! \$39 ;
+  assign \$41  = in_pass ? pass_first : \port$0$419 [8];
+  assign \$42  = ~ \$41 ;
+  assign \$43  = visited_count == 9'h100;
+  assign \$44  = visited_count + take;
+  assign \$45  = \$43  ? 10'h100 : \$44 ;
+  assign \$46  = in_pass ? pass_open : open_count;
+  assign \$47  = \$45  != \$46 ;
+  assign \$48  = \$42  & \$47 ;
+  assign \$49  = \$40  | \$48 ;
+  assign \$50  = \$36  & \$49 ;
+  assign \$51  = open_ & \$1 [255:0];
+  assign \$52  = | \$51 ;
+  assign \$53  = \port$0$419 [8] | \$52 ;
+  assign \$54  = ~ \port$0$419 [9];
+  assign \$55  = \$53  & \$54 ;
+  assign \$56  = open_ | \$1 [255:0];
+  assign \$57  = ~ \$1 [255:0];
+  assign \$58  = open_ & \$57 ;
+  assign \$59  = \$55  ? \$56  : \$58 ;
+  assign \$60  = open_ & \$1 [255:0];
+  assign \$61  = | \$60 ;
+  assign \$62  = \port$0$419 [8] | \$61 ;
+  assign \$63  = ~ \port$0$419 [9];
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = open_count + \$64 ;
+  assign \$66  = open_ & \$1 [255:0];
+  assign \$67  = | \$66 ;
+  assign \$68  = \$65  - \$67 ;
+  assign \$69  = visited | \$1 [255:0];
+  assign \$70  = visited_count == 9'h100;
+  assign \$71  = visited_count + take;
+  assign \$72  = \$70  ? 10'h100 : \$71 ;
+  assign \$73  = ~ in_pass;
+  assign \$74  = take & \port$0$419 [10];
+  always @(posedge clk)
+    \$77  <= \$76 ;
+  always @(posedge clk)
+    open_ <= \$78 ;
+  always @(posedge clk)
+    open_count <= \$79 ;
+  always @(posedge clk)
+    visited <= \$80 ;
+  always @(posedge clk)
+    visited_count <= \$81 ;
+  always @(posedge clk)
+    in_pass <= \$82 ;
+  always @(posedge clk)
+    pass_first <= \$83 ;
+  always @(posedge clk)
+    pass_last <= \$84 ;
+  always @(posedge clk)
+    pass_open <= \$85 ;
+  assign \$1  = 1'h1 << \port$0$419 [7:0];
+  assign \$2  = ~ pixels_valid;
+  assign \$3  = | open_count;
+  assign \$4  = \$3  | pixels_ready;
+  assign \$5  = \$2  & \$4 ;
+  assign \$6  = ~ pixels_ready;
+  assign \$7  = pixels_valid & \$6 ;
+  assign \$8  = ~ weights_valid;
+  assign \$9  = \$7  & \$8 ;
+  assign \$10  = ~ results_ready;
+  assign \$11  = results_valid & \$10 ;
+  assign \$12  = visited_count <= 9'h100;
+  assign \$13  = open_count <= 9'h100;
+  assign \$14  = \$12  & \$13 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
+    \$76  = \$77 ;
+    if (\$16 ) begin
+      if (\$21 ) begin
+        \$76 [0] = 1'h1;
+        \$76 [3:1] = 3'h5;
+      end else if (\$26 ) begin
+        \$76 [0] = 1'h1;
+        \$76 [3:1] = 3'h2;
+      end else if (\$32 ) begin
+        \$76 [0] = 1'h1;
+        \$76 [3:1] = 3'h1;
+      end else if (\$35 ) begin
+        \$76 [0] = 1'h1;
+        \$76 [3:1] = 3'h3;
+      end else if (\$50 ) begin
+        \$76 [0] = 1'h1;
+        \$76 [3:1] = 3'h4;
+      end
+    end
+    if (rst) begin
+      \$76  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
+    \$78  = open_;
+    if (take) begin
+      \$78  = \$59 ;
+    end
+    if (rst) begin
+      \$78  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
+    \$79  = open_count;
+    if (take) begin
+      \$79  = \$68 [8:0];
+    end
+    if (rst) begin
+      \$79  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
+    \$80  = visited;
+    if (take) begin
+      \$80  = \$69 ;
+    end
+    if (\$74 ) begin
+      \$80  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+    if (rst) begin
+      \$80  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
+    \$81  = visited_count;
+    if (take) begin
+      \$81  = \$72 [8:0];
+    end
+    if (\$74 ) begin
+      \$81  = 9'h000;
+    end
+    if (rst) begin
+      \$81  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
+    \$82  = in_pass;
+    if (take) begin
+      \$82  = 1'h1;
+    end
+    if (\$74 ) begin
+      \$82  = 1'h0;
+    end
+    if (rst) begin
+      \$82  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
+    \$83  = pass_first;
+    if (take) begin
+      if (\$73 ) begin
+        \$83  = \port$0$419 [8];
+      end
+    end
+    if (rst) begin
+      \$83  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
+    \$84  = pass_last;
+    if (take) begin
+      if (\$73 ) begin
+        \$84  = \port$0$419 [9];
+      end
+    end
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
+    \$85  = pass_open;
+    if (take) begin
+      if (\$73 ) begin
+        \$85  = open_count;
+      end
+    end
+    if (rst) begin
+      \$85  = 9'h000;
+    end
+  end
+  assign tag_bit = \$1 [255:0];
+  assign tag = \port$0$419 [7:0];
+  assign status = { \$75 , \$77  };
+  assign first = \port$0$419 [8];
+  assign last = \port$0$419 [9];
+  assign \end  = \port$0$419 [10];
+  assign \port$2891$0  = \$75 ;
+  assign \port$2895$0  = \$77 ;
+  assign \status.error  = \$77 [0];
+  assign \status.code  = \$77 [3:1];
+  assign \status.open  = \$75 [8:0];
+  assign \status.wait_weights  = \$75 [9];
+  assign \status.wait_pixels  = \$75 [10];
+  assign \status.wait_results  = \$75 [11];
+  assign \$75 [11] = \$11 ;
+  assign \$75 [9] = \$9 ;
+  assign \$75 [10] = \$5 ;
+  assign \$75 [8:0] = open_count;
+  assign \$15  = 1'h1;
 endmodule
