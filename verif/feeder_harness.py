@@ -22,7 +22,7 @@ from sense_models.feeder import pack_for_feeder, plan_feeder, schedule_feeder
 from sense_models.formats import (fault_format, ifm_format, pass_format, result_format,
                                   stats_format, status_format, table_format, weight_format)
 
-from .harness import PreparedRun, _pow2, _stall, job_layer
+from .harness import PreparedRun, _pow2, _stall, common_ports, job_layer
 
 __all__ = ["FEEDER_HARNESS", "feeder_job_layer", "feeder_harness_parameters",
            "prepare_feeder_run", "finish_feeder_run", "FeederBenchHarness"]
@@ -90,12 +90,7 @@ def prepare_feeder_run(config, job, workdir, *, layer=None, fault=None, schedule
     ports = {"n_table": len(s.table["last"]), "n_ifm": len(s.ifm["end"]),
              "n_passes": len(s.passes["tile"]), "n_weights": len(s.weights["value"]),
              "n_results": len(s.results["tag"]), "n_stats": len(s.stats["issued"]),
-             "source_stall": int(source_stall * 65536), "sink_stall": int(sink_stall * 65536),
-             "lfsr_seed": job["seed"] & 0xFFFFFFFF}
-    if config.faults:
-        ports["fault"] = int(fault_format(config).pack(
-            **{k: [v] for k, v in (fault or {"site": 0, "bit": 0, "mode": 0,
-                                             "start": 0}).items()})[0])
+             **common_ports(config, job, fault)}
     model = feeder_cycles(config, s)
     return PreparedRun(schedule=s, ports=ports, model=model,
                        limit=int(model / (1 - max(source_stall, sink_stall)) ** 2) + 10_000,
