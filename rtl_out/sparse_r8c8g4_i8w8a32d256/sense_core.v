@@ -4,8 +4,8 @@
 (* generator = "Amaranth" *)
 module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready, clk, rst, weights__ready, pixels__ready, results__payload, results__valid, protocol, weights__payload);
   wire \$1 ;
-  wire [11:0] \$2 ;
-  wire [3:0] \$3 ;
+  wire [3:0] \$2 ;
+  wire [11:0] \$3 ;
   wire advance;
   wire \advance$13 ;
   input clk;
@@ -296,8 +296,8 @@ module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready
     .pixels_ready(pixels__ready),
     .pixels_valid(pixels__valid),
     .\port$0$419 (pixels__payload[266:256]),
-    .\port$2891$0 (\$2 ),
-    .\port$2895$0 (\$3 ),
+    .\port$2893$0 (\$2 ),
+    .\port$2894$0 (\$3 ),
     .results_ready(results__ready),
     .results_valid(results__valid),
     .rst(rst),
@@ -318,14 +318,14 @@ module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready
   assign first = pixels__payload[264];
   assign last = pixels__payload[265];
   assign \end  = pixels__payload[266];
-  assign status = { \$2 , \$3  };
+  assign status = { \$3 , \$2  };
   assign pixels_valid = pixels__valid;
   assign pixels_ready = pixels__ready;
   assign weights_valid = weights__valid;
   assign weights_ready = weights__ready;
   assign results_valid = results__valid;
   assign results_ready = results__ready;
-  assign protocol = { \$2 , \$3  };
+  assign protocol = { \$3 , \$2  };
   assign \weights__payload.value  = weights__payload[127:0];
   assign \weights__payload.value[0]  = weights__payload[15:0];
   assign \weights__payload.value[0][0]  = weights__payload[7:0];
@@ -431,12 +431,12 @@ module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready
   assign \results__payload.value[6]  = results__payload[223:192];
   assign \results__payload.value[7]  = results__payload[255:224];
   assign \results__payload.tag  = results__payload[263:256];
-  assign \protocol.error  = \$3 [0];
-  assign \protocol.code  = \$3 [3:1];
-  assign \protocol.open  = \$2 [8:0];
-  assign \protocol.wait_weights  = \$2 [9];
-  assign \protocol.wait_pixels  = \$2 [10];
-  assign \protocol.wait_results  = \$2 [11];
+  assign \protocol.error  = \$2 [0];
+  assign \protocol.code  = \$2 [3:1];
+  assign \protocol.open  = \$3 [8:0];
+  assign \protocol.wait_weights  = \$3 [9];
+  assign \protocol.wait_pixels  = \$3 [10];
+  assign \protocol.wait_results  = \$3 [11];
   assign \weights__payload$14.value  = weights__payload[127:0];
   assign \weights__payload$14.value[0]  = weights__payload[15:0];
   assign \weights__payload$14.value[0][0]  = weights__payload[7:0];
@@ -542,12 +542,12 @@ module sense_core(weights__valid, pixels__payload, pixels__valid, results__ready
   assign \results__payload$20.value[6]  = results__payload[223:192];
   assign \results__payload$20.value[7]  = results__payload[255:224];
   assign \results__payload$20.tag  = results__payload[263:256];
-  assign \status.error  = \$3 [0];
-  assign \status.code  = \$3 [3:1];
-  assign \status.open  = \$2 [8:0];
-  assign \status.wait_weights  = \$2 [9];
-  assign \status.wait_pixels  = \$2 [10];
-  assign \status.wait_results  = \$2 [11];
+  assign \status.error  = \$2 [0];
+  assign \status.code  = \$2 [3:1];
+  assign \status.open  = \$3 [8:0];
+  assign \status.wait_weights  = \$3 [9];
+  assign \status.wait_pixels  = \$3 [10];
+  assign \status.wait_results  = \$3 [11];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -1676,7 +1676,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c0  acc_c0 (
     .advance(advance),
     .clk(clk),
-    .\port$1905$0 (meta_d9),
+    .\port$1904$0 (meta_d9),
     .psum(psum_out[31:0]),
     .read__addr(meta_d8[10:3]),
     .result(\result$176 ),
@@ -1685,7 +1685,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c1  acc_c1 (
     .advance(advance),
     .clk(clk),
-    .\port$1907$0 (meta_d10),
+    .\port$1906$0 (meta_d10),
     .psum(psum_out[63:32]),
     .read__addr(meta_d9[10:3]),
     .result(\result$183 ),
@@ -1694,7 +1694,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c2  acc_c2 (
     .advance(advance),
     .clk(clk),
-    .\port$1909$0 (meta_d11),
+    .\port$1908$0 (meta_d11),
     .psum(psum_out[95:64]),
     .read__addr(meta_d10[10:3]),
     .result(\result$189 ),
@@ -1703,7 +1703,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c3  acc_c3 (
     .advance(advance),
     .clk(clk),
-    .\port$1911$0 (meta_d12),
+    .\port$1910$0 (meta_d12),
     .psum(psum_out[127:96]),
     .read__addr(meta_d11[10:3]),
     .result(\result$194 ),
@@ -1712,7 +1712,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c4  acc_c4 (
     .advance(advance),
     .clk(clk),
-    .\port$1913$0 (meta_d13),
+    .\port$1912$0 (meta_d13),
     .psum(psum_out[159:128]),
     .read__addr(meta_d12[10:3]),
     .result(\result$198 ),
@@ -1721,7 +1721,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c5  acc_c5 (
     .advance(advance),
     .clk(clk),
-    .\port$1915$0 (meta_d14),
+    .\port$1914$0 (meta_d14),
     .psum(psum_out[191:160]),
     .read__addr(meta_d13[10:3]),
     .result(\result$201 ),
@@ -1730,7 +1730,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c6  acc_c6 (
     .advance(advance),
     .clk(clk),
-    .\port$1917$0 (meta_d15),
+    .\port$1916$0 (meta_d15),
     .psum(psum_out[223:192]),
     .read__addr(meta_d14[10:3]),
     .result(\result$202 ),
@@ -1739,7 +1739,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
   \sense_core.engine.acc_c7  acc_c7 (
     .advance(advance),
     .clk(clk),
-    .\port$1919$0 (meta_d16),
+    .\port$1918$0 (meta_d16),
     .psum(psum_out[255:224]),
     .read__addr(meta_d15[10:3]),
     .result(result),
@@ -3292,7 +3292,7 @@ module \sense_core.engine (weights__valid, pixels__payload, pixels__valid, clk, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1905$0 , psum, result, clk);
+module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1904$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3306,8 +3306,8 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1905$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1905$0 ;
-  wire [10:0] \port$1905$0 ;
+  input [10:0] \port$1904$0 ;
+  wire [10:0] \port$1904$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -3587,24 +3587,24 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1905$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1905$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1904$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1905$0 [10:3])
+      if (\$4  && read__addr == \port$1904$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1905$0 [0] & \$3 ;
+  assign write__en = \port$1904$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1905$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1904$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1905$0 [2];
+  assign \$3  = ~ \port$1904$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$6  = result;
@@ -3613,19 +3613,19 @@ module \sense_core.engine.acc_c0 (rst, advance, read__addr, \port$1905$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1905$0 [1];
+  assign first = \port$1904$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1905$0 [10:3];
-  assign tag = \port$1905$0 [10:3];
+  assign write__addr = \port$1904$0 [10:3];
+  assign tag = \port$1904$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1905$0 [0];
-  assign last = \port$1905$0 [2];
+  assign valid = \port$1904$0 [0];
+  assign last = \port$1904$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1907$0 , psum, result, clk);
+module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1906$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3639,8 +3639,8 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1907$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1907$0 ;
-  wire [10:0] \port$1907$0 ;
+  input [10:0] \port$1906$0 ;
+  wire [10:0] \port$1906$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -3920,24 +3920,24 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1907$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1907$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1906$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1907$0 [10:3])
+      if (\$4  && read__addr == \port$1906$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1907$0 [0] & \$3 ;
+  assign write__en = \port$1906$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1907$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1906$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1907$0 [2];
+  assign \$3  = ~ \port$1906$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$6  = result;
@@ -3946,19 +3946,19 @@ module \sense_core.engine.acc_c1 (rst, advance, read__addr, \port$1907$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1907$0 [1];
+  assign first = \port$1906$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1907$0 [10:3];
-  assign tag = \port$1907$0 [10:3];
+  assign write__addr = \port$1906$0 [10:3];
+  assign tag = \port$1906$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1907$0 [0];
-  assign last = \port$1907$0 [2];
+  assign valid = \port$1906$0 [0];
+  assign last = \port$1906$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1909$0 , psum, result, clk);
+module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1908$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3972,8 +3972,8 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1909$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1909$0 ;
-  wire [10:0] \port$1909$0 ;
+  input [10:0] \port$1908$0 ;
+  wire [10:0] \port$1908$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4253,24 +4253,24 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1909$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1909$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1908$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1909$0 [10:3])
+      if (\$4  && read__addr == \port$1908$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1909$0 [0] & \$3 ;
+  assign write__en = \port$1908$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1909$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1908$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1909$0 [2];
+  assign \$3  = ~ \port$1908$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$6  = result;
@@ -4279,19 +4279,19 @@ module \sense_core.engine.acc_c2 (rst, advance, read__addr, \port$1909$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1909$0 [1];
+  assign first = \port$1908$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1909$0 [10:3];
-  assign tag = \port$1909$0 [10:3];
+  assign write__addr = \port$1908$0 [10:3];
+  assign tag = \port$1908$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1909$0 [0];
-  assign last = \port$1909$0 [2];
+  assign valid = \port$1908$0 [0];
+  assign last = \port$1908$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1911$0 , psum, result, clk);
+module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1910$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4305,8 +4305,8 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1911$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1911$0 ;
-  wire [10:0] \port$1911$0 ;
+  input [10:0] \port$1910$0 ;
+  wire [10:0] \port$1910$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4586,24 +4586,24 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1911$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1911$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1910$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1911$0 [10:3])
+      if (\$4  && read__addr == \port$1910$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1911$0 [0] & \$3 ;
+  assign write__en = \port$1910$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1911$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1910$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1911$0 [2];
+  assign \$3  = ~ \port$1910$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$6  = result;
@@ -4612,19 +4612,19 @@ module \sense_core.engine.acc_c3 (rst, advance, read__addr, \port$1911$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1911$0 [1];
+  assign first = \port$1910$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1911$0 [10:3];
-  assign tag = \port$1911$0 [10:3];
+  assign write__addr = \port$1910$0 [10:3];
+  assign tag = \port$1910$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1911$0 [0];
-  assign last = \port$1911$0 [2];
+  assign valid = \port$1910$0 [0];
+  assign last = \port$1910$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1913$0 , psum, result, clk);
+module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1912$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4638,8 +4638,8 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1913$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1913$0 ;
-  wire [10:0] \port$1913$0 ;
+  input [10:0] \port$1912$0 ;
+  wire [10:0] \port$1912$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -4919,24 +4919,24 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1913$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1913$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1912$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1913$0 [10:3])
+      if (\$4  && read__addr == \port$1912$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1913$0 [0] & \$3 ;
+  assign write__en = \port$1912$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1913$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1912$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1913$0 [2];
+  assign \$3  = ~ \port$1912$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$6  = result;
@@ -4945,19 +4945,19 @@ module \sense_core.engine.acc_c4 (rst, advance, read__addr, \port$1913$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1913$0 [1];
+  assign first = \port$1912$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1913$0 [10:3];
-  assign tag = \port$1913$0 [10:3];
+  assign write__addr = \port$1912$0 [10:3];
+  assign tag = \port$1912$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1913$0 [0];
-  assign last = \port$1913$0 [2];
+  assign valid = \port$1912$0 [0];
+  assign last = \port$1912$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1915$0 , psum, result, clk);
+module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1914$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4971,8 +4971,8 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1915$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1915$0 ;
-  wire [10:0] \port$1915$0 ;
+  input [10:0] \port$1914$0 ;
+  wire [10:0] \port$1914$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5252,24 +5252,24 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1915$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1915$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1914$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1915$0 [10:3])
+      if (\$4  && read__addr == \port$1914$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1915$0 [0] & \$3 ;
+  assign write__en = \port$1914$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1915$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1914$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1915$0 [2];
+  assign \$3  = ~ \port$1914$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$6  = result;
@@ -5278,19 +5278,19 @@ module \sense_core.engine.acc_c5 (rst, advance, read__addr, \port$1915$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1915$0 [1];
+  assign first = \port$1914$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1915$0 [10:3];
-  assign tag = \port$1915$0 [10:3];
+  assign write__addr = \port$1914$0 [10:3];
+  assign tag = \port$1914$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1915$0 [0];
-  assign last = \port$1915$0 [2];
+  assign valid = \port$1914$0 [0];
+  assign last = \port$1914$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1917$0 , psum, result, clk);
+module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1916$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5304,8 +5304,8 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1917$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1917$0 ;
-  wire [10:0] \port$1917$0 ;
+  input [10:0] \port$1916$0 ;
+  wire [10:0] \port$1916$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5585,24 +5585,24 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1917$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1917$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1916$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1917$0 [10:3])
+      if (\$4  && read__addr == \port$1916$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1917$0 [0] & \$3 ;
+  assign write__en = \port$1916$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1917$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1916$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1917$0 [2];
+  assign \$3  = ~ \port$1916$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     \$6  = result;
@@ -5611,19 +5611,19 @@ module \sense_core.engine.acc_c6 (rst, advance, read__addr, \port$1917$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1917$0 [1];
+  assign first = \port$1916$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1917$0 [10:3];
-  assign tag = \port$1917$0 [10:3];
+  assign write__addr = \port$1916$0 [10:3];
+  assign tag = \port$1916$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1917$0 [0];
-  assign last = \port$1917$0 [2];
+  assign valid = \port$1916$0 [0];
+  assign last = \port$1916$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1919$0 , psum, result, clk);
+module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1918$0 , psum, result, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [31:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5637,8 +5637,8 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1919$0 , psum,
   wire clk;
   wire first;
   wire last;
-  input [10:0] \port$1919$0 ;
-  wire [10:0] \port$1919$0 ;
+  input [10:0] \port$1918$0 ;
+  wire [10:0] \port$1918$0 ;
   input [31:0] psum;
   wire [31:0] psum;
   wire [7:0] rd_tag;
@@ -5918,24 +5918,24 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1919$0 , psum,
   end
   always @(posedge clk) begin
     if (\$4 )
-      sums[\port$1919$0 [10:3]] <= \$2 [31:0];
+      sums[\port$1918$0 [10:3]] <= \$2 [31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (\$5 ) begin
       _0_ <= sums[read__addr];
-      if (\$4  && read__addr == \port$1919$0 [10:3])
+      if (\$4  && read__addr == \port$1918$0 [10:3])
         _0_ <= \$2 [31:0];
     end
   end
   assign read__data = _0_;
-  assign write__en = \port$1919$0 [0] & \$3 ;
+  assign write__en = \port$1918$0 [0] & \$3 ;
   assign \$4  = advance ? write__en : 1'h0;
   always @(posedge clk)
     result <= \$6 ;
-  assign \$1  = \port$1919$0 [1] ? 32'd0 : read__data;
+  assign \$1  = \port$1918$0 [1] ? 32'd0 : read__data;
   assign \$2  = $signed(\$1 ) + $signed(psum);
-  assign \$3  = ~ \port$1919$0 [2];
+  assign \$3  = ~ \port$1918$0 [2];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$6  = result;
@@ -5944,13 +5944,13 @@ module \sense_core.engine.acc_c7 (rst, advance, read__addr, \port$1919$0 , psum,
     end
   end
   assign total = \$2 [31:0];
-  assign first = \port$1919$0 [1];
+  assign first = \port$1918$0 [1];
   assign rd_tag = read__addr;
-  assign write__addr = \port$1919$0 [10:3];
-  assign tag = \port$1919$0 [10:3];
+  assign write__addr = \port$1918$0 [10:3];
+  assign tag = \port$1918$0 [10:3];
   assign write__data = \$2 [31:0];
-  assign valid = \port$1919$0 [0];
-  assign last = \port$1919$0 [2];
+  assign valid = \port$1918$0 [0];
+  assign last = \port$1918$0 [2];
   assign result_reg = result;
   assign \$5  = advance;
 endmodule
@@ -22960,9 +22960,9 @@ module \sense_core.engine.array.pe_r7_c7 (w_index, clk, rst, advance, w_en, w_ba
 endmodule
 
 (* generator = "Amaranth" *)
-module \sense_core.protocol$36 (\port$0$419 , pixels_valid, results_ready, clk, rst, take, results_valid, pixels_ready, \port$2891$0 , \port$2895$0 , weights_valid);
+module \sense_core.protocol$36 (\port$0$419 , pixels_valid, results_ready, clk, rst, take, results_valid, pixels_ready, \port$2893$0 , \port$2894$0 , weights_valid);
   reg \$auto$verilog_backend.cc:2355:dump_module$74  = 0;
-  wire [510:0] \$1 ;
+  wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
@@ -22975,100 +22975,90 @@ module \sense_core.protocol$36 (\port$0$419 , pixels_valid, results_ready, clk, 
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
+  wire [9:0] \$21 ;
+  wire [9:0] \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [255:0] \$29 ;
+  wire [9:0] \$28 ;
+  wire [9:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [255:0] \$33 ;
+  wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
+  wire [9:0] \$35 ;
+  wire [9:0] \$36 ;
   wire \$37 ;
-  wire [9:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
+  wire [9:0] \$41 ;
+  wire [9:0] \$42 ;
   wire \$43 ;
-  wire [9:0] \$44 ;
-  wire [9:0] \$45 ;
-  wire [8:0] \$46 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [9:0] \$48 ;
+  wire [9:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [255:0] \$51 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire [255:0] \$56 ;
-  wire [255:0] \$57 ;
-  wire [255:0] \$58 ;
-  wire [255:0] \$59 ;
+  wire [9:0] \$55 ;
+  wire [9:0] \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [255:0] \$60 ;
+  wire \$60 ;
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire [9:0] \$65 ;
-  wire [255:0] \$66 ;
+  wire \$65 ;
+  wire \$66 ;
   wire \$67 ;
-  wire [10:0] \$68 ;
-  wire [255:0] \$69 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire [9:0] \$71 ;
-  wire [9:0] \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire [11:0] \$75 ;
-  reg [3:0] \$76 ;
-  reg [3:0] \$77  = 4'h0;
-  reg [255:0] \$78 ;
-  reg [8:0] \$79 ;
+  reg [3:0] \$71 ;
+  reg [3:0] \$72  = 4'h0;
+  wire [11:0] \$73 ;
+  reg [8:0] \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg [8:0] \$77 ;
   wire \$8 ;
-  reg [255:0] \$80 ;
-  reg [8:0] \$81 ;
-  reg \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg [8:0] \$85 ;
   wire \$9 ;
   input clk;
   wire clk;
   wire \end ;
   wire first;
-  reg in_pass = 1'h0;
+  reg [8:0] index = 9'h000;
   wire last;
-  reg [255:0] open_ = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   reg [8:0] open_count = 9'h000;
   reg pass_first = 1'h0;
   reg pass_last = 1'h0;
-  reg [8:0] pass_open = 9'h000;
   input pixels_ready;
   wire pixels_ready;
   input pixels_valid;
   wire pixels_valid;
   input [10:0] \port$0$419 ;
   wire [10:0] \port$0$419 ;
-  output [11:0] \port$2891$0 ;
-  wire [11:0] \port$2891$0 ;
   (* init = 4'h0 *)
-  output [3:0] \port$2895$0 ;
-  wire [3:0] \port$2895$0 ;
+  output [3:0] \port$2893$0 ;
+  wire [3:0] \port$2893$0 ;
+  output [11:0] \port$2894$0 ;
+  wire [11:0] \port$2894$0 ;
   input results_ready;
   wire results_ready;
   input results_valid;
@@ -23083,247 +23073,187 @@ module \sense_core.protocol$36 (\port$0$419 , pixels_valid, results_ready, clk, 
   wire \status.wait_results ;
   wire \status.wait_weights ;
   wire [7:0] tag;
-  wire [255:0] tag_bit;
   input take;
   wire take;
-  reg [255:0] visited = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  reg [8:0] visited_count = 9'h000;
   input weights_valid;
   wire weights_valid;
+  assign \$23  = ! \$22 ;
+  assign \$24  = ! index;
+  assign \$25  = \$24  ? \port$0$419 [8] : pass_first;
+  assign \$26  = ~ \$25 ;
+  assign \$27  = index == 9'h100;
+  assign \$28  = index + take;
+  assign \$29  = \$27  ? 10'h100 : \$28 ;
+  assign \$30  = \$29  != open_count;
+  assign \$31  = \$26  & \$30 ;
+  assign \$32  = \$23  | \$31 ;
+  assign \$33  = \$19  & \$32 ;
+  assign \$34  = index == 9'h100;
+  assign \$35  = index + take;
+  assign \$36  = \$34  ? 10'h100 : \$35 ;
+  assign \$37  = ! index;
+  assign \$38  = take & \$37 ;
+  assign \$39  = take & \port$0$419 [10];
+  assign \$40  = index == 9'h100;
+  assign \$41  = index + take;
+  assign \$42  = \$40  ? 10'h100 : \$41 ;
+  assign \$43  = | \$42 ;
+  assign \$44  = ! index;
+  assign \$45  = \$44  ? \port$0$419 [9] : pass_last;
+  assign \$46  = \$43  & \$45 ;
+  assign \$47  = index == 9'h100;
+  assign \$48  = index + take;
+  assign \$49  = \$47  ? 10'h100 : \$48 ;
+  assign \$50  = | \$49 ;
+  assign \$51  = ! index;
+  assign \$52  = \$51  ? \port$0$419 [8] : pass_first;
+  assign \$53  = \$50  & \$52 ;
+  assign \$54  = index == 9'h100;
+  assign \$55  = index + take;
+  assign \$56  = \$54  ? 10'h100 : \$55 ;
+  assign \$57  = ~ pixels_valid;
+  assign \$58  = | open_count;
+  assign \$59  = \$58  | pixels_ready;
+  assign \$60  = \$57  & \$59 ;
+  assign \$61  = ~ pixels_ready;
+  assign \$62  = pixels_valid & \$61 ;
+  assign \$63  = ~ weights_valid;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = ~ results_ready;
+  assign \$66  = results_valid & \$65 ;
+  assign \$67  = index <= 9'h100;
+  assign \$68  = open_count <= 9'h100;
+  assign \$69  = \$67  & \$68 ;
   always @*
     if (1'h1) begin
-      if (!\$14 )
+      if (!\$69 )
         $write("protocol checker: a count beyond the accumulators");
-      assert (\$14 );
+      assert (\$69 );
     end
-  assign \$16  = ~ \$77 [0];
-  assign \$17  = take & in_pass;
-  assign \$18  = \port$0$419 [8] != pass_first;
-  assign \$19  = \port$0$419 [9] != pass_last;
-  assign \$20  = \$18  | \$19 ;
-  assign \$21  = \$17  & \$20 ;
-  assign \$22  = ~ in_pass;
-  assign \$23  = take & \$22 ;
-  assign \$24  = \$23  & \port$0$419 [8];
-  assign \$25  = | open_count;
-  assign \$26  = \$24  & \$25 ;
-  assign \$27  = ~ \port$0$419 [8];
-  assign \$28  = take & \$27 ;
-  assign \$29  = open_ & \$1 [255:0];
-  assign \$30  = | \$29 ;
-  assign \$31  = ~ \$30 ;
-  assign \$32  = \$28  & \$31 ;
-  assign \$33  = visited & \$1 [255:0];
-  assign \$34  = | \$33 ;
-  assign \$35  = take & \$34 ;
-  assign \$36  = take & \port$0$419 [10];
-  assign \$37  = visited_count == 9'h100;
-  assign \$38  = visited_count + take;
-  assign \$39  = \$37  ? 10'h100 : \$38 ;
-  assign \$40  = ! \$39 ;
-  assign \$41  = in_pass ? pass_first : \port$0$419 [8];
-  assign \$42  = ~ \$41 ;
-  assign \$43  = visited_count == 9'h100;
-  assign \$44  = visited_count + take;
-  assign \$45  = \$43  ? 10'h100 : \$44 ;
-  assign \$46  = in_pass ? pass_open : open_count;
-  assign \$47  = \$45  != \$46 ;
-  assign \$48  = \$42  & \$47 ;
-  assign \$49  = \$40  | \$48 ;
-  assign \$50  = \$36  & \$49 ;
-  assign \$51  = open_ & \$1 [255:0];
-  assign \$52  = | \$51 ;
-  assign \$53  = \port$0$419 [8] | \$52 ;
-  assign \$54  = ~ \port$0$419 [9];
-  assign \$55  = \$53  & \$54 ;
-  assign \$56  = open_ | \$1 [255:0];
-  assign \$57  = ~ \$1 [255:0];
-  assign \$58  = open_ & \$57 ;
-  assign \$59  = \$55  ? \$56  : \$58 ;
-  assign \$60  = open_ & \$1 [255:0];
-  assign \$61  = | \$60 ;
-  assign \$62  = \port$0$419 [8] | \$61 ;
-  assign \$63  = ~ \port$0$419 [9];
-  assign \$64  = \$62  & \$63 ;
-  assign \$65  = open_count + \$64 ;
-  assign \$66  = open_ & \$1 [255:0];
-  assign \$67  = | \$66 ;
-  assign \$68  = \$65  - \$67 ;
-  assign \$69  = visited | \$1 [255:0];
-  assign \$70  = visited_count == 9'h100;
-  assign \$71  = visited_count + take;
-  assign \$72  = \$70  ? 10'h100 : \$71 ;
-  assign \$73  = ~ in_pass;
-  assign \$74  = take & \port$0$419 [10];
   always @(posedge clk)
-    \$77  <= \$76 ;
+    \$72  <= \$71 ;
   always @(posedge clk)
-    open_ <= \$78 ;
+    index <= \$74 ;
   always @(posedge clk)
-    open_count <= \$79 ;
+    pass_first <= \$75 ;
   always @(posedge clk)
-    visited <= \$80 ;
+    pass_last <= \$76 ;
   always @(posedge clk)
-    visited_count <= \$81 ;
-  always @(posedge clk)
-    in_pass <= \$82 ;
-  always @(posedge clk)
-    pass_first <= \$83 ;
-  always @(posedge clk)
-    pass_last <= \$84 ;
-  always @(posedge clk)
-    pass_open <= \$85 ;
-  assign \$1  = 1'h1 << \port$0$419 [7:0];
-  assign \$2  = ~ pixels_valid;
-  assign \$3  = | open_count;
-  assign \$4  = \$3  | pixels_ready;
-  assign \$5  = \$2  & \$4 ;
-  assign \$6  = ~ pixels_ready;
-  assign \$7  = pixels_valid & \$6 ;
-  assign \$8  = ~ weights_valid;
-  assign \$9  = \$7  & \$8 ;
-  assign \$10  = ~ results_ready;
-  assign \$11  = results_valid & \$10 ;
-  assign \$12  = visited_count <= 9'h100;
-  assign \$13  = open_count <= 9'h100;
-  assign \$14  = \$12  & \$13 ;
+    open_count <= \$77 ;
+  assign \$1  = ~ \$72 [0];
+  assign \$2  = | index;
+  assign \$3  = take & \$2 ;
+  assign \$4  = \port$0$419 [8] != pass_first;
+  assign \$5  = \port$0$419 [9] != pass_last;
+  assign \$6  = \$4  | \$5 ;
+  assign \$7  = \$3  & \$6 ;
+  assign \$8  = ! index;
+  assign \$9  = take & \$8 ;
+  assign \$10  = \$9  & \port$0$419 [8];
+  assign \$11  = | open_count;
+  assign \$12  = \$10  & \$11 ;
+  assign \$13  = ~ \port$0$419 [8];
+  assign \$14  = take & \$13 ;
+  assign \$15  = \port$0$419 [7:0] >= open_count;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = \port$0$419 [7:0] != index;
+  assign \$18  = take & \$17 ;
+  assign \$19  = take & \port$0$419 [10];
+  assign \$20  = index == 9'h100;
+  assign \$21  = index + take;
+  assign \$22  = \$20  ? 10'h100 : \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    \$76  = \$77 ;
-    if (\$16 ) begin
-      if (\$21 ) begin
-        \$76 [0] = 1'h1;
-        \$76 [3:1] = 3'h5;
-      end else if (\$26 ) begin
-        \$76 [0] = 1'h1;
-        \$76 [3:1] = 3'h2;
-      end else if (\$32 ) begin
-        \$76 [0] = 1'h1;
-        \$76 [3:1] = 3'h1;
-      end else if (\$35 ) begin
-        \$76 [0] = 1'h1;
-        \$76 [3:1] = 3'h3;
-      end else if (\$50 ) begin
-        \$76 [0] = 1'h1;
-        \$76 [3:1] = 3'h4;
+    \$71  = \$72 ;
+    if (\$1 ) begin
+      if (\$7 ) begin
+        \$71 [0] = 1'h1;
+        \$71 [3:1] = 3'h5;
+      end else if (\$12 ) begin
+        \$71 [0] = 1'h1;
+        \$71 [3:1] = 3'h2;
+      end else if (\$16 ) begin
+        \$71 [0] = 1'h1;
+        \$71 [3:1] = 3'h1;
+      end else if (\$18 ) begin
+        \$71 [0] = 1'h1;
+        \$71 [3:1] = 3'h3;
+      end else if (\$33 ) begin
+        \$71 [0] = 1'h1;
+        \$71 [3:1] = 3'h4;
       end
     end
     if (rst) begin
-      \$76  = 4'h0;
+      \$71  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    \$78  = open_;
+    \$74  = index;
     if (take) begin
-      \$78  = \$59 ;
+      \$74  = \$36 [8:0];
+    end
+    if (\$39 ) begin
+      \$74  = 9'h000;
     end
     if (rst) begin
-      \$78  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      \$74  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    \$79  = open_count;
+    \$75  = pass_first;
     if (take) begin
-      \$79  = \$68 [8:0];
-    end
-    if (rst) begin
-      \$79  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    \$80  = visited;
-    if (take) begin
-      \$80  = \$69 ;
-    end
-    if (\$74 ) begin
-      \$80  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-    if (rst) begin
-      \$80  = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    \$81  = visited_count;
-    if (take) begin
-      \$81  = \$72 [8:0];
-    end
-    if (\$74 ) begin
-      \$81  = 9'h000;
-    end
-    if (rst) begin
-      \$81  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    \$82  = in_pass;
-    if (take) begin
-      \$82  = 1'h1;
-    end
-    if (\$74 ) begin
-      \$82  = 1'h0;
-    end
-    if (rst) begin
-      \$82  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    \$83  = pass_first;
-    if (take) begin
-      if (\$73 ) begin
-        \$83  = \port$0$419 [8];
+      if (\$38 ) begin
+        \$75  = \port$0$419 [8];
       end
     end
     if (rst) begin
-      \$83  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    \$84  = pass_last;
+    \$76  = pass_last;
     if (take) begin
-      if (\$73 ) begin
-        \$84  = \port$0$419 [9];
+      if (\$38 ) begin
+        \$76  = \port$0$419 [9];
       end
     end
     if (rst) begin
-      \$84  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$74 ) begin end
-    \$85  = pass_open;
-    if (take) begin
-      if (\$73 ) begin
-        \$85  = open_count;
+    \$77  = open_count;
+    if (\$39 ) begin
+      if (\$46 ) begin
+        \$77  = 9'h000;
+      end else if (\$53 ) begin
+        \$77  = \$56 [8:0];
       end
     end
     if (rst) begin
-      \$85  = 9'h000;
+      \$77  = 9'h000;
     end
   end
-  assign tag_bit = \$1 [255:0];
-  assign tag = \port$0$419 [7:0];
-  assign status = { \$75 , \$77  };
+  assign status = { \$73 , \$72  };
   assign first = \port$0$419 [8];
   assign last = \port$0$419 [9];
+  assign tag = \port$0$419 [7:0];
   assign \end  = \port$0$419 [10];
-  assign \port$2891$0  = \$75 ;
-  assign \port$2895$0  = \$77 ;
-  assign \status.error  = \$77 [0];
-  assign \status.code  = \$77 [3:1];
-  assign \status.open  = \$75 [8:0];
-  assign \status.wait_weights  = \$75 [9];
-  assign \status.wait_pixels  = \$75 [10];
-  assign \status.wait_results  = \$75 [11];
-  assign \$75 [11] = \$11 ;
-  assign \$75 [9] = \$9 ;
-  assign \$75 [10] = \$5 ;
-  assign \$75 [8:0] = open_count;
-  assign \$15  = 1'h1;
+  assign \port$2893$0  = \$72 ;
+  assign \port$2894$0  = \$73 ;
+  assign \status.error  = \$72 [0];
+  assign \status.code  = \$72 [3:1];
+  assign \status.open  = \$73 [8:0];
+  assign \status.wait_weights  = \$73 [9];
+  assign \status.wait_pixels  = \$73 [10];
+  assign \status.wait_results  = \$73 [11];
+  assign \$73 [11] = \$66 ;
+  assign \$73 [9] = \$64 ;
+  assign \$73 [10] = \$60 ;
+  assign \$73 [8:0] = open_count;
+  assign \$70  = 1'h1;
 endmodule
