@@ -1,7 +1,7 @@
 """The IFM feeder: IFM buffer, channel-permutation table, zero-vector skipping."""
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import stream
+from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -82,12 +82,17 @@ class IfmFeeder(ConfigComponent):
         load_pixel = Signal(cfg.tag_width, name="load_pixel")
         load_tile = Signal(cfg.feeder_tile_width, name="load_tile")
 
-        # -- the table: flops, reset to the identity ------------------------------------------
-        table_lane = [[Signal(unsigned(cfg.lane_width), init=lane, name=f"table_t{t}_lane{lane}")
-                       for lane in range(lanes)] for t in range(tiles)]
-        table_tile = [[Signal(unsigned(cfg.feeder_tile_width), init=t,
-                              name=f"table_t{t}_tile{lane}")
-                       for lane in range(lanes)] for t in range(tiles)]
+        # -- the table: a LUT RAM, a row per source tile, read at the tile being loaded ----------
+        # Every layer loads its own table before its IFM is taken (``armed``), so it needs no
+        # reset; the identity is only its initial content.
+        entry_layout = data.StructLayout({"lane": unsigned(cfg.lane_width),
+                                          "tile": unsigned(cfg.feeder_tile_width)})
+        row_layout = data.ArrayLayout(entry_layout, lanes)
+        m.submodules.table = table = Memory(
+            shape=row_layout, depth=tiles,
+            init=[[{"lane": lane, "tile": t} for lane in range(lanes)] for t in range(tiles)])
+        table_in = table.write_port()
+        table_out = table.read_port(domain="comb")
         table_row = Signal(cfg.feeder_tile_width, name="table_row")
         table_busy = Signal()
         armed = Signal()  # a layer's table is loaded and its IFM has not all been taken
@@ -97,15 +102,13 @@ class IfmFeeder(ConfigComponent):
             self.table.ready.eq(table_busy | (idle & ~armed)),
         ]
         row = self.table.payload
-        table_write = Signal(tiles, name="table_write")  # one-hot: the row being written
-        m.d.comb += table_write.eq(Mux(self.table.valid & self.table.ready,
-                                       (Const(1, tiles) << table_row)[:tiles], 0))
-        for t in range(tiles):
-            with m.If(table_write[t]):
-                for lane in range(lanes):
-                    m.d.sync += [table_lane[t][lane].eq(row.lane[lane]),
-                                 table_tile[t][lane].eq(row.tile[lane])]
-        with m.If(table_write.any()):
+        table_write = self.table.valid & self.table.ready
+        m.d.comb += [table_in.addr.eq(table_row), table_in.en.eq(table_write),
+                     table_out.addr.eq(load_tile)]
+        for lane in range(lanes):
+            m.d.comb += [table_in.data[lane].lane.eq(row.lane[lane]),
+                         table_in.data[lane].tile.eq(row.tile[lane])]
+        with m.If(table_write):
             m.d.sync += [table_row.eq(Mux(row.last, 0, table_row + 1)), table_busy.eq(~row.last),
                          armed.eq(row.last)]
 
@@ -121,9 +124,8 @@ class IfmFeeder(ConfigComponent):
         seen = Signal(tiles, name="load_seen")  # ... and the pixel's earlier beats made
         memories, lane_hits = [], []
         for lane in range(lanes):
-            entry = Array(table_lane[t][lane] for t in range(tiles))[load_tile]
-            src = self.source_lane(lane, entry)
-            dest = Array(table_tile[t][lane] for t in range(tiles))[load_tile]
+            src = self.source_lane(lane, table_out.data[lane].lane)
+            dest = table_out.data[lane].tile
             value = Signal(signed(cfg.ifm_width), name=f"load_value{lane}")
             m.d.comb += value.eq(Array(source)[src])
             lane_hits.append(Mux(value != 0, (Const(1, tiles) << dest)[:tiles], 0))
@@ -142,6 +144,18 @@ class IfmFeeder(ConfigComponent):
             for p in range(depth):
                 with m.If(pixel_write[p] & (load_bank == b)):
                     m.d.sync += nonzero[b][p].eq(pixel_flags)
+        # The pixel's lowest and highest non-zero tile, read at the picked pixel to flag its
+        # first and last vectors (instead of a row multiplexer over every pixel's flags).
+        span_layout = data.StructLayout({"low": unsigned(cfg.feeder_tile_width),
+                                         "high": unsigned(cfg.feeder_tile_width)})
+        m.submodules.spans = spans = Memory(shape=span_layout, depth=2 * depth, init=[])
+        span_in = spans.write_port()
+        span_out = spans.read_port(domain="comb")
+        _, low = _lowest_set(pixel_flags)
+        _, high_reversed = _lowest_set(pixel_flags[::-1])
+        m.d.comb += [span_in.en.eq(loading & pixel_done),
+                     span_in.addr.eq(Cat(load_pixel, load_bank)),
+                     span_in.data.low.eq(low), span_in.data.high.eq(tiles - 1 - high_reversed)]
         with m.If(loading):
             with m.If(pixel_done):
                 for b in range(2):
@@ -166,14 +180,15 @@ class IfmFeeder(ConfigComponent):
         done = Signal(depth, name="pass_done_pixels")
         pass_issued = Signal(range(depth + 1), name="pass_issued")
         live = Signal(depth, name="live")
-        rows_now = []
+        has_any = Signal(depth, name="has_nonzero")  # the pixel has a non-zero tile
         for p in range(depth):
             flags = Signal(tiles, name=f"issue_nonzero_p{p}")
-            m.d.comb += flags.eq(Mux(cmd.dense, (1 << tiles) - 1,
-                                     Mux(issue_bank, nonzero[1][p], nonzero[0][p])))
-            rows_now.append(flags)
+            m.d.comb += [flags.eq(Mux(issue_bank, nonzero[1][p], nonzero[0][p])),
+                         has_any[p].eq(flags.any())]
+            hit = cmd.dense | flags.bit_select(cmd.tile, 1)
+            zero_in_final = cmd.final & ~cmd.dense & ~has_any[p]
             m.d.comb += live[p].eq(Mux(issue_bank, present[1][p], present[0][p])
-                                   & (flags.bit_select(cmd.tile, 1) | (cmd.final & ~flags.any())))
+                                   & (hit | zero_in_final))
         remaining = Signal(depth, name="remaining")
         m.d.comb += remaining.eq(live & ~done)
         pick = Signal(cfg.tag_width, name="pick")  # pixel 0 when none is left (placeholder)
@@ -187,9 +202,12 @@ class IfmFeeder(ConfigComponent):
                         & (any_left | (placeholder & (pass_issued == 0)))),
             is_last.eq((remaining & (remaining - 1)) == 0),
         ]
-        flags = Array(rows_now)[pick]
-        below = Cat(Const(0, 1), *(flags[t] & (cmd.tile > t) for t in range(tiles - 1))).any()
-        above = Cat(Const(0, 1), *(flags[t] & (cmd.tile < t) for t in range(1, tiles))).any()
+        m.d.comb += span_out.addr.eq(Cat(pick, issue_bank))
+        # A pixel without non-zeros (issued only in the final pass) has no tile below or above.
+        picked_any = has_any.bit_select(pick, 1)
+        below = Mux(cmd.dense, cmd.tile != 0, picked_any & (span_out.data.low < cmd.tile))
+        above = Mux(cmd.dense, cmd.tile != tiles - 1,
+                    picked_any & (span_out.data.high > cmd.tile))
 
         out = self.vectors.payload
         out_bank = Signal()
