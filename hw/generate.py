@@ -15,9 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 from amaranth.hdl import Fragment, Value
-from amaranth.hdl._ir import PortDirection  # convert_fragment's port directions (Amaranth 0.5)
 from amaranth.lib import wiring
 
 from sense_models.config import ArrayConfig
@@ -26,6 +25,8 @@ from sense_models.regmap import c_header, register_map
 
 from .core import SenseCore
 from .cost import needs_force, stage
+from .hierarchy import hierarchical, order_ports, signature_ports
+from .hierarchy import to_verilog as hierarchy_verilog
 from .pe import ProcessingElement
 from .top import SenseTop
 
@@ -61,27 +62,42 @@ def _ports(component):
             {"name": "rst", "direction": "input", "width": 1}] + ports
 
 
-def _signature_ports(component):
-    # What ``verilog.convert`` derives from a component's signature.
-    return {"__".join(str(p) for p in path):
-            (Value.cast(value), PortDirection.Input if member.flow == wiring.In
-             else PortDirection.Output)
-            for path, member, value in component.signature.flatten(component)}
+def hierarchical_build(config):
+    """Whether ``config`` is generated hierarchically (one module per distinct block).
+
+    Fault-injection builds stay as Amaranth writes them: their fault-site registry is shared
+    by every block and numbers the sites across the whole core as it is elaborated, and its
+    control signals reach into every block without ports.
+    """
+    return not config.faults
 
 
 def to_verilog(config, top="core"):
-    """The Verilog text, the port list and the fault sites (fault builds) of one top.
+    """The Verilog text, the port list, the fault sites (fault builds) and the module tree.
 
-    A configuration big enough to need ``--force`` reports each stage and its time.
+    A configuration big enough to need ``--force`` reports each stage and its time. The
+    tree is ``{module: [(instance, module), ...]}`` (empty for a flat build).
     """
     component = build_top(config, top)
     name, slow = module_name(top), needs_force(config) is not None
-    with stage(f"{name}: elaborate", enabled=slow):
-        fragment = Fragment.get(component, None)
-    with stage(f"{name}: convert to Verilog", enabled=slow):
-        text, _ = verilog.convert_fragment(fragment, _signature_ports(component), name,
-                                           emit_src=False)
-    return text, _ports(component), getattr(component, "fault_sites", [])
+    ports = signature_ports(component)
+    if not hierarchical_build(config):
+        with stage(f"{name}: elaborate", enabled=slow):
+            fragment = Fragment.get(component, None)
+        with stage(f"{name}: convert to Verilog", enabled=slow):
+            text, _ = verilog.convert_fragment(fragment, ports, name, emit_src=False)
+        return text, _ports(component), getattr(component, "fault_sites", []), {}
+    with hierarchical(config.name) as modules:
+        with stage(f"{name}: elaborate and convert each distinct block", enabled=slow):
+            fragment = Fragment.get(component, None)
+            top_text, _ = rtlil.convert_fragment(fragment, ports, name, emit_src=False)
+    with stage(f"{name}: write Verilog ({len(modules.modules) + 1} modules)", enabled=slow):
+        text = hierarchy_verilog(order_ports(top_text, name, ["clk", "rst", *ports]), name,
+                                 modules)
+    tree = {name: modules.tree.get(None, []),
+            **{module: children for module, children in modules.tree.items()
+               if module is not None}}
+    return text, _ports(component), [], tree
 
 
 def _write_if_changed(path, text):
@@ -97,7 +113,7 @@ def write_rtl(config, out_dir, tops=("core",)):
     files = []
     fault_sites = []
     for top in tops:
-        text, ports, sites = to_verilog(config, top)
+        text, ports, sites, _ = to_verilog(config, top)
         fault_sites = fault_sites or sites
         name = f"{module_name(top)}.v"
         lines = text.count("\n")
