@@ -72,7 +72,7 @@ class Hierarchy:
     """The modules of one hierarchical build, converted once each, in the order first placed."""
 
     def __init__(self, prefix):
-        self.prefix = prefix
+        self.prefix = re.sub(r"\W", "_", prefix)  # a plain Verilog identifier
         self.modules = {}  # module name -> (fingerprint, RTLIL text, has clk, has rst)
         self.tree = {}     # module name (None: the top) -> [(instance name, module name)]
         self._parents = []  # (module, its enable inside it) of the modules being converted
@@ -192,10 +192,12 @@ def drop_unread_wires(text):
             for token in line.split():
                 if token.startswith("\\"):
                     uses[token] = uses.get(token, 0) + 1
+        ports = {line.split()[-1] for line in lines
+                 if line.split()[:1] == ["wire"] and _PORT.match(line)}
         unread = set()
         for line in lines:
             tokens = line.split()
-            if _CONNECT.match(line) and uses.get(tokens[1]) == 2:
+            if _CONNECT.match(line) and uses.get(tokens[1]) == 2 and tokens[1] not in ports:
                 unread.add(tokens[1])
         kept, pending = [], []
         for line in lines:
@@ -203,9 +205,7 @@ def drop_unread_wires(text):
             if tokens[:1] == ["attribute"] and line.startswith("  "):
                 pending.append(line)  # belongs to the next wire or cell
                 continue
-            drop = (tokens[:1] == ["wire"] and tokens[-1] in unread
-                    and "input" not in tokens and "output" not in tokens) \
-                or (_CONNECT.match(line) is not None and tokens[1] in unread)
+            drop = (tokens[:1] == ["wire"] and tokens[-1] in unread) or (_CONNECT.match(line) is not None and tokens[1] in unread)
             if not drop:
                 kept.extend(pending)
                 kept.append(line)
