@@ -26,7 +26,7 @@ from amaranth.hdl._ir import PortDirection  # convert_fragment's port directions
 from amaranth.lib import wiring
 
 __all__ = ["place", "hierarchical", "Hierarchy", "block_name", "signature_ports", "order_ports",
-           "to_verilog"]
+           "drop_unread_wires", "private_temporaries", "to_verilog"]
 
 _active = None  # the Hierarchy being generated, or None (native submodules)
 
@@ -214,6 +214,19 @@ def drop_unread_wires(text):
     return "".join(out)
 
 
+def private_temporaries(text):
+    """``text`` (RTLIL) with Amaranth's numbered temporaries (``\\$12``) made internal names.
+
+    Amaranth names every unnamed net as a public wire ``\\$N``, which Yosys then must keep
+    and writes as an escaped identifier; as internal names they may be merged or removed,
+    and the ones left are written as ``_N_``.
+    """
+    return _TEMPORARY.sub(r"\1", text)
+
+
+_TEMPORARY = re.compile(r"\\(\$\d+)(?=[\s\[]|$)", re.MULTILINE)
+
+
 def _has_port(text, module, port):
     start = text.index(f"module \\{module}\n")
     end = text.index("\nend\n", start)
@@ -221,24 +234,28 @@ def _has_port(text, module, port):
                      re.MULTILINE) is not None
 
 
-#: Amaranth's own steps (``proc -nomux -norom; memory_collect``), then library blocks without a
-#: signature (FIFOs) are flattened into their parent and Amaranth's internal attributes go;
-#: ``-sv`` writes ``always_comb``, which needs no dummy trigger (an empty ``if`` per block).
-_SCRIPT = """\
-hierarchy -top {top}
+#: Amaranth's own steps (``proc -nomux -norom; memory_collect``), which keep the source's
+#: ``if``/``case`` structure as ``always_comb`` blocks (``-sv``: an ``always @*`` would need
+#: Yosys's time-zero trigger, an empty ``if`` per block); library blocks without a signature
+#: (FIFOs) are flattened into their parent; Amaranth's internal attributes go.
+#: ``write_verilog`` names the temporaries ``_N_``.
+_ATTRIBUTES = ("-remove generator -remove top -remove src -remove amaranth.hierarchy "
+               "-remove amaranth.decoding -remove keep_hierarchy")
+_SCRIPT = f"""\
+hierarchy -top {{top}}
 proc -nomux -norom
 memory_collect
 flatten
-attrmap -remove generator -remove top -remove src -remove amaranth.hierarchy -remove amaranth.decoding -remove keep_hierarchy
-attrmap -modattr -remove generator -remove top -remove src -remove amaranth.hierarchy -remove amaranth.decoding -remove keep_hierarchy
-write_verilog -norename -sv
+attrmap {_ATTRIBUTES}
+attrmap -modattr {_ATTRIBUTES}
+write_verilog -sv
 """
 
 
 def to_verilog(top_text, top, hierarchy):
     """Verilog of the top module (RTLIL ``top_text``) and every module it places."""
     yosys = find_yosys(lambda version: version >= (0, 40))
-    design = drop_unread_wires(f"{top_text}\n{hierarchy.rtlil()}")
+    design = private_temporaries(drop_unread_wires(f"{top_text}\n{hierarchy.rtlil()}"))
     script = f"read_rtlil <<rtlil\n{design}\nrtlil\n" \
         + _SCRIPT.format(top=top)
     return yosys.run(["-q", "-"], script, ignore_warnings=True)

@@ -80,7 +80,7 @@ def synthesize(config, workdir, extra=""):
     workdir = Path(workdir)
     write_rtl(config, workdir, ("core",))
     seconds = run_yosys(workdir,
-                        "read_verilog sense_core.v\n"
+                        "read_verilog -sv sense_core.v\n"
                         "synth_xilinx -family xcup -flatten -top sense_core\n"
                         "tee -q -o stat.json stat -json\n" + extra, config.name)
     cells = json.loads((workdir / "stat.json").read_text())["design"]["num_cells_by_type"]

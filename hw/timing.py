@@ -175,7 +175,7 @@ def place_and_route(config, workdir, *, freq=100, seed=1, timeout=1800, part=NEX
     # on a LUT RAM's bypass box) in Yosys 0.70 for the abft builds: every build maps its LUTs
     # with the classic abc instead, so that all are mapped alike.
     seconds["yosys"] = run_yosys(
-        workdir, f"read_verilog {sources} timing_wrap.v\n"
+        workdir, f"read_verilog -sv {sources} timing_wrap.v\n"
                  "synth_ecp5 -top sense_timing_wrap -run begin:map_luts\n"
                  "techmap -map +/lattice/latches_map.v\n"
                  "abc -lut 4 -dress\n"
