@@ -16,17 +16,16 @@ import sys
 from pathlib import Path
 
 from amaranth.back import rtlil, verilog
-from amaranth.hdl import Fragment, Value
-from amaranth.lib import wiring
+from amaranth.hdl import Fragment
 
 from sense_models.config import ArrayConfig
-from sense_models.packets import HEADER_BYTES, packet_types
 from sense_models.regmap import c_header, register_map
 
 from .core import SenseCore
 from .cost import needs_force, stage
 from .hierarchy import hierarchical, order_ports, signature_ports
 from .hierarchy import to_verilog as hierarchy_verilog
+from .manifest import build_manifest, describe_ports
 from .pe import ProcessingElement
 from .top import SenseTop
 
@@ -50,18 +49,6 @@ def module_name(top):
     return MODULES[top]
 
 
-def _ports(component):
-    ports = []
-    for path, member, value in component.signature.flatten(component):
-        ports.append({
-            "name": "__".join(str(p) for p in path),
-            "direction": "input" if member.flow == wiring.In else "output",
-            "width": len(Value.cast(value)),
-        })
-    return [{"name": "clk", "direction": "input", "width": 1},
-            {"name": "rst", "direction": "input", "width": 1}] + ports
-
-
 def hierarchical_build(config):
     """Whether ``config`` is generated hierarchically (one module per distinct block).
 
@@ -73,10 +60,11 @@ def hierarchical_build(config):
 
 
 def to_verilog(config, top="core"):
-    """The Verilog text, the port list, the fault sites (fault builds) and the module tree.
+    """The Verilog text, fault sites (fault builds), module hierarchy and component of a top.
 
     A configuration big enough to need ``--force`` reports each stage and its time. The
-    tree is ``{module: [(instance, module), ...]}`` (empty for a flat build).
+    hierarchy is ``(tree, blocks, ports)``: ``{module: [(instance, module), ...]}``, each
+    module's block class and ports; ``None`` for a flat build.
     """
     component = build_top(config, top)
     name, slow = module_name(top), needs_force(config) is not None
@@ -86,7 +74,7 @@ def to_verilog(config, top="core"):
             fragment = Fragment.get(component, None)
         with stage(f"{name}: convert to Verilog", enabled=slow):
             text, _ = verilog.convert_fragment(fragment, ports, name, emit_src=False)
-        return text, _ports(component), getattr(component, "fault_sites", []), {}
+        return text, getattr(component, "fault_sites", []), None, component
     with hierarchical(config.name) as modules:
         with stage(f"{name}: elaborate and convert each distinct block", enabled=slow):
             fragment = Fragment.get(component, None)
@@ -94,10 +82,11 @@ def to_verilog(config, top="core"):
     with stage(f"{name}: write Verilog ({len(modules.modules) + 1} modules)", enabled=slow):
         text = hierarchy_verilog(order_ports(top_text, name, ["clk", "rst", *ports]), name,
                                  modules)
-    tree = {name: modules.tree.get(None, []),
-            **{module: children for module, children in modules.tree.items()
-               if module is not None}}
-    return text, _ports(component), [], tree
+    tree = {(name if parent is None else parent): children
+            for parent, children in modules.tree.items()}
+    blocks = {name: type(component).__name__, **modules.blocks}
+    module_ports = {name: describe_ports(component), **modules.ports}
+    return text, [], (tree, blocks, module_ports), component
 
 
 def _write_if_changed(path, text):
@@ -110,61 +99,32 @@ def write_rtl(config, out_dir, tops=("core",)):
     """Generate ``tops`` for ``config`` into ``out_dir``; returns the manifest dict."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = []
+    entries, hierarchies = [], []
     fault_sites = []
     for top in tops:
-        text, ports, sites, _ = to_verilog(config, top)
+        text, sites, hierarchy, component = to_verilog(config, top)
         fault_sites = fault_sites or sites
         name = f"{module_name(top)}.v"
         lines = text.count("\n")
         with stage(f"write {out_dir / name} ({lines:,} lines)",
                    enabled=needs_force(config) is not None):
             _write_if_changed(out_dir / name, text)
-        files.append({"file": name, "top": module_name(top), "ports": ports,
-                      "sha256": hashlib.sha256(text.encode()).hexdigest()})
+        entries.append({"file": name, "top": module_name(top), "kind": top,
+                        "component": component,
+                        "sha256": hashlib.sha256(text.encode()).hexdigest()})
+        hierarchies.append(hierarchy)
+    manifest = build_manifest(config, tops, entries, hierarchies)
     if "axi" in tops:
         header = c_header(register_map(config), config)
         _write_if_changed(out_dir / "sense_regs.h", header)
-        files.append({"file": "sense_regs.h",
-                      "sha256": hashlib.sha256(header.encode()).hexdigest()})
+        manifest["files"].append({"file": "sense_regs.h",
+                                  "sha256": hashlib.sha256(header.encode()).hexdigest()})
     config_text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
     _write_if_changed(out_dir / "config.json", config_text)
-    manifest = {
-        "generator": "sense_hw.generate",
-        "config_name": config.name,
-        "config": config.to_dict(),
-        "derived": {"multipliers": config.multipliers, "tile_reduction": config.tile_reduction,
-                    "latency": config.latency, "tag_width": config.tag_width},
-        "top": module_name(tops[0]),
-        "files": files,
-    }
     if config.faults:
         manifest["fault_sites"] = fault_sites
-    if "axi" in tops:
-        manifest["registers"] = _register_manifest(register_map(config))
-        manifest["packets"] = _packet_manifest(config)
     _write_if_changed(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
-
-
-def _register_manifest(regmap):
-    return [{"name": r.name, "offset": r.offset, "access": r.access, "width": r.width,
-             "fields": [{"name": f.name, "lsb": f.lsb, "width": f.width} for f in r.fields]}
-            for r in regmap]
-
-
-def _packet_manifest(config):
-    packets = {}
-    for kind, wire in packet_types(config).items():
-        packets[kind.name] = {
-            "type": int(kind), "beat_bytes": wire.beat_bytes,
-            "words_per_beat": wire.words(config.bus_width),
-            "fields": {name: {"byte": offset, "bytes_per_element": size}
-                       for name, (offset, size) in wire.placement.items()},
-            "flags": {name: {"byte": offset, "bit": bit}
-                      for name, (offset, bit) in wire.flags.items()},
-        }
-    return {"bus_width": config.bus_width, "header_bytes": HEADER_BYTES, "types": packets}
 
 
 def parse_config(parser, argv=None):

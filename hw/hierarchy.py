@@ -25,6 +25,8 @@ from amaranth.hdl import (ClockSignal, EnableInserter, Fragment, Instance, Reset
 from amaranth.hdl._ir import PortDirection  # convert_fragment's port directions (Amaranth 0.5)
 from amaranth.lib import wiring
 
+from .manifest import describe_ports
+
 __all__ = ["place", "hierarchical", "Hierarchy", "block_name", "signature_ports", "order_ports",
            "drop_unread_wires", "private_temporaries", "to_verilog"]
 
@@ -74,6 +76,8 @@ class Hierarchy:
     def __init__(self, prefix):
         self.prefix = re.sub(r"\W", "_", prefix)  # a plain Verilog identifier
         self.modules = {}  # module name -> (fingerprint, RTLIL text, has clk, has rst)
+        self.blocks = {}   # module name -> the block's class name
+        self.ports = {}    # module name -> its ports (sense_hw.manifest.describe_ports)
         self.tree = {}     # module name (None: the top) -> [(instance name, module name)]
         self._parents = []  # (module, its enable inside it) of the modules being converted
 
@@ -103,8 +107,14 @@ class Hierarchy:
         text, _ = rtlil.convert_fragment(fragment, ports, name, emit_src=False)
         self._parents.pop()
         text = order_ports(text, name, ["clk", "rst", *ports])
-        self.modules[name] = (fingerprint, text, _has_port(text, name, "clk"),
-                              _has_port(text, name, "rst"))
+        has_clk, has_rst = _has_port(text, name, "clk"), _has_port(text, name, "rst")
+        self.modules[name] = (fingerprint, text, has_clk, has_rst)
+        self.blocks[name] = type(block).__name__
+        clocks = [port for port, present in (("clk", has_clk), ("rst", has_rst)) if present]
+        described = describe_ports(block)
+        self.ports[name] = [p for p in described if p["name"] in clocks] \
+            + ([{"name": "en", "direction": "input", "width": 1}] if outside_enable else []) \
+            + described[2:]
         return name
 
     def instance(self, inst, block, enable, reset):
