@@ -76,12 +76,12 @@ def to_verilog(config, top="core"):
             text, _ = verilog.convert_fragment(fragment, ports, name, emit_src=False)
         return text, getattr(component, "fault_sites", []), None, component
     with hierarchical(config.name) as modules:
-        with stage(f"{name}: elaborate and convert each distinct block", enabled=slow):
+        with stage(f"{name}: elaborate", enabled=slow):  # each distinct block converted once
             fragment = Fragment.get(component, None)
+        with stage(f"{name}: convert to Verilog", enabled=slow):
             top_text, _ = rtlil.convert_fragment(fragment, ports, name, emit_src=False)
-    with stage(f"{name}: write Verilog ({len(modules.modules) + 1} modules)", enabled=slow):
-        text = hierarchy_verilog(order_ports(top_text, name, ["clk", "rst", *ports]), name,
-                                 modules)
+            text = hierarchy_verilog(order_ports(top_text, name, ["clk", "rst", *ports]),
+                                     name, modules)
     tree = {(name if parent is None else parent): children
             for parent, children in modules.tree.items()}
     blocks = {name: type(component).__name__, **modules.blocks}
