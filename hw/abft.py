@@ -103,6 +103,14 @@ class ColumnChecker(ConfigComponent):
             "syndrome": Out(signed(config.acc_width)),
         }
 
+    def digit_shift(self, k):
+        """Bits digit ``k`` of the checksum pixel is shifted left by: it weighs ``2**(7k)``."""
+        return DIGIT_BITS * k
+
+    def flags(self, syndrome):
+        """The pass did not add up."""
+        return syndrome != 0
+
     def elaborate(self, platform):
         cfg = self.config
         m = Module()
@@ -113,15 +121,16 @@ class ColumnChecker(ConfigComponent):
         with m.Switch(self.digit):
             for k in range(cfg.check_digits - 1):
                 with m.Case(k):
-                    m.d.comb += shifted.eq(self.psum.shift_left(DIGIT_BITS * k))
+                    m.d.comb += shifted.eq(self.psum.shift_left(self.digit_shift(k)))
             with m.Default():  # the top digit (and unused codes: lint-clean, full case)
-                m.d.comb += shifted.eq(self.psum.shift_left(DIGIT_BITS * (cfg.check_digits - 1)))
+                top = self.digit_shift(cfg.check_digits - 1)
+                m.d.comb += shifted.eq(self.psum.shift_left(top))
         following = Signal(signed(cfg.acc_width))
         m.d.comb += following.eq(Mux(self.check, current - shifted, current + self.psum))
         m.d.sync += self.mismatch.eq(0)
         with m.If(self.valid):
             m.d.sync += difference.eq(following)
             with m.If(self.check & self.last_digit):
-                m.d.sync += [difference.eq(0), self.mismatch.eq(following != 0),
+                m.d.sync += [difference.eq(0), self.mismatch.eq(self.flags(following)),
                              self.syndrome.eq(following)]
         return m

@@ -47,6 +47,14 @@ class ColumnAccumulator(ConfigComponent):
             **({"drain": In(1)} if config.corrects else {}),
         }
 
+    def start_value(self, stored):
+        """What the tile sum adds to: zero on a pixel's ``first`` vector, else ``stored``."""
+        return Mux(self.first, 0, stored)
+
+    def stores(self):
+        """The sum is written back: every vector but a pixel's ``last``, whose total leaves."""
+        return self.valid & ~self.last
+
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
@@ -56,7 +64,7 @@ class ColumnAccumulator(ConfigComponent):
         read = sums.read_port(transparent_for=(write,))
 
         total = Signal(signed(cfg.acc_width))
-        m.d.comb += total.eq(Mux(self.first, 0, read.data) + self.psum)
+        m.d.comb += total.eq(self.start_value(read.data) + self.psum)
         # The checksum column's accumulator only feeds the kernel check: a checker site.
         kind = "checker" if self._name == "acc_cs" else "accumulator"
         total = self._faults.wire(m, total, kind=kind, block=self._name, name="total")
@@ -64,7 +72,7 @@ class ColumnAccumulator(ConfigComponent):
             read.addr.eq(self.rd_tag),
             write.addr.eq(self.tag),
             write.data.eq(total),
-            write.en.eq(self.valid & ~self.last),
+            write.en.eq(self.stores()),
         ]
         result = Signal.like(self.result, name="result_reg", reset_less=True)
         result_out = self._faults.register(m, result, kind=kind, block=self._name,

@@ -60,6 +60,28 @@ class SenseEngine(ConfigComponent):
             members["clear_status"] = In(1)  # applied in a cycle the engine advances
         return members
 
+    def _weights_ready(self, full, drain):
+        """The loader takes a beat into a bank that is neither full nor still draining (its
+        last pass's vectors still pass the columns that read it)."""
+        return self.advance & ~full & (drain == 0)
+
+    def _skew(self, row):
+        """Cycles from acceptance until row ``row`` sees a vector (one register per row)."""
+        return row + 1
+
+    def _deskew(self, column):
+        """Cycles column ``column``'s result waits, so a pixel's columns leave together."""
+        return self._config.cols - 1 - column
+
+    def _fixes(self, emit, located, syndrome):
+        """The beat leaving is corrected: one column located, and its pixel-side syndrome is
+        the beat's non-zero kernel syndrome."""
+        return emit & (located.count == 1) & (syndrome == located.syndrome) & (syndrome != 0)
+
+    def _corrected(self, value, syndrome):
+        """The located column's value with the error the syndrome measured taken out."""
+        return value - syndrome
+
     def elaborate(self, platform):
         cfg = self._config
         rows, cols, digits = cfg.rows, cfg.cols, cfg.check_digits
@@ -136,7 +158,7 @@ class SenseEngine(ConfigComponent):
             full = Signal(name=f"bank{b}_full")
             drain = Signal(range(cols), name=f"bank{b}_drain")
             with m.If(load_bank == b):
-                m.d.comb += self.weights.ready.eq(self.advance & ~full & (drain == 0))
+                m.d.comb += self.weights.ready.eq(self._weights_ready(full, drain))
             with m.If(issue_bank == b):
                 m.d.comb += self.pixels.ready.eq(self.advance & full & ~hold if cfg.corrects
                                                  else self.advance & full)
@@ -149,12 +171,12 @@ class SenseEngine(ConfigComponent):
 
         # -- skew: row i sees the vector i + 1 cycles after acceptance --------------------------
         for i in range(rows):
-            x_taps = _delay(m, x_in[i], i + 1, f"x_row{i}")
-            bank_taps = _delay(m, issue_bank, i + 1, f"bank_row{i}")
+            x_taps = _delay(m, x_in[i], self._skew(i), f"x_row{i}")
+            bank_taps = _delay(m, issue_bank, self._skew(i), f"bank_row{i}")
             m.d.comb += [array.x_in[i].eq(x_taps[-1]), array.bank_in[i].eq(bank_taps[-1])]
             if cfg.feeder:
                 issued = accept & ~pixel.check if cfg.pixel_check else accept  # not digits
-                valid_taps = _delay(m, issued, i + 1, f"valid_row{i}", reset_less=False)
+                valid_taps = _delay(m, issued, self._skew(i), f"valid_row{i}", reset_less=False)
                 m.d.comb += array.valid_in[i].eq(valid_taps[-1])
 
         # -- metadata travels beside the wavefront: down the rows, then along the columns -------
@@ -202,7 +224,7 @@ class SenseEngine(ConfigComponent):
                 m.d.comb += [acc.last.eq(0), acc.drain.eq(drain_taps[rows + j + 1].valid)]
                 with m.If(reading.valid):
                     m.d.comb += acc.rd_tag.eq(reading.tag)
-            results.append(_delay(m, acc.result, cols - 1 - j, f"result_{name[4:]}")[-1])
+            results.append(_delay(m, acc.result, self._deskew(j), f"result_{name[4:]}")[-1])
             if cfg.pixel_check and name != "acc_cs":
                 checker = place(m, f"check_c{j}", ColumnChecker(config=cfg, faults=self._faults,
                                                                  name=f"check_c{j}"))
@@ -225,11 +247,11 @@ class SenseEngine(ConfigComponent):
         fix = Signal()
         if cfg.corrects:
             located = self._tile_summary(m, mismatches, drain_taps)
-            m.d.comb += fix.eq(emit & (located.count == 1) & (syndrome == located.syndrome)
-                               & (syndrome != 0))
+            m.d.comb += fix.eq(self._fixes(emit, located, syndrome))
             # One subtractor: the located column's value, corrected, replaces it.
             fixed = Signal(signed(cfg.acc_width), name="fixed_value")
-            m.d.comb += fixed.eq(Array(results[:cols])[located.column] - syndrome)
+            located_value = Array(results[:cols])[located.column]
+            m.d.comb += fixed.eq(self._corrected(located_value, syndrome))
             for j in range(cols):
                 m.d.comb += self.results.payload.value[j].eq(
                     Mux(fix & (located.column == j), fixed, results[j]))

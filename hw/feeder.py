@@ -65,6 +65,10 @@ class IfmFeeder(ConfigComponent):
         """The source lane whose element lane ``lane`` stores: the table's ``entry``."""
         return entry
 
+    def pick(self, remaining):
+        """``(any, pixel)``: the pass issues its live pixels lowest first."""
+        return _lowest_set(remaining)
+
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
@@ -175,7 +179,7 @@ class IfmFeeder(ConfigComponent):
         remaining = Signal(depth, name="remaining")
         m.d.comb += remaining.eq(live & ~done)
         pick = Signal(cfg.tag_width, name="pick")  # pixel 0 when none is left (placeholder)
-        any_left, lowest = _lowest_set(remaining)
+        any_left, lowest = self.pick(remaining)
         m.d.comb += pick.eq(Mux(any_left, lowest, 0))
         placeholder = ~live.any()
         can_pick = Signal()

@@ -94,6 +94,14 @@ class OutputStage(wiring.Component):
             "busy": Out(1),
         })
 
+    def rounding(self, y, half, shift):
+        """``y / 2**shift`` rounded half up (``half`` is ``2**shift / 2``)."""
+        return (y + half) >> shift
+
+    def saturate(self, value, hi, lo):
+        """``value`` clamped to the activation range ``[lo, hi]``."""
+        return Mux(value > hi, hi, Mux(value < lo, lo, value))
+
     def elaborate(self, platform):
         m = Module()
         cols, acc_width, out_width = self.cols, self.acc_width, self.out_width
@@ -178,8 +186,8 @@ class OutputStage(wiring.Component):
         values = []
         for c in range(cols):
             rounded = Signal(signed(wide), name=f"rounded{c}")
-            m.d.comb += rounded.eq((s1_y[c] + half) >> s1_shift)
-            saturated = Mux(rounded > hi, hi, Mux(rounded < lo, lo, rounded))
+            m.d.comb += rounded.eq(self.rounding(s1_y[c], half, s1_shift))
+            saturated = self.saturate(rounded, hi, lo)
             values.append(Mux(s1_raw, s1_y[c], saturated))
         with m.If(advance):
             m.d.sync += out.valid.eq(s1_valid)

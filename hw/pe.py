@@ -85,6 +85,18 @@ class ProcessingElement(ConfigComponent):
         """The IFM value multiplier ``lane`` takes: ``x_in[index]`` (sparse), ``x_in[lane]``."""
         return self.x_in[lane] if index is None else self.x_in[index]
 
+    def writes_bank(self, bank):
+        """The weight port writes stationary bank ``bank`` this cycle."""
+        return self.w_en & (self.w_bank == bank)
+
+    def gates(self, operand, weight):
+        """Multiplier gating: the selected IFM value is zero, so the product is."""
+        return operand == 0
+
+    def partial_sum(self, products):
+        """What goes down to the PE below: the sum from above plus this PE's products."""
+        return self.psum_in + sum(products)
+
     def elaborate(self, platform):
         cfg, faults, block = self._config, self._faults, self._name
         m = Module()
@@ -99,7 +111,7 @@ class ProcessingElement(ConfigComponent):
                                         name=f"w_value_b{b}")
             index_out = faults.register(m, index, kind="index_register", block=block,
                                         name=f"w_index_b{b}") if cfg.sparse else None
-            with m.If(self.w_en & (self.w_bank == b)):
+            with m.If(self.writes_bank(b)):
                 m.d.sync += value.eq(self.w_value)
                 if cfg.sparse:
                     m.d.sync += index.eq(self.w_index)
@@ -115,7 +127,8 @@ class ProcessingElement(ConfigComponent):
             if cfg.feeder:  # zero-operand gating: both multiplier inputs held at zero
                 gate = Signal(name=f"gate{lane}")
                 isolated = Signal.like(weight, name=f"isolated_weight{lane}")
-                m.d.comb += [gate.eq(operand == 0), self.gated[lane].eq(gate & self.valid_in),
+                m.d.comb += [gate.eq(self.gates(operand, weight)),
+                             self.gated[lane].eq(gate & self.valid_in),
                              isolated.eq(Mux(gate, 0, weight)), product.eq(isolated * operand)]
             else:
                 m.d.comb += product.eq(weight * operand)
@@ -123,7 +136,7 @@ class ProcessingElement(ConfigComponent):
                                         name=f"product{lane}"))
 
         total = Signal.like(self.psum_out, name="psum_sum")
-        m.d.comb += total.eq(self.psum_in + sum(products))
+        m.d.comb += total.eq(self.partial_sum(products))
         total = faults.wire(m, total, kind="adder", block=block, name="psum_sum")
 
         x_reg = Signal.like(self.x_in, name="x_reg", reset_less=True)

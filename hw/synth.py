@@ -24,7 +24,8 @@ from sense_models.feeder import feeder_build
 
 from .generate import add_config_arguments, parse_config, write_rtl
 
-__all__ = ["RESOURCE_CELLS", "yowasp", "run_yosys", "synthesize", "resources", "main"]
+__all__ = ["RESOURCE_CELLS", "yowasp", "run_yosys", "allow_deep_netlists", "synthesize",
+           "resources", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,12 +73,19 @@ def run_yosys(workdir, script, what):
     return time.perf_counter() - started
 
 
+def allow_deep_netlists():
+    """Amaranth's netlist passes recurse once per operator: the 1024-multiplier builds' long
+    reductions (hundreds of terms) pass Python's default limit of 1000 frames."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+
+
 def synthesize(config, workdir, extra=""):
     """Synthesize ``config``'s core in ``workdir``; returns (resources, cells, seconds).
 
     ``extra``: Yosys commands run on the mapped netlist after the statistics.
     """
     workdir = Path(workdir)
+    allow_deep_netlists()
     write_rtl(config, workdir, ("core",))
     seconds = run_yosys(workdir,
                         "read_verilog -sv sense_core.v\n"

@@ -44,7 +44,8 @@ from sense_models.config import ArrayConfig
 from sense_models.feeder import feeder_build
 
 from .generate import add_config_arguments, config_from_args, write_rtl
-from .synth import resources, run_yosys, synthesize, yowasp
+from .reference import REFERENCE
+from .synth import allow_deep_netlists, resources, run_yosys, synthesize, yowasp
 
 __all__ = ["ShiftWrapper", "placed_builds", "depth_builds", "place_and_route",
            "parse_nextpnr_report", "logic_depth", "parse_ltp", "fanouts", "main"]
@@ -148,8 +149,7 @@ def depth_builds():
     """The logic-depth builds: the 8x8 default and the 1024-multiplier reference."""
     return {
         "default": ArrayConfig(),
-        "reference": dataclasses.replace(
-            feeder_build(ArrayConfig(rows=16, cols=32, group=4, sparse=True)), abft="both"),
+        "reference": ArrayConfig(**REFERENCE),
     }
 
 
@@ -438,9 +438,7 @@ def main(argv=None):
         config = placed_config(args)
     except (TypeError, ValueError, OSError) as error:
         parser.error(str(error))
-    # Amaranth's netlist passes recurse once per operator: the reference build's long
-    # reductions (hundreds of terms) pass Python's default limit of 1000 frames.
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    allow_deep_netlists()
     workdir = Path(args.workdir)
     report = {
         "tools": _versions(),

@@ -1,5 +1,7 @@
 """A smoke run of the fault-injection campaign (`make faults` runs thousands of faults)."""
 
+import json
+
 import pytest
 
 from sense_models.config import ArrayConfig
@@ -10,12 +12,16 @@ pytestmark = pytest.mark.rtl
 CONFIG = ArrayConfig(rows=3, cols=3, group=4, acc_depth=16)
 
 
-def test_both_checks_leave_no_silent_corruption_and_raise_no_false_alarm():
-    config = CONFIG.__class__(**{**CONFIG.to_dict(), "abft": "both"})
-    records, failures, sites = run_campaign(config, fault_runs=150, clean_runs=4, seed=7)
+BOTH = ArrayConfig(**{**CONFIG.to_dict(), "abft": "both"})
+
+
+def test_both_checks_leave_no_silent_corruption_and_raise_no_false_alarm(tmp_path):
+    records, failures, sites, info = run_campaign(BOTH, fault_runs=150, clean_runs=4, seed=7,
+                                                  workers=2, chunk=50, journal_dir=tmp_path)
     table = summarize(records)
-    assert failures == 0
-    assert table["fault_free"] == {"runs": 4, "false_alarm": 0, "wrong_outputs": 0}
+    assert failures == 0 and info["engine"] == "cpp" and info["chunks"] == 4
+    assert table["fault_free"] == {"runs": 4, "false_alarm": 0, "wrong_outputs": 0,
+                                   "outputs": 4 * 12 * 5}
     assert table["all"]["runs"] == 150
     assert table["all"]["sdc"] == 0, [r for r in records if r["outcome"] == "sdc"]
     assert table["all"]["detected"] + table["all"]["corrected"] > 0
@@ -24,9 +30,10 @@ def test_both_checks_leave_no_silent_corruption_and_raise_no_false_alarm():
                                            "checker"}
 
 
-def test_without_checkers_the_campaign_reports_silent_corruption():
+def test_without_checkers_the_campaign_reports_silent_corruption(tmp_path):
     """The classification can fail: the same faults without ABFT corrupt silently."""
-    records, failures, _ = run_campaign(CONFIG, fault_runs=40, clean_runs=1, seed=7)
+    records, failures, _, _ = run_campaign(CONFIG, fault_runs=40, clean_runs=1, seed=7,
+                                           journal_dir=tmp_path)
     table = summarize(records)
     assert failures == 0
     assert table["all"]["sdc"] > 0
@@ -38,11 +45,13 @@ FEEDER_CONFIG = ArrayConfig(rows=3, cols=3, group=4, acc_depth=8, feeder=True, f
                             abft="both")
 
 
-def test_feeder_with_correction_leaves_no_silent_corruption_and_raises_no_false_alarm():
-    records, failures, sites = run_campaign(FEEDER_CONFIG, fault_runs=150, clean_runs=4, seed=7)
+def test_feeder_with_correction_leaves_no_silent_corruption_and_raises_no_false_alarm(tmp_path):
+    records, failures, sites, info = run_campaign(FEEDER_CONFIG, fault_runs=150, clean_runs=4,
+                                                  seed=7, chunk=80, journal_dir=tmp_path)
     table = summarize(records)
-    assert failures == 0
-    assert table["fault_free"] == {"runs": 4, "false_alarm": 0, "wrong_outputs": 0}
+    assert failures == 0 and info["engine"] == "cocotb" and info["chunks"] == 2
+    assert table["fault_free"] == {"runs": 4, "false_alarm": 0, "wrong_outputs": 0,
+                                   "outputs": 4 * 12 * 5}
     assert table["all"]["runs"] == 150 and table["all"]["early_alarms"] == 0
     assert table["all"]["sdc"] == 0, [r for r in records if r["outcome"] == "sdc"]
     assert table["all"]["corrected"] > 0
@@ -51,10 +60,11 @@ def test_feeder_with_correction_leaves_no_silent_corruption_and_raises_no_false_
                                            "checker"}
 
 
-def test_feeder_campaign_reports_silent_corruption_without_checkers():
+def test_feeder_campaign_reports_silent_corruption_without_checkers(tmp_path):
     """The feeder harness's comparison can fail: the same faults without ABFT corrupt."""
     config = ArrayConfig(**{**FEEDER_CONFIG.to_dict(), "abft": "none"})
-    records, failures, _ = run_campaign(config, fault_runs=40, clean_runs=1, seed=7)
+    records, failures, _, _ = run_campaign(config, fault_runs=40, clean_runs=1, seed=7,
+                                           journal_dir=tmp_path)
     table = summarize(records)
     assert failures == 0 and table["fault_free"]["wrong_outputs"] == 0
     assert table["all"]["sdc"] > 0

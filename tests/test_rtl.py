@@ -2,7 +2,7 @@
 
 import pytest
 
-from rtl_configs import CORE_CONFIGS, FEEDER_CONFIGS, PE_CONFIGS
+from rtl_configs import ABFT_FAULT_CONFIGS, CORE_CONFIGS, FEEDER_CONFIGS, PE_CONFIGS
 from sense_models.workloads import FEEDER_CASES, SHAPE_CASES
 from sense_verif.mutants import mutant
 from sense_verif.runner import build, run_tests
@@ -11,7 +11,7 @@ from sense_verif.test_core import TRAFFIC
 pytestmark = pytest.mark.rtl
 
 CORE_TESTS = len(SHAPE_CASES) * len(TRAFFIC)
-FEEDER_TESTS = len(FEEDER_CASES) * 2 * len(TRAFFIC)
+FEEDER_TESTS = len(FEEDER_CASES) * 2 * len(TRAFFIC) + 1  # + counters held back
 
 
 @pytest.mark.parametrize("config", CORE_CONFIGS, ids=lambda c: c.name)
@@ -32,6 +32,12 @@ def test_feeder(config):
 def test_pe(config):
     directory = build(config, "pe")
     assert run_tests(config, "pe", "sense_verif.test_pe", directory=directory) == (2, 0)
+
+
+@pytest.mark.parametrize("config", ABFT_FAULT_CONFIGS, ids=lambda c: c.name)
+def test_abft_faults(config):
+    directory = build(config, "core")
+    assert run_tests(config, "core", "sense_verif.test_abft", directory=directory) == (3, 0)
 
 
 # -- the comparison can fail ------------------------------------------------------------------
@@ -79,7 +85,7 @@ def test_feeder_test_fails_on_a_feeder_that_ignores_the_table_lanes():
 
 def test_pe_test_fails_on_a_pe_without_index_selection():
     config = PE_CONFIGS[1]
-    directory = build(config, "pe", variant="mutant-no_index", patch=mutant("no_index_top"))
+    directory = build(config, "pe", variant="mutant-no_index", patch=mutant("no_index"))
     assert run_tests(config, "pe", "sense_verif.test_pe", directory=directory) == (2, 2)
 
 

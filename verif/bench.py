@@ -8,6 +8,11 @@ tiling of the reduction and kernel dimensions, only how many pixel vectors each 
 Every run is checked bit-exact against the golden model and cycle-exact against the cycle
 model. Writes ``reports/bench.json`` and prints the same as a table.
 
+The sparse array's jobs run a second time on the plain C++ driver of the same harness
+(:mod:`sense_verif.sim_speed`): the report's ``sim_speed`` section has both drivers'
+cycles per second side by side, and any difference between their results or cycles fails
+the bench (``--no-cpp`` skips it).
+
 Then the IFM-sparsity part (:mod:`sense_verif.bench_ifm`): zero-vector skipping and channel
 rearrangement on a feeder build, per digits-CNN layer and ResNet-50 shape, into the report's
 ``ifm_sparsity`` section. ``--part layers`` or ``--part ifm`` runs one part and keeps the
@@ -29,7 +34,8 @@ from sense_models.layers import LAYERS
 
 from . import bench_ifm
 from .report import console_table
-from .runner import REPO, run_jobs
+from .runner import REPO, build_harness, run_jobs
+from .sim_speed import sim_speed
 
 COLUMNS = ("layer", "rows", "cols", "group", "pixels", "reduction", "kernels", "rtl_cycles",
            "model_cycles", "utilization", "dense_rtl_cycles", "speedup_vs_dense",
@@ -42,10 +48,18 @@ def layer_jobs(layers, pixels, seed):
             for n, layer in enumerate(layers)]
 
 
-def bench(config, layers, pixels, seed=2026):
-    """Run ``layers`` on ``config`` and its dense baseline; returns (records, failures)."""
+def bench(config, layers, pixels, seed=2026, *, cpp=True):
+    """Run ``layers`` on ``config`` and its dense baseline, and the sparse jobs again on the C++
+    harness (``cpp``); returns ``(records, sim_speed section or None, failures)``."""
     jobs = layer_jobs(layers, pixels, seed)
+    started = time.perf_counter()
+    build_harness(config, jobs)
+    built = time.perf_counter()
     sparse, sparse_failures = run_jobs(config, jobs, tag="bench")
+    speed, speed_failures = None, 0
+    if cpp:
+        speed, speed_failures = sim_speed(config, jobs, sparse, cocotb_build_s=built - started,
+                                          cocotb_run_wall_s=time.perf_counter() - built)
     dense, dense_failures = run_jobs(config.dense_baseline(), jobs, tag="bench")
     records = []
     for job, s, d in zip(jobs, sparse, dense):
@@ -68,7 +82,7 @@ def bench(config, layers, pixels, seed=2026):
             "full_model_cycles": full_cycles,
             "full_utilization": ideal_cycles(config, full.dense_macs) / full_cycles,
         })
-    return records, sparse_failures + dense_failures
+    return records, speed, sparse_failures + dense_failures + speed_failures
 
 
 def table(records):
@@ -83,6 +97,13 @@ def table(records):
         ("cyc/s", 8, lambda r: f"{r['sim_cycles_per_s']:.0f}")])
 
 
+def speed_line(speed):
+    return (f"simulator: C++ harness {speed['harness_cycles_per_s']:,.0f} cycles/s, cocotb "
+            f"{speed['cocotb_cycles_per_s']:,.0f} cycles/s ({speed['speedup']:.1f}x) over "
+            f"{speed['cycles']:,} cycles, results and cycles "
+            f"{'identical' if speed['identical'] else 'DIFFERENT'}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_arguments(parser)
@@ -92,6 +113,8 @@ def main(argv=None):
     parser.add_argument("--out", default=str(REPO / "reports" / "bench.json"))
     parser.add_argument("--part", choices=("all", "layers", "ifm"), default="all",
                         help="which part to run (default all)")
+    parser.add_argument("--no-cpp", dest="cpp", action="store_false",
+                        help="skip the C++ harness run (the report keeps no sim_speed)")
     args, config = parse_config(parser, argv)
     if not config.sparse:
         parser.error("the bench compares a sparse configuration with its dense baseline; "
@@ -111,7 +134,7 @@ def main(argv=None):
             return 1 if failures else 0
     layers = [LAYERS[name] for name in args.layers] if args.layers else list(LAYERS.values())
     started = time.perf_counter()
-    records, layer_failures = bench(config, layers, args.pixels)
+    records, speed, layer_failures = bench(config, layers, args.pixels, cpp=args.cpp)
     failures += layer_failures
     report = {
         "config": config.to_dict(),
@@ -124,14 +147,19 @@ def main(argv=None):
         "wall_s": time.perf_counter() - started,
         "layers": records,
     }
+    if speed is not None:
+        report["sim_speed"] = speed
     if "ifm_sparsity" in previous:
         report["ifm_sparsity"] = previous["ifm_sparsity"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(table(records))
+    if speed is not None:
+        print(speed_line(speed))
     print(f"wrote {out} in {report['wall_s']:.0f} s")
     if failures or len(records) != len(layers):
-        print("FAILED: a run was not bit-exact or not cycle-exact (see the log above)")
+        print("FAILED: a run was not bit-exact or not cycle-exact, or the two simulator "
+              "paths disagree (see the log above)")
         return 1
     return 0
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import sys
 import time
@@ -32,9 +33,12 @@ from sense_models.config import ABFT_OPTIONS
 
 from .classify import OUTCOMES
 from .report import faults_table
-from .runner import REPO, build, build_harness, run_tests
+from .runner import REPO, build, build_harness
 
-CAMPAIGN_DEFAULTS = {"rows": 4, "cols": 4, "group": 4, "acc_depth": 16}
+#: Fault runs per chunk: one harness process loads the layer once and runs them all.
+CHUNK = 200
+#: Where finished chunks are journaled (keyed by the campaign's parameters).
+JOURNAL = REPO / "build" / "campaign-journal"
 
 
 def campaign_job(config, seed):
@@ -52,26 +56,39 @@ def campaign_job(config, seed):
     return job
 
 
-def run_campaign(config, *, fault_runs, clean_runs, seed):
-    """Records of every run on ``config`` (a fault-injection build); see test_campaign."""
+def run_campaign(config, *, fault_runs, clean_runs, seed, engine="cpp", workers=None,
+                 scheduler=None, chunk=CHUNK, journal_dir=None, label="faults"):
+    """Records of every run on ``config`` (a fault-injection build), in chunks on
+    ``workers`` processes or a dask ``scheduler``, journaled in ``journal_dir``
+    (:mod:`sense_verif.campaign_runs`).
+
+    Returns ``(records, failures, sites, info)``. ``engine="cpp"`` runs on the C++ harness;
+    ``"cocotb"`` on the cocotb driver of the same harness (the same records), which feeder
+    builds always use (the feeder harness has no C++ driver yet).
+    """
+    from .campaign_runs import run_chunks
+    if engine not in ("cpp", "cocotb"):
+        raise ValueError(f"engine must be 'cpp' or 'cocotb', not {engine!r}")
     config = dataclasses.replace(config, faults=True)
     job = campaign_job(config, seed)
-    directory = _build_feeder_harness(config, [job]) if config.feeder \
-        else build_harness(config, [job])
+    engine = "cocotb" if config.feeder else engine
+    binary = None
+    if engine == "cpp":
+        from .cpp_harness import build_cpp_harness
+        build_ = build_cpp_harness(config, [job])
+        directory, binary = build_.directory, build_.binary
+    elif config.feeder:
+        directory = _build_feeder_harness(config, [job])
+    else:
+        directory = build_harness(config, [job])
     manifest = json.loads((directory / "rtl" / "manifest.json").read_text())
-    spec = {"job": job, "sites": manifest["fault_sites"], "fault_runs": fault_runs,
-            "clean_runs": clean_runs, "seed": seed}
-    spec_file = directory / "campaign.json"
-    report = directory / "campaign-report.json"
-    spec_file.write_text(json.dumps(spec))
-    report.unlink(missing_ok=True)
-    _, failures = run_tests(config, "core", "sense_verif.test_campaign", directory=directory,
-                            toplevel="sense_feeder_bench" if config.feeder else "sense_bench",
-                            results_name="campaign-results.xml",
-                            extra_env={"SENSE_CAMPAIGN": str(spec_file),
-                                       "SENSE_REPORT": str(report)})
-    records = json.loads(report.read_text()) if report.exists() else []
-    return records, failures, manifest["fault_sites"]
+    records, info = run_chunks(
+        config, job, manifest["fault_sites"], engine=engine, directory=directory, binary=binary,
+        fault_runs=fault_runs, clean_runs=clean_runs, seed=seed, chunk=chunk,
+        workers=workers or os.cpu_count(), scheduler=scheduler,
+        journal_dir=journal_dir or JOURNAL, rtl_sha256=manifest["files"][0]["sha256"],
+        label=label)
+    return records, 0, manifest["fault_sites"], {"engine": engine, **info}
 
 
 def _build_feeder_harness(config, jobs):
@@ -99,7 +116,8 @@ def summarize(records):
     clean = [r for r in records if r["class"] is None]
     table["fault_free"] = {"runs": len(clean),
                            "false_alarm": sum(r["outcome"] == "false_alarm" for r in clean),
-                           "wrong_outputs": sum(not r["outputs_ok"] for r in clean)}
+                           "wrong_outputs": sum(not r["outputs_ok"] for r in clean),
+                           "outputs": sum(r["outputs"] for r in clean)}
     return table
 
 
@@ -119,31 +137,70 @@ def merge_report(path, report, *, feeder):
     return merged
 
 
+def clean_runs_for(config, outputs, options):
+    """Fault-free runs per option so that ``options`` options check at least ``outputs``
+    output values together."""
+    job = campaign_job(dataclasses.replace(config, faults=True), 0)
+    per_run = job["pixels"] * job["kernels"]
+    return max(1, -(-outputs // (per_run * options)))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_arguments(parser)
-    parser.set_defaults(**CAMPAIGN_DEFAULTS)
-    parser.add_argument("--runs", type=int, default=3000, help="fault runs per option")
-    parser.add_argument("--clean", type=int, default=200, help="fault-free runs per option")
+    parser.add_argument("--runs", type=non_negative_int, default=10_000,
+                        help="fault runs per option (default 10000)")
+    parser.add_argument("--clean", type=non_negative_int, default=None,
+                        help="fault-free runs per option (default: enough for --clean-outputs)")
+    parser.add_argument("--clean-outputs", type=non_negative_int, default=1_000_000,
+                        help="fault-free output values to check over all options "
+                             "(default 1000000)")
     parser.add_argument("--options", nargs="*", choices=ABFT_OPTIONS, default=None,
                         help="abft options to run (default: --abft if given, else all)")
     parser.add_argument("--seed", type=non_negative_int, default=2026)
+    parser.add_argument("--engine", choices=("cpp", "cocotb"), default="cpp",
+                        help="simulator path (default cpp; feeder builds run on cocotb)")
+    parser.add_argument("--workers", type=non_negative_int, default=os.cpu_count(),
+                        help=f"local harness processes (default: all cores, {os.cpu_count()})")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run the chunks on this dask.distributed scheduler "
+                             "(tcp://host:8786) instead of local processes")
+    parser.add_argument("--chunk", type=non_negative_int, default=CHUNK,
+                        help=f"runs per harness process (default {CHUNK})")
+    parser.add_argument("--journal", default=str(JOURNAL),
+                        help="directory of the journals of finished runs (resume)")
     parser.add_argument("--out", default=str(REPO / "reports" / "faults.json"))
     args, config = parse_config(parser, argv)
     if args.options is None:
         args.options = [config.abft] if args.abft is not None else list(ABFT_OPTIONS)
+    if not args.workers or not args.chunk:
+        parser.error("--workers and --chunk must be positive")
+    clean = args.clean if args.clean is not None else \
+        clean_runs_for(config, args.clean_outputs, len(args.options))
     started = time.perf_counter()
-    results, failed, site_counts = {}, 0, {}
+    results, failed, site_counts, runs_info = {}, 0, {}, {}
     for option in args.options:
         option_config = dataclasses.replace(config, abft=option)
-        records, failures, sites = run_campaign(option_config, fault_runs=args.runs,
-                                                clean_runs=args.clean, seed=args.seed)
+        option_started = time.perf_counter()
+        records, failures, sites, info = run_campaign(
+            option_config, fault_runs=args.runs, clean_runs=clean, seed=args.seed,
+            engine=args.engine, workers=args.workers, scheduler=args.scheduler,
+            chunk=args.chunk, journal_dir=args.journal, label=f"faults {option}")
         failed += failures or not records
         results[option] = summarize(records)
         site_counts[option] = dict(Counter(s["class"] for s in sites))
+        wall = time.perf_counter() - option_started
+        runs_info[option] = {**info, "wall_s": wall, "runs": len(records),
+                             "runs_per_s": len(records) / wall if wall else None}
+    fault_free_outputs = sum(t["fault_free"]["outputs"] for t in results.values())
     report = {"config": dataclasses.replace(config, faults=True).to_dict(),
-              "fault_runs_per_option": args.runs, "fault_free_runs_per_option": args.clean,
-              "seed": args.seed, "sites": site_counts, "results": results,
+              "fault_runs_per_option": args.runs, "fault_free_runs_per_option": clean,
+              "seed": args.seed, "sites": site_counts,
+              "fault_free_outputs": fault_free_outputs,
+              "false_alarms": sum(t["fault_free"]["false_alarm"] for t in results.values()),
+              "results": results, "runs": runs_info,
+              "engine": args.engine if not config.feeder else "cocotb",
+              "workers": args.scheduler or args.workers,
               "wall_s": time.perf_counter() - started,
               "command": "make faults" + (f" FAULT_ARGS='{' '.join(argv or sys.argv[1:])}'"
                                           if (argv or sys.argv[1:]) else "")}
@@ -151,6 +208,8 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(merge_report(out, report, feeder=config.feeder), indent=1) + "\n")
     print(faults_table(report))
+    print(f"{fault_free_outputs:,} fault-free outputs checked, {report['false_alarms']} false "
+          f"alarms")
     print(f"wrote {out} in {report['wall_s']:.0f} s")
     sdc = results.get("both", {}).get("all", {}).get("sdc", 0)
     false_alarms = sum(t["fault_free"]["false_alarm"] + t["all"]["early_alarms"]

@@ -7,7 +7,8 @@ so the coverage figures are those of the regression as it is.
 
 from sense_models.config import ArrayConfig
 
-__all__ = ["CORE_CONFIGS", "PE_CONFIGS", "FEEDER_CONFIGS", "TOP_CONFIGS", "REGRESSION"]
+__all__ = ["CORE_CONFIGS", "PE_CONFIGS", "FEEDER_CONFIGS", "TOP_CONFIGS", "ABFT_FAULT_CONFIGS",
+           "REGRESSION"]
 
 CORE_CONFIGS = [
     ArrayConfig(rows=4, cols=4, group=4, acc_depth=16),
@@ -42,10 +43,17 @@ TOP_CONFIGS = [
     ArrayConfig(rows=4, cols=4, group=4, acc_depth=8, bus_width=64),
 ]
 
+#: Fault-injection builds whose checks must detect, locate and correct injected faults (the
+#: fault-free suites only show that they raise no false alarm).
+ABFT_FAULT_CONFIGS = [
+    ArrayConfig(rows=3, cols=3, group=4, acc_depth=16, abft="both", faults=True),
+]
+
 #: ``(configs, top, cocotb module)``: the regression's suites, as the tests run them.
 REGRESSION = [
     (CORE_CONFIGS, "core", "sense_verif.test_core"),
     (FEEDER_CONFIGS, "core", "sense_verif.test_feeder"),
     (PE_CONFIGS, "pe", "sense_verif.test_pe"),
     (TOP_CONFIGS, "axi", "sense_verif.test_top"),
+    (ABFT_FAULT_CONFIGS, "core", "sense_verif.test_abft"),
 ]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .harness import (HARNESS, finish_run, harness_defines, harness_parameters, job_failures,
                       job_record, prepare_run)
-from .runner import build_dir, rtl_sources, verilator_env
+from .runner import build_dir, build_lock, rtl_sources, verilator_env
 
 __all__ = ["CPP_MAIN", "VERILATOR_OPT", "MAKE_OPT", "CppBuild", "build_cpp_harness",
            "CppHarness", "run_jobs_cpp"]
@@ -61,33 +61,34 @@ def build_cpp_harness(config, jobs, *, jobs_at_once=2):
     defines = harness_defines(config)
     variant = "cpp-bench-p{PIXEL_DEPTH}-w{WEIGHT_DEPTH}-r{RESULT_DEPTH}".format(**parameters)
     directory = build_dir(config, "core", variant)
-    sources = rtl_sources(config, "core", directory) + [HARNESS, CPP_MAIN]
-    obj = directory / "obj"
-    command = (["verilator", "--cc", "--exe", "--build", "-j", str(jobs_at_once),
-                "--top-module", "sense_bench", "-Mdir", str(obj), "-o", "sense_bench_cpp",
-                "-Wno-fatal", "-Wno-WIDTHEXPAND", *VERILATOR_OPT]
-               + [f"-G{k}={v}" for k, v in parameters.items()]
-               + [f"-D{k}={v}" for k, v in defines.items()]
-               + [arg for k in defines for arg in ("-CFLAGS", f"-D{k}")]
-               + [str(s) for s in sources])
-    binary, stamp = obj / "sense_bench_cpp", directory / "stamp.json"
-    digest = _digest(command, sources)
-    if binary.exists() and stamp.exists():
-        old = json.loads(stamp.read_text())
-        if old.get("digest") == digest:
-            return CppBuild(binary, directory, old["seconds"], cached=True)
-    env = dict(os.environ, MAKEFLAGS=f"{os.environ.get('MAKEFLAGS', '')} {MAKE_OPT}".strip())
-    started = time.perf_counter()
-    log = directory / "build.log"
-    with log.open("w") as out:
-        done = subprocess.run(command, cwd=directory, env=env, stdout=out,
-                              stderr=subprocess.STDOUT)
-    if done.returncode:
-        tail = "\n".join(log.read_text().splitlines()[-30:])
-        raise RuntimeError(f"the C++ harness build failed (full log: {log}):\n{tail}")
-    seconds = time.perf_counter() - started
-    stamp.write_text(json.dumps({"digest": digest, "seconds": seconds, "command": command}))
-    return CppBuild(binary, directory, seconds, cached=False)
+    with build_lock(directory):
+        sources = rtl_sources(config, "core", directory) + [HARNESS, CPP_MAIN]
+        obj = directory / "obj"
+        command = (["verilator", "--cc", "--exe", "--build", "-j", str(jobs_at_once),
+                    "--top-module", "sense_bench", "-Mdir", str(obj), "-o", "sense_bench_cpp",
+                    "-Wno-fatal", "-Wno-WIDTHEXPAND", *VERILATOR_OPT]
+                   + [f"-G{k}={v}" for k, v in parameters.items()]
+                   + [f"-D{k}={v}" for k, v in defines.items()]
+                   + [arg for k in defines for arg in ("-CFLAGS", f"-D{k}")]
+                   + [str(s) for s in sources])
+        binary, stamp = obj / "sense_bench_cpp", directory / "stamp.json"
+        digest = _digest(command, sources)
+        if binary.exists() and stamp.exists():
+            old = json.loads(stamp.read_text())
+            if old.get("digest") == digest:
+                return CppBuild(binary, directory, old["seconds"], cached=True)
+        env = dict(os.environ, MAKEFLAGS=f"{os.environ.get('MAKEFLAGS', '')} {MAKE_OPT}".strip())
+        started = time.perf_counter()
+        log = directory / "build.log"
+        with log.open("w") as out:
+            done = subprocess.run(command, cwd=directory, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+        if done.returncode:
+            tail = "\n".join(log.read_text().splitlines()[-30:])
+            raise RuntimeError(f"the C++ harness build failed (full log: {log}):\n{tail}")
+        seconds = time.perf_counter() - started
+        stamp.write_text(json.dumps({"digest": digest, "seconds": seconds, "command": command}))
+        return CppBuild(binary, directory, seconds, cached=False)
 
 
 def _job_line(run, directory, results):

@@ -82,8 +82,9 @@ def faults_table(report):
                          f"{row['benign_alarm']} | {row['detected']} | {row['corrected']} | "
                          f"{row['sdc']} | {latency} |")
         ff = table["fault_free"]
+        outputs = f", {ff['outputs']:,} outputs" if "outputs" in ff else ""
         lines.append(f"| {option} | fault-free | {ff['runs']} | false alarms: "
-                     f"{ff['false_alarm']} | | | | | |")
+                     f"{ff['false_alarm']}{outputs} | | | | | |")
     return "\n".join(lines)
 
 

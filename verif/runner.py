@@ -7,17 +7,19 @@ model and the test can never disagree. See ``docs/flow.md`` for the toolchain wo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
 from sense_hw.generate import module_name, write_rtl
 
-__all__ = ["REPO", "COVERAGE_ARGS", "verilator_env", "build", "run_tests", "run_jobs"]
+__all__ = ["REPO", "COVERAGE_ARGS", "verilator_env", "build_lock", "build", "run_tests",
+           "run_jobs"]
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build"
@@ -101,6 +103,19 @@ def rtl_sources(config, top, directory, *, patch=None):
     return [directory / "rtl" / f"{module_name(top)}.v"]
 
 
+@contextmanager
+def build_lock(directory):
+    """Hold ``directory``'s build lock: pytest-xdist workers that need the same build take
+    turns, so one never compiles over another's half-written objects (a failed PCH build)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=None,
           parameters=None, defines=None, coverage=False):
     """Generate ``top`` for ``config`` and compile it with Verilator; returns the build dir.
@@ -115,26 +130,27 @@ def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=No
     if waves:
         variant = "-".join(filter(None, [variant, "waves"]))
     directory = build_dir(config, top, variant, coverage=coverage)
-    sources = rtl_sources(config, top, directory, patch=patch)
-    if wrapper is not None:
-        sources.append(Path(wrapper))
-    extra_args = []
-    if waves:
-        lz4 = lz4_library()
-        extra_args = ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
-    if coverage:
-        extra_args += COVERAGE_ARGS
-    runner = get_runner("verilator")
-    runner.build(
-        sources=sources,
-        hdl_toplevel=Path(wrapper).stem if wrapper else module_name(top),
-        parameters=parameters or {},
-        defines=defines or {},
-        build_dir=directory,
-        build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND"] + extra_args,
-        waves=waves,
-        always=False,
-    )
+    with build_lock(directory):
+        sources = rtl_sources(config, top, directory, patch=patch)
+        if wrapper is not None:
+            sources.append(Path(wrapper))
+        extra_args = []
+        if waves:
+            lz4 = lz4_library()
+            extra_args = ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
+        if coverage:
+            extra_args += COVERAGE_ARGS
+        runner = get_runner("verilator")
+        runner.build(
+            sources=sources,
+            hdl_toplevel=Path(wrapper).stem if wrapper else module_name(top),
+            parameters=parameters or {},
+            defines=defines or {},
+            build_dir=directory,
+            build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND"] + extra_args,
+            waves=waves,
+            always=False,
+        )
     return directory
 
 

@@ -94,8 +94,12 @@ class CoreTB:
         await ClockCycles(self.dut.clk, 3)
         self.dut.rst.value = 0
 
-    async def run_layer(self, x, w, *, rng, idle=0.0, backpressure=0.0, corrupt=False):
-        """Stream one layer, check it bit-exact; returns ``(rtl_cycles, model_cycles)``."""
+    async def run_layer(self, x, w, *, rng, idle=0.0, backpressure=0.0, corrupt=False,
+                        clean=True):
+        """Stream one layer, check it bit-exact; returns ``(rtl_cycles, model_cycles)``.
+
+        ``clean=False`` (a run with an injected fault) leaves the ABFT status to the caller.
+        """
         schedule = schedule_layer(self.config, x, w)
         scoreboard = Scoreboard(schedule)
         if corrupt:  # proves the comparison can fail: one expected output is made wrong
@@ -116,7 +120,7 @@ class CoreTB:
             quiet=self.config.latency + self.config.check_digits + 2)
         fields = result_format(self.config).unpack(sink.words)
         scoreboard.check(fields["value"], fields["tag"])
-        if self.config.abft != "none":  # the quiet period above let the last checks finish
+        if clean and self.config.abft != "none":  # the quiet period let the last checks finish
             status = status_format(self.config).unpack([self.dut.status.value.to_unsigned()])
             status = {k: int(v[0]) for k, v in status.items()}
             assert not status["error"], f"ABFT alarm in a fault-free run: {status}"

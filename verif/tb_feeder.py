@@ -102,12 +102,13 @@ class FeederTB(CoreTB):
                                dense=dense)
 
     async def run_schedule(self, schedule, *, rng, idle=0.0, backpressure=0.0, corrupt=None,
-                           reset=True):
+                           reset=True, stats_backpressure=None):
         """Stream one layer and check it; returns ``(rtl_cycles, model_cycles)``.
 
         ``corrupt`` names an expected field to make wrong (``value``, ``tag``, ``issued``,
         ``skipped`` or ``gated``), to show that its comparison fails. ``reset=False`` runs the
-        layer on the state the previous one left.
+        layer on the state the previous one left. ``stats_backpressure`` holds the counters
+        back on their own (default: as the results).
         """
         cfg = self.config
         scoreboard = FeederScoreboard(schedule)
@@ -127,11 +128,14 @@ class FeederTB(CoreTB):
             StreamSource(self.dut, "weights", weight_format(cfg).pack(**schedule.weights),
                          rng=rng, idle=idle),
         ]
-        stats = StreamSink(self.dut, "stats", rng=rng, backpressure=backpressure)
+        if stats_backpressure is None:
+            stats_backpressure = backpressure
+        stats = StreamSink(self.dut, "stats", rng=rng, backpressure=stats_backpressure)
         results = StreamSink(self.dut, "results", rng=rng, backpressure=backpressure)
         if reset:
             await self.reset()
-        stretch = 1 + 4 * (idle + backpressure) / max(1e-9, 1 - max(idle, backpressure))
+        held = max(backpressure, stats_backpressure)
+        stretch = 1 + 4 * (idle + held) / max(1e-9, 1 - max(idle, held))
         # The run ends when both outputs have all their beats: the counters come last
         # without correction, but with it the drain outlasts them, and under back-pressure
         # either may be last (the counters wait in their FIFO).
