@@ -14,6 +14,7 @@ from .feeder import IfmFeeder
 from .hierarchy import place
 from .layouts import (fault_layout, ifm_layout, pass_layout, pixel_layout, result_layout,
                       stats_layout, status_layout, table_layout, weight_layout)
+from .protocol import PixelProtocolChecker, protocol_layout
 
 __all__ = ["SenseEngine", "SenseCore"]
 
@@ -415,6 +416,11 @@ class SenseCore(ConfigComponent):
     status : Out(status_layout(config))
         ABFT builds only: sticky error flag, mismatch counts, the first mismatch of each
         check (see :func:`sense_models.formats.status_format` and ``docs/abft.md``).
+    protocol : Out(protocol_layout(acc_depth))
+        Streamed builds only: the check of the ``pixels`` stream's pass structure
+        (:class:`sense_hw.protocol.PixelProtocolChecker`): a sticky ``error`` with the
+        ``code`` of the first broken rule (:class:`sense_models.protocol.ProtocolError`),
+        the accumulators ``open`` and what the core is ``waiting`` for. Cleared by reset.
     clear_status : In(1)
         ABFT builds only: a one-cycle pulse clears ``status`` (the sticky ``error``, both
         mismatch counts, both first mismatches with ``first_cycle``, and ``corrected``);
@@ -448,6 +454,8 @@ class SenseCore(ConfigComponent):
             members["clear_status"] = In(1)
         if config.faults:
             members["fault"] = In(fault_layout(config))
+        if not config.feeder:
+            members["protocol"] = Out(protocol_layout(config.acc_depth))
         return members
 
     @property
@@ -496,6 +504,7 @@ class SenseCore(ConfigComponent):
         else:
             wiring.connect(m, wiring.flipped(self.pixels), engine.pixels)
             wiring.connect(m, engine.results, wiring.flipped(self.results))
+            self._check_protocol(m)
         return m
 
     def _outputs(self, m, engine, advance):
@@ -520,3 +529,22 @@ class SenseCore(ConfigComponent):
             self.stats.payload.eq(fifo.r_data),
             fifo.r_en.eq(self.stats.ready),
         ]
+
+    def _check_protocol(self, m):
+        """The ``pixels`` stream's pass structure, checked beside the engine (not in its
+        path: every beat still goes through, so a broken sequence cannot stop the core)."""
+        checker = place(m, "protocol", PixelProtocolChecker(
+            depth=self._config.acc_depth, digits=self._config.check_digits))
+        beat = self.pixels.payload
+        m.d.comb += [
+            checker.take.eq(self.pixels.valid & self.pixels.ready),
+            checker.tag.eq(beat.tag), checker.first.eq(beat.first),
+            checker.last.eq(beat.last), checker.end.eq(beat.end),
+            self.protocol.eq(checker.status),
+        ]
+        if self._config.check_digits:
+            m.d.comb += [checker.check.eq(beat.check), checker.digit.eq(beat.digit)]
+        for stream_name in ("pixels", "weights", "results"):
+            port = getattr(self, stream_name)
+            m.d.comb += [getattr(checker, f"{stream_name}_valid").eq(port.valid),
+                         getattr(checker, f"{stream_name}_ready").eq(port.ready)]

@@ -16,6 +16,7 @@ member it already has), and a block under an extra reset gets it ORed into its `
 from __future__ import annotations
 
 import re
+import weakref
 from contextlib import contextmanager
 
 from amaranth._toolchain.yosys import find_yosys
@@ -27,10 +28,11 @@ from amaranth.lib import wiring
 
 from .manifest import describe_ports
 
-__all__ = ["place", "hierarchical", "Hierarchy", "block_name", "signature_ports", "order_ports",
+__all__ = ["place", "placed", "hierarchical", "Hierarchy", "block_name", "signature_ports", "order_ports",
            "drop_unread_wires", "private_temporaries", "to_verilog"]
 
 _active = None  # the Hierarchy being generated, or None (native submodules)
+_placed = weakref.WeakKeyDictionary()  # Module -> {name: block placed in it}
 
 
 def block_name(block):
@@ -58,6 +60,7 @@ def place(m, name, block, *, enable=None, reset=None):
     one of the block's own input members (no extra port). ``reset``: an extra synchronous
     reset, ORed with the domain's (natively, a ``ResetInserter``).
     """
+    _placed.setdefault(m, {})[name] = block
     if _active is None:
         placed = block
         if enable is not None:
@@ -68,6 +71,12 @@ def place(m, name, block, *, enable=None, reset=None):
         return block
     m.submodules[name] = _active.instance(name, block, enable, reset)
     return block
+
+
+def placed(m, name):
+    """The block :func:`place` added to ``m`` as ``name`` (``m.submodules[name]`` is an
+    ``Instance`` while generating hierarchically)."""
+    return _placed[m][name]
 
 
 class Hierarchy:

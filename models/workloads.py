@@ -7,7 +7,8 @@ import numpy as np
 from .sparsity import prune
 
 __all__ = ["SHAPE_CASES", "case_shape", "random_activations", "random_weights", "random_layer",
-           "FEEDER_CASES", "channel_densities", "feeder_layer"]
+           "FEEDER_CASES", "channel_densities", "feeder_layer", "MALFORMED_CASES",
+           "protocol_layer", "malformed_pixels"]
 
 #: Edge cases of a layer ``(P, T, K)`` relative to an array configuration.
 SHAPE_CASES = ("exact", "ragged", "few_pix", "one_pixel", "pix_tiles", "signed_ifm")
@@ -124,3 +125,40 @@ def feeder_layer(config, rng, case):
     if case in ("random_perm", "no_zeros"):
         order = rng.permutation(channels)
     return x, w, order, kernel_area
+
+
+#: Flag sequences on the ``pixels`` stream that contradict the pass structure
+#: (:mod:`sense_models.protocol`), each a change to a well-formed schedule's beats.
+MALFORMED_CASES = ("first_never", "end_never", "tags_zero", "last_every_pass", "last_never",
+                   "extra_end")
+
+
+def protocol_layer(config, rng):
+    """A layer on which every malformed case breaks a rule: two reduction tiles, two
+    kernel tiles, pixel tiles of at least two pixels."""
+    pixels = max(2, config.acc_depth // 2)
+    x = random_activations(rng, pixels, 2 * config.tile_reduction, width=config.ifm_width)
+    w = random_weights(rng, 2 * config.tile_reduction, 2 * config.cols,
+                       group=config.group if config.sparse else None, width=config.weight_width)
+    return x, w
+
+
+def malformed_pixels(beats, case):
+    """A copy of the ``pixels`` field arrays ``beats`` broken as ``case`` says."""
+    if case not in MALFORMED_CASES:
+        raise ValueError(f"unknown malformed case {case!r}; choose one of {MALFORMED_CASES}")
+    out = {key: np.array(value, copy=True) for key, value in beats.items()}
+    vectors = out["check"] == 0 if "check" in out else np.ones(len(out["tag"]), dtype=bool)
+    if case == "first_never":
+        out["first"][:] = 0
+    elif case == "end_never":
+        out["end"][:] = 0
+    elif case == "tags_zero":
+        out["tag"][:] = 0
+    elif case == "last_every_pass":
+        out["last"][vectors] = 1
+    elif case == "last_never":
+        out["last"][:] = 0
+    else:  # extra_end: the first pass ends after its first vector
+        out["end"][0] = 1
+    return out

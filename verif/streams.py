@@ -123,33 +123,55 @@ class Clocked:
         self._sink = sink
         self._others = list(others)
 
+    async def _step(self, cycle):
+        """One clock: commit what transferred, drive the next cycle; returns whether any
+        beat moved."""
+        await RisingEdge(self._clk)
+        moved = self._sink.commit(cycle)
+        for other in self._others:
+            moved |= other.commit(cycle)
+        for source in self._sources:
+            moved |= source.commit()
+        for source in self._sources:
+            source.drive()
+        for sink in [self._sink] + self._others:
+            sink.drive()
+        await ReadOnly()
+        for source in self._sources:
+            source.sample()
+        for sink in [self._sink] + self._others:
+            sink.sample()
+        return moved
+
+    def _progress(self):
+        return ", ".join(f"{s.name} {s.sent}/{len(s._words)}" for s in self._sources)
+
+    async def run_until_idle(self, *, idle, max_cycles):
+        """Step until no beat has moved for ``idle`` cycles (a stream that stopped, or a
+        core waiting for one); returns the cycles stepped. ``TimeoutError`` after
+        ``max_cycles``: something still moves, so nothing waits."""
+        cycle = last_move = 0
+        while cycle - last_move <= idle:
+            if await self._step(cycle - 1):
+                last_move = cycle
+            cycle += 1
+            if cycle > max_cycles:
+                raise TimeoutError(f"still moving at cycle {cycle}: {self._progress()}")
+        await RisingEdge(self._clk)  # leave the read-only phase
+        return cycle
+
     async def run(self, expected, *, max_cycles, stall_limit=2000, quiet=0):
         cycle = -1
         last_move = 0
         while len(self._sink.words) < expected:
-            await RisingEdge(self._clk)
-            moved = self._sink.commit(cycle)
-            for other in self._others:
-                moved |= other.commit(cycle)
-            for source in self._sources:
-                moved |= source.commit()
+            moved = await self._step(cycle)
             cycle += 1
             if moved:
                 last_move = cycle
             if cycle - last_move > stall_limit or cycle > max_cycles:
-                progress = ", ".join(f"{s.name} {s.sent}/{len(s._words)}" for s in self._sources)
                 raise TimeoutError(
-                    f"hang at cycle {cycle}: {progress}, {self._sink.name} "
+                    f"hang at cycle {cycle}: {self._progress()}, {self._sink.name} "
                     f"{len(self._sink.words)}/{expected} beats")
-            for source in self._sources:
-                source.drive()
-            for sink in [self._sink] + self._others:
-                sink.drive()
-            await ReadOnly()
-            for source in self._sources:
-                source.sample()
-            for sink in [self._sink] + self._others:
-                sink.sample()
         await RisingEdge(self._clk)  # leave the read-only phase; sources are done: drop valid
         for source in self._sources:
             source.drive()

@@ -18,6 +18,7 @@ from cocotb.triggers import ClockCycles
 from sense_models.config import ArrayConfig
 from sense_models.cycle_model import tiling_cycles
 from sense_models.formats import pixel_format, result_format, status_format, weight_format
+from sense_models.protocol import protocol_format
 from sense_models.tiling import results_to_matrix, schedule_layer
 
 from .streams import Clocked, StreamSink, StreamSource
@@ -80,6 +81,8 @@ class CoreTB:
                  ("results__payload", result_format)]
         if self.config.abft != "none":
             ports.append(("status", status_format))
+        if not self.config.feeder:
+            ports.append(("protocol", lambda config: protocol_format(config.acc_depth)))
         return ports
 
     def _width_check(self):
@@ -93,6 +96,12 @@ class CoreTB:
         self.dut.rst.value = 1
         await ClockCycles(self.dut.clk, 3)
         self.dut.rst.value = 0
+
+    def protocol_status(self):
+        """The ``protocol`` port's fields (streamed builds) as a dict of ints."""
+        fmt = protocol_format(self.config.acc_depth)
+        fields = fmt.unpack([self.dut.protocol.value.to_unsigned()])
+        return {key: int(value[0]) for key, value in fields.items()}
 
     async def run_layer(self, x, w, *, rng, idle=0.0, backpressure=0.0, corrupt=False,
                         clean=True):
@@ -124,4 +133,8 @@ class CoreTB:
             status = status_format(self.config).unpack([self.dut.status.value.to_unsigned()])
             status = {k: int(v[0]) for k, v in status.items()}
             assert not status["error"], f"ABFT alarm in a fault-free run: {status}"
+        if not self.config.feeder:  # a well-formed layer breaks no rule and leaves none open
+            protocol = self.protocol_status()
+            assert not protocol["error"] and not protocol["open"], \
+                f"protocol status after a well-formed layer: {protocol}"
         return cycles, model

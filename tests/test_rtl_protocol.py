@@ -1,0 +1,28 @@
+"""The core's protocol check on Verilator (sense_verif.test_protocol), streamed builds."""
+
+import pytest
+from rtl_configs import CORE_CONFIGS
+
+from sense_models.workloads import MALFORMED_CASES
+from sense_verif.runner import build, run_tests
+
+pytestmark = pytest.mark.rtl
+
+#: One build per feature set: plain, the pixel-side check's digits, both checks.
+PROTOCOL_CONFIGS = [CORE_CONFIGS[0], CORE_CONFIGS[6], CORE_CONFIGS[5]]
+
+
+@pytest.mark.parametrize("config", PROTOCOL_CONFIGS, ids=lambda c: c.name)
+def test_protocol(config):
+    directory = build(config, "core")
+    assert run_tests(config, "core", "sense_verif.test_protocol", directory=directory,
+                     results_name="protocol.xml") == (len(MALFORMED_CASES) + 1, 0)
+
+
+def test_protocol_test_fails_on_a_wrong_expected_code():
+    config = PROTOCOL_CONFIGS[0]
+    directory = build(config, "core")
+    tests, failures = run_tests(config, "core", "sense_verif.test_protocol",
+                                directory=directory, results_name="protocol-corrupt.xml",
+                                extra_env={"SENSE_CORRUPT_EXPECTED": "1"})
+    assert failures == len(MALFORMED_CASES) and tests == len(MALFORMED_CASES) + 1
