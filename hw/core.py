@@ -533,7 +533,7 @@ class SenseCore(ConfigComponent):
     def _check_protocol(self, m):
         """The ``pixels`` stream's pass structure, checked beside the engine (not in its
         path: every beat still goes through, so a broken sequence cannot stop the core)."""
-        checker = place(m, "protocol", PixelProtocolChecker(
+        checker = place(m, "protocol_checker", PixelProtocolChecker(
             depth=self._config.acc_depth, digits=self._config.check_digits))
         beat = self.pixels.payload
         m.d.comb += [

@@ -21,9 +21,12 @@ def _verilog_modules(text):
         name, order, body = match.groups()
         widths = {port: (direction, int(msb) + 1 if msb else 1)
                   for direction, msb, port in re.findall(
-                      r"^\s*(input|output)\s+(?:signed\s+)?(?:\[(\d+):0\]\s+)?(\S+);", body,
+                      r"^\s*(input|output)\s+(?:signed\s+)?(?:\[(\d+):0\]\s+)?(\S+)\s*;", body,
                       re.MULTILINE)}
-        modules[name] = [(*widths[p.strip()], p.strip()) for p in order.split(",")]
+        # a port named after a keyword (``end``) is an escaped identifier: ``\\end ``
+        ports = [p.strip().lstrip("\\") for p in order.split(",")]
+        widths = {port.lstrip("\\"): value for port, value in widths.items()}
+        modules[name] = [(*widths[port], port) for port in ports]
     return modules
 
 

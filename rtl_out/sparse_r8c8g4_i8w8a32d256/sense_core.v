@@ -14,7 +14,7 @@ module sense_core(clk, rst, weights__payload, weights__valid, weights__ready, pi
   wire pixels__valid;
   output [15:0] protocol;
   wire [15:0] protocol;
-  wire protocol_take;
+  wire protocol_checker_take;
   output [263:0] results__payload;
   wire [263:0] results__payload;
   input results__ready;
@@ -31,7 +31,7 @@ module sense_core(clk, rst, weights__payload, weights__valid, weights__ready, pi
   wire weights__valid;
   assign _0_ = ~ results__valid;
   assign advance = _0_ | results__ready;
-  assign protocol_take = pixels__valid & pixels__ready;
+  assign protocol_checker_take = pixels__valid & pixels__ready;
   sparse_r8c8g4_i8w8a32d256_engine engine (
     .advance(advance),
     .clk(clk),
@@ -46,7 +46,7 @@ module sense_core(clk, rst, weights__payload, weights__valid, weights__ready, pi
     .weights__ready(weights__ready),
     .weights__valid(weights__valid)
   );
-  sparse_r8c8g4_i8w8a32d256_protocol_checker \protocol$36  (
+  sparse_r8c8g4_i8w8a32d256_protocol_checker protocol_checker (
     .check(1'h0),
     .clk(clk),
     .digit(1'h0),
@@ -60,7 +60,7 @@ module sense_core(clk, rst, weights__payload, weights__valid, weights__ready, pi
     .rst(rst),
     .status(protocol),
     .tag(pixels__payload[263:256]),
-    .take(protocol_take),
+    .take(protocol_checker_take),
     .weights_ready(weights__ready),
     .weights_valid(weights__valid)
   );
