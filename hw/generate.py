@@ -1,7 +1,7 @@
 """Verilog generation: ``python -m sense_hw.generate`` (what ``make verilog`` runs).
 
 Writes ``<out>/<config.name>/`` with the Verilog, ``config.json`` (the configuration it was
-built from) and ``manifest.json`` (files, top module, ports, configuration). The output is
+built from) and ``manifest.json`` (:mod:`sense_hw.manifest`; docs/rtl.md). The output is
 byte-identical when regenerated: no timestamps, and no source-location attributes (they
 would hold this machine's absolute paths).
 """
