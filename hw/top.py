@@ -171,8 +171,14 @@ class SenseTop(wiring.Component):
         m.d.comb += busy.eq(rx.busy | rx.table_loaded | params.r_rdy | stage.busy | tx.busy)
         self._identity(m, regs)
         status = regs.status
-        m.d.comb += [status.busy.eq(busy), status.error.eq(rx.error),
+        protocol_error = 0 if cfg.feeder else core.protocol.error
+        m.d.comb += [status.busy.eq(busy), status.error.eq(rx.error | protocol_error),
                      status.error_code.eq(rx.error_code), status.table_loaded.eq(rx.table_loaded)]
+        if not cfg.feeder:
+            protocol = core.protocol
+            m.d.comb += [getattr(regs.protocol, name).eq(getattr(protocol, name))
+                         for name in ("error", "code", "open", "wait_weights", "wait_pixels",
+                                      "wait_results")]
         if cfg.abft != "none":
             self._abft_status(m, regs, core, clear)
         events = {

@@ -317,6 +317,14 @@ def register_map(config):
         Register("ABFT_CORRECTED", 0x38, "ro", (
             F("corrected", 0, 16, "Results corrected in the core since the last clear."),
         ), "ABFT corrections."),
+        Register("PROTOCOL", 0x3C, "ro", (
+            F("error", 0, 1, "Sticky until a reset: the core's pixel stream broke a pass rule."),
+            F("code", 4, 3, "The first broken rule (docs/formats.md, `protocol`)."),
+            F("wait_weights", 8, 1, "The core waits for weights."),
+            F("wait_pixels", 9, 1, "The core waits for pixel vectors."),
+            F("wait_results", 10, 1, "The core waits for its results to be taken."),
+            F("open", 16, 16, "Accumulators started and not yet emitted."),
+        ), "The core's check of its pixel stream (streamed builds; reads 0 on feeder builds)."),
     ]
     registers += [_counter(name, COUNTER_BASE + 8 * i, doc)
                   for i, (name, doc) in enumerate(COUNTERS)]

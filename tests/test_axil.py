@@ -399,7 +399,7 @@ def test_unmapped_addresses_answer_slverr():
     async def testbench(ctx):
         set_ro(ctx, dut, model.ro)
         bus = Master(dut, ctx)
-        for addr in (0x3C, 0x88, 0x8C, 0xFC, 0x100, 0x114, 0x3FC):
+        for addr in (0x88, 0x8C, 0xFC, 0x100, 0x114, 0x3FC):
             assert (await bus.write(addr, 0xFFFF_FFFF))[0] == SLVERR, hex(addr)
             assert (await bus.read(addr))[:2] == (0, SLVERR), hex(addr)
         # an ro word ignores the write, answers OKAY; the rw word beside it is untouched

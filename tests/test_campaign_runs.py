@@ -12,6 +12,9 @@ from sense_verif.campaign_runs import Journal, campaign_key, plan_chunks
 pytestmark = pytest.mark.rtl
 
 CONFIG = ArrayConfig(rows=3, cols=3, group=4, acc_depth=16, abft="both")
+#: The feeder build's harness (four input streams, counters) on both drivers too.
+FEEDER = ArrayConfig(rows=3, cols=3, group=4, acc_depth=8, feeder=True, feeder_tiles=4,
+                     abft="both")
 RUNS = {"fault_runs": 40, "clean_runs": 2, "seed": 11}
 
 
@@ -31,6 +34,15 @@ def test_cpp_campaign_equals_cocotb_campaign_in_any_chunking(cocotb_records, tmp
         assert failures == 0 and info["chunks_resumed"] == 0
         assert records == cocotb_records
     assert {r["outcome"] for r in records} > {"masked", "clean"}  # faults did something
+
+
+def test_feeder_campaign_on_cpp_equals_cocotb(tmp_path):
+    cpp, _, _, info = run_campaign(FEEDER, chunk=15, journal_dir=tmp_path / "cpp", **RUNS)
+    cocotb, failures, _, _ = run_campaign(FEEDER, engine="cocotb",
+                                          journal_dir=tmp_path / "cocotb", **RUNS)
+    assert failures == 0 and info["engine"] == "cpp" and info["chunks"] == 3
+    assert cpp == cocotb
+    assert any(r["outcome"] == "detected" for r in cpp)
 
 
 def test_records_differ_when_the_faults_do(cocotb_records, tmp_path):

@@ -49,7 +49,7 @@ def test_feeder_with_correction_leaves_no_silent_corruption_and_raises_no_false_
     records, failures, sites, info = run_campaign(FEEDER_CONFIG, fault_runs=150, clean_runs=4,
                                                   seed=7, chunk=80, journal_dir=tmp_path)
     table = summarize(records)
-    assert failures == 0 and info["engine"] == "cocotb" and info["chunks"] == 2
+    assert failures == 0 and info["engine"] == "cpp" and info["chunks"] == 2
     assert table["fault_free"] == {"runs": 4, "false_alarm": 0, "wrong_outputs": 0,
                                    "outputs": 4 * 12 * 5}
     assert table["all"]["runs"] == 150 and table["all"]["early_alarms"] == 0

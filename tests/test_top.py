@@ -7,7 +7,7 @@ from sense_verif.runner import build, run_tests
 
 pytestmark = pytest.mark.rtl
 
-TOP_TESTS = 7
+TOP_TESTS = 8
 
 
 @pytest.mark.parametrize("config", TOP_CONFIGS, ids=lambda c: c.name)

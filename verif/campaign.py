@@ -7,6 +7,9 @@ fault-free layers to look for false alarms. Writes ``reports/faults.json`` and p
 table per option and site class. The target: no silent data corruption with
 ``abft=both``, no false alarm anywhere.
 
+Runs go in chunks to every core or a dask scheduler, journaled so that an interrupted
+campaign resumes (:mod:`sense_verif.campaign_runs`), on the C++ harness by default.
+
 Feeder builds (``--feeder 1``, ``make faults FEEDER=1``) run in the feeder's own harness
 (:mod:`sense_verif.feeder_harness`) on a layer of two pixel tiles whose pixels skip some
 reduction tiles; ``--abft`` alone picks that option (``--options`` lists several). Their
@@ -62,16 +65,15 @@ def run_campaign(config, *, fault_runs, clean_runs, seed, engine="cpp", workers=
     ``workers`` processes or a dask ``scheduler``, journaled in ``journal_dir``
     (:mod:`sense_verif.campaign_runs`).
 
-    Returns ``(records, failures, sites, info)``. ``engine="cpp"`` runs on the C++ harness;
-    ``"cocotb"`` on the cocotb driver of the same harness (the same records), which feeder
-    builds always use (the feeder harness has no C++ driver yet).
+    Returns ``(records, failures, sites, info)``. ``engine="cpp"`` runs on the C++ harness
+    (the streamed or the feeder one); ``"cocotb"`` on the cocotb driver of the same harness
+    (the same records).
     """
     from .campaign_runs import run_chunks
     if engine not in ("cpp", "cocotb"):
         raise ValueError(f"engine must be 'cpp' or 'cocotb', not {engine!r}")
     config = dataclasses.replace(config, faults=True)
     job = campaign_job(config, seed)
-    engine = "cocotb" if config.feeder else engine
     binary = None
     if engine == "cpp":
         from .cpp_harness import build_cpp_harness
@@ -159,7 +161,7 @@ def main(argv=None):
                         help="abft options to run (default: --abft if given, else all)")
     parser.add_argument("--seed", type=non_negative_int, default=2026)
     parser.add_argument("--engine", choices=("cpp", "cocotb"), default="cpp",
-                        help="simulator path (default cpp; feeder builds run on cocotb)")
+                        help="simulator path (default cpp, the C++ harness)")
     parser.add_argument("--workers", type=non_negative_int, default=os.cpu_count(),
                         help=f"local harness processes (default: all cores, {os.cpu_count()})")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
@@ -199,7 +201,7 @@ def main(argv=None):
               "fault_free_outputs": fault_free_outputs,
               "false_alarms": sum(t["fault_free"]["false_alarm"] for t in results.values()),
               "results": results, "runs": runs_info,
-              "engine": args.engine if not config.feeder else "cocotb",
+              "engine": args.engine,
               "workers": args.scheduler or args.workers,
               "wall_s": time.perf_counter() - started,
               "command": "make faults" + (f" FAULT_ARGS='{' '.join(argv or sys.argv[1:])}'"

@@ -4,8 +4,8 @@ A campaign (one ``abft`` option) is a fault-free reference run, ``clean_runs`` f
 runs on new data and ``fault_runs`` runs with one fault each (:mod:`sense_verif.fault_runs`).
 They are cut into chunks; a chunk is one process of the C++ harness
 (:class:`sense_verif.cpp_harness.CppHarness`, ``engine="cpp"``) or one cocotb run of
-:mod:`sense_verif.test_campaign` (``"cocotb"``; feeder builds, whose harness has no C++
-driver), which loads the layer once and resets the core between runs. Chunks run on a local
+:mod:`sense_verif.test_campaign` (``"cocotb"``), which loads the layer once and resets the
+core between runs. Chunks run on a local
 process pool (``workers``) or on a dask.distributed scheduler (``scheduler``, an address;
 its workers must see this build directory, e.g. on the same machine or a shared file
 system).
@@ -103,8 +103,7 @@ def plan_chunks(clean_runs, faults, chunk):
 
 def run_chunk(config_dict, engine, directory, binary, job, tag, specs):
     """Run ``specs`` on the harness built in ``directory``: one process of the C++ harness at
-    ``binary`` (``engine="cpp"``) or one cocotb run (``"cocotb"``, the only one for feeder
-    builds). Returns their records (:mod:`sense_verif.fault_runs`; fault-free ones with
+    ``binary`` (``engine="cpp"``) or one cocotb run (``"cocotb"``). Returns their records (:mod:`sense_verif.fault_runs`; fault-free ones with
     their ``cycles``) and the process's wall seconds. Module-level, with plain arguments,
     so that a process pool or a dask worker can run it."""
     from sense_models.config import ArrayConfig
@@ -115,6 +114,7 @@ def run_chunk(config_dict, engine, directory, binary, job, tag, specs):
 
     from .cpp_harness import CppBuild, CppHarness
     from .fault_runs import clean_job, clean_record, fault_record
+    from .feeder_harness import feeder_job_layer
     from .harness import job_layer
 
     class Prebuilt(CppHarness):  # the build is the caller's: no generation, no digest
@@ -122,7 +122,7 @@ def run_chunk(config_dict, engine, directory, binary, job, tag, specs):
             self.config, self.build = config, build
 
     harness = Prebuilt(config, CppBuild(Path(binary), directory, 0.0, cached=True))
-    layer = job_layer(job, config)
+    layer = (feeder_job_layer if config.feeder else job_layer)(job, config)
     runs = []
     for spec in specs:
         if spec[0] == "clean":

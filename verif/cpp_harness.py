@@ -1,5 +1,9 @@
 """The ``sense_bench`` harness on a plain Verilator C++ driver: no cocotb, no per-cycle Python.
 
+Feeder builds get the feeder's harness (``hdl/sense_feeder_bench.v``) on the same driver,
+compiled with ``SENSE_FEEDER`` (:mod:`sense_verif.feeder_harness` prepares and checks their
+runs).
+
 ``cpp/bench_main.cpp`` instantiates the same ``hdl/sense_bench.v`` wrapper as the cocotb
 driver (:class:`sense_verif.harness.BenchHarness`), built without ``--public-flat-rw`` and
 with optimization, and runs a whole list of jobs in one process. Both drivers share the job
@@ -55,17 +59,26 @@ def _digest(command, sources):
 
 
 def build_cpp_harness(config, jobs, *, jobs_at_once=2):
-    """Build (or reuse) the C++ harness around ``config``'s core, sized for ``jobs``."""
+    """Build (or reuse) the C++ harness around ``config``'s core, sized for ``jobs``: the
+    ``sense_bench`` harness, or ``sense_feeder_bench`` for a feeder build."""
     verilator_env()
-    parameters = harness_parameters(config, jobs)
     defines = harness_defines(config)
-    variant = "cpp-bench-p{PIXEL_DEPTH}-w{WEIGHT_DEPTH}-r{RESULT_DEPTH}".format(**parameters)
+    if config.feeder:
+        from .feeder_harness import FEEDER_HARNESS, feeder_harness_parameters
+        parameters = feeder_harness_parameters(config, jobs)
+        variant = "cpp-feeder-bench-i{IFM_DEPTH}-w{WEIGHT_DEPTH}-r{RESULT_DEPTH}".format(
+            **parameters)
+        wrapper, defines = FEEDER_HARNESS, {**defines, "SENSE_FEEDER": 1}
+    else:
+        parameters = harness_parameters(config, jobs)
+        variant = "cpp-bench-p{PIXEL_DEPTH}-w{WEIGHT_DEPTH}-r{RESULT_DEPTH}".format(**parameters)
+        wrapper = HARNESS
     directory = build_dir(config, "core", variant)
     with build_lock(directory):
-        sources = rtl_sources(config, "core", directory) + [HARNESS, CPP_MAIN]
+        sources = rtl_sources(config, "core", directory) + [wrapper, CPP_MAIN]
         obj = directory / "obj"
         command = (["verilator", "--cc", "--exe", "--build", "-j", str(jobs_at_once),
-                    "--top-module", "sense_bench", "-Mdir", str(obj), "-o", "sense_bench_cpp",
+                    "--top-module", wrapper.stem, "-Mdir", str(obj), "-o", "sense_bench_cpp",
                     "-Wno-fatal", "-Wno-WIDTHEXPAND", *VERILATOR_OPT]
                    + [f"-G{k}={v}" for k, v in parameters.items()]
                    + [f"-D{k}={v}" for k, v in defines.items()]
@@ -93,6 +106,7 @@ def build_cpp_harness(config, jobs, *, jobs_at_once=2):
 
 def _job_line(run, directory, results):
     words = {"dir": directory, "results": results, "load": int(run.load),
+             **({"stats": results.with_suffix(".stats")} if "n_stats" in run.ports else {}),
              "limit": run.limit, "settle": run.settle,
              **{k: v for k, v in run.ports.items() if k != "fault"}}
     if "fault" in run.ports:
@@ -118,7 +132,9 @@ class CppHarness:
     def run(self, runs, *, tag="jobs"):
         """Run ``runs``, dicts ``{"job": ..., "layer": None, "fault": None, "reload": True}``
         as :meth:`sense_verif.harness.BenchHarness.run` takes them; returns their records
-        (:func:`~sense_verif.harness.finish_run`) in order, and the process's wall seconds."""
+        (:func:`~sense_verif.harness.finish_run`, or
+        :func:`~sense_verif.feeder_harness.finish_feeder_run` on a feeder build) in order,
+        and the process's wall seconds."""
         workdir = self.build.directory / "runs" / tag
         workdir.mkdir(parents=True, exist_ok=True)
         lines, prepared, schedule, job_dir = [], [], None, None
@@ -128,12 +144,12 @@ class CppHarness:
                 job_dir = workdir / f"job{n}"
                 job_dir.mkdir(exist_ok=True)
                 schedule = None
-            run = prepare_run(self.config, job, job_dir, layer=spec.get("layer"),
-                              fault=spec.get("fault"), schedule=schedule)
+            run = self._prepare(self.config, job, job_dir, layer=spec.get("layer"),
+                                fault=spec.get("fault"), schedule=schedule)
             schedule = run.schedule
             results = workdir / f"results{n}.hex"
             results.unlink(missing_ok=True)
-            prepared.append((job, run, results))
+            prepared.append((job, run, results, spec.get("fault")))
             lines.append(_job_line(run, job_dir, results))
         jobs_file = workdir / "jobs.txt"
         jobs_file.write_text("\n".join(lines) + "\n")
@@ -146,12 +162,25 @@ class CppHarness:
             raise RuntimeError(f"the C++ harness stopped after {len(outcomes)} of {len(runs)} "
                                f"jobs (exit status {done.returncode}): {done.stderr.strip()}")
         records = []
-        for (job, run, results), out in zip(prepared, outcomes):
-            records.append(finish_run(self.config, job, run, cycles=out["cycles"],
-                                      origin=out["origin"], status=out["status"],
-                                      extra=out["extra"], wall=out["wall"], hung=out["hung"],
-                                      results_hex=results.read_text()))
+        for (job, run, results, fault), out in zip(prepared, outcomes):
+            seen = {"cycles": out["cycles"], "origin": out["origin"], "status": out["status"],
+                    "extra": out["extra"], "wall": out["wall"], "hung": out["hung"],
+                    "results_hex": results.read_text()}
+            if self.config.feeder:
+                from .feeder_harness import finish_feeder_run
+                records.append(finish_feeder_run(
+                    self.config, job, run, fault=fault, **seen,
+                    stats_hex=results.with_suffix(".stats").read_text()))
+            else:
+                records.append(finish_run(self.config, job, run, **seen))
         return records, wall
+
+    @property
+    def _prepare(self):
+        if self.config.feeder:
+            from .feeder_harness import prepare_feeder_run
+            return prepare_feeder_run
+        return prepare_run
 
 
 def run_jobs_cpp(config, jobs, *, tag="jobs"):

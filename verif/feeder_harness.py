@@ -11,6 +11,7 @@ passes and, with ``abft="both"``, holds vectors whose tags run ahead of a drain.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -21,10 +22,10 @@ from sense_models.feeder import pack_for_feeder, plan_feeder, schedule_feeder
 from sense_models.formats import (fault_format, ifm_format, pass_format, result_format,
                                   stats_format, status_format, table_format, weight_format)
 
-from .harness import _pow2, _stall, job_layer
+from .harness import PreparedRun, _pow2, _stall, common_ports, job_layer
 
 __all__ = ["FEEDER_HARNESS", "feeder_job_layer", "feeder_harness_parameters",
-           "FeederBenchHarness"]
+           "prepare_feeder_run", "finish_feeder_run", "FeederBenchHarness"]
 
 FEEDER_HARNESS = Path(__file__).resolve().parent / "hdl" / "sense_feeder_bench.v"
 
@@ -72,14 +73,69 @@ def feeder_harness_parameters(config, jobs):
     return parameters
 
 
+def prepare_feeder_run(config, job, workdir, *, layer=None, fault=None, schedule=None):
+    """:func:`sense_verif.harness.prepare_run` for the feeder harness: schedule ``job`` (or
+    reuse ``schedule``: no reload), write its hex files, set its ports."""
+    source_stall, sink_stall = _stall(job, "source_stall"), _stall(job, "sink_stall")
+    load = schedule is None
+    if load:
+        x, w = layer if layer is not None else feeder_job_layer(job, config)
+        schedule = _schedule(config, x, w)
+        for name, fmt, beats in (("table", table_format, schedule.table),
+                                 ("ifm", ifm_format, schedule.ifm),
+                                 ("passes", pass_format, schedule.passes),
+                                 ("weights", weight_format, schedule.weights)):
+            (Path(workdir) / f"bench_{name}.hex").write_text(fmt(config).to_hex(**beats))
+    s = schedule
+    ports = {"n_table": len(s.table["last"]), "n_ifm": len(s.ifm["end"]),
+             "n_passes": len(s.passes["tile"]), "n_weights": len(s.weights["value"]),
+             "n_results": len(s.results["tag"]), "n_stats": len(s.stats["issued"]),
+             **common_ports(config, job, fault)}
+    model = feeder_cycles(config, s)
+    return PreparedRun(schedule=s, ports=ports, model=model,
+                       limit=int(model / (1 - max(source_stall, sink_stall)) ** 2) + 10_000,
+                       # Let the last pass's checks finish, and watch for beats beyond the last.
+                       settle=config.latency + 4, load=load)
+
+
+def finish_feeder_run(config, job, run, *, cycles, origin, status, extra, results_hex,
+                      stats_hex, wall, hung=False, fault=None):
+    """The record of a finished feeder run (:func:`sense_verif.harness.finish_run`'s, plus
+    ``stats_ok``). Result beats are compared beat by beat with the schedule's (values and
+    tags, in the order the build emits them). Counter beats count as outputs in fault-free
+    runs only: a fault in the array may legitimately change the gated-multiply count without
+    touching a result."""
+    s = run.schedule
+    record = {"cycles": cycles, "model_cycles": run.model, "origin": origin, "wall_s": wall,
+              "extra_beats": extra, "hung": hung, "outputs": int(s.expected.size),
+              "status": None,
+              "results_sha256": hashlib.sha256((results_hex + stats_hex).encode()).hexdigest()}
+    if config.abft != "none":
+        record["status"] = {k: int(v[0])
+                            for k, v in status_format(config).unpack([status]).items()}
+    if hung:
+        return {**record, "mismatches": int(s.expected.size), "tags_ok": False,
+                "stats_ok": False}
+    n_results = len(s.results["tag"])
+    got = result_format(config).from_hex(results_hex)
+    counters = stats_format(config).from_hex(stats_hex)
+    values = np.asarray(got["value"]).reshape(n_results, -1)
+    expected = np.asarray(s.results["value"]).reshape(n_results, -1).copy()
+    if job.get("corrupt_expected"):  # proves the bulk comparison can fail
+        expected[-1, -1] += 1
+    mismatches = int(np.count_nonzero(values != expected))
+    stats_ok = all(np.array_equal(counters[k], s.stats[k]) for k in s.stats)
+    if fault is None and not stats_ok:
+        mismatches += 1
+    return {**record, "mismatches": mismatches,
+            "tags_ok": bool(np.array_equal(got["tag"], s.results["tag"])), "stats_ok": stats_ok}
+
+
 class FeederBenchHarness:
     """cocotb driver of ``sense_feeder_bench``: load, run to ``done``, dump, compare in bulk.
 
-    :meth:`run` returns the same record as :meth:`sense_verif.harness.BenchHarness.run`
-    (plus ``stats_ok`` and ``hung``). Result beats are compared beat by beat with the
-    schedule's (values and tags, in the order the build emits them). Counter beats count
-    as outputs in fault-free runs only: a fault in the array may legitimately change the
-    gated-multiply count without touching a result.
+    :meth:`run` returns :func:`finish_feeder_run`'s record; the sequence is the one
+    ``cpp/bench_main.cpp`` follows for a feeder build.
     """
 
     def __init__(self, dut, config, workdir="."):
@@ -100,75 +156,34 @@ class FeederBenchHarness:
         await RisingEdge(self.dut.clk)
 
     async def run(self, job, *, layer=None, fault=None, reload=True):
-        from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
-        from cocotb.triggers import SimTimeoutError
+        from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
         config, dut = self.config, self.dut
-        source_stall, sink_stall = _stall(job, "source_stall"), _stall(job, "sink_stall")
-        x, w = layer if layer is not None else feeder_job_layer(job, config)
-        load = reload or self._schedule is None
-        if load:
-            s = self._schedule = _schedule(config, x, w)
-            for name, fmt, beats in (("table", table_format, s.table), ("ifm", ifm_format, s.ifm),
-                                     ("passes", pass_format, s.passes),
-                                     ("weights", weight_format, s.weights)):
-                (self.workdir / f"bench_{name}.hex").write_text(fmt(config).to_hex(**beats))
-        s = self._schedule
-        n_results, n_stats = len(s.results["tag"]), len(s.stats["issued"])
-        dut.n_table.value = len(s.table["last"])
-        dut.n_ifm.value = len(s.ifm["end"])
-        dut.n_passes.value = len(s.passes["tile"])
-        dut.n_weights.value = len(s.weights["value"])
-        dut.n_results.value = n_results
-        dut.n_stats.value = n_stats
-        dut.source_stall.value = int(source_stall * 65536)
-        dut.sink_stall.value = int(sink_stall * 65536)
-        dut.lfsr_seed.value = job["seed"] & 0xFFFFFFFF
-        if config.faults:
-            dut.fault.value = fault_format(config).pack(
-                **{k: [v] for k, v in (fault or {"site": 0, "bit": 0, "mode": 0,
-                                                 "start": 0}).items()})[0]
-        model = feeder_cycles(config, s)
-        limit = int(model / (1 - max(source_stall, sink_stall)) ** 2) + 10_000
+        run = prepare_feeder_run(config, job, self.workdir, layer=layer, fault=fault,
+                                 schedule=None if reload else self._schedule)
+        self._schedule = run.schedule
+        for name, value in run.ports.items():
+            getattr(dut, name).value = value
         dut.rst.value = 1
         await ClockCycles(dut.clk, 2)
         dut.rst.value = 0
-        if load:
+        if run.load:
             await self._pulse(dut.load)
         started = time.perf_counter()
         await self._pulse(dut.start)
         hung = False
         if not dut.done.value:
             try:
-                await with_timeout(RisingEdge(dut.done), 10 * limit, "ns")
+                await with_timeout(RisingEdge(dut.done), 10 * run.limit, "ns")
             except SimTimeoutError:  # a fault stopped the core: counted as wrong outputs
                 hung = True
         wall = time.perf_counter() - started
         cycles = int(dut.cycles.value)
-        # Let the last pass's checks finish, and watch for beats beyond the last.
-        await ClockCycles(dut.clk, config.latency + 4)
-        status = None
-        if config.abft != "none":
-            status = {k: int(v[0]) for k, v in
-                      status_format(config).unpack([dut.status.value.to_unsigned()]).items()}
+        await ClockCycles(dut.clk, run.settle)
+        status = dut.status.value.to_unsigned() if config.abft != "none" else None
         extra = bool(dut.extra.value)
         await self._pulse(dut.dump)
-        if hung:
-            return {"cycles": cycles, "model_cycles": model, "origin": int(dut.origin.value),
-                    "wall_s": wall, "mismatches": int(s.expected.size), "tags_ok": False,
-                    "stats_ok": False, "extra_beats": extra, "hung": True,
-                    "outputs": int(s.expected.size), "status": status}
-        got = result_format(config).from_hex((self.workdir / "bench_results.hex").read_text())
-        counters = stats_format(config).from_hex((self.workdir / "bench_stats.hex").read_text())
-        values = np.asarray(got["value"]).reshape(n_results, -1)
-        expected = np.asarray(s.results["value"]).reshape(n_results, -1).copy()
-        if job.get("corrupt_expected"):  # proves the bulk comparison can fail
-            expected[-1, -1] += 1
-        mismatches = int(np.count_nonzero(values != expected))
-        stats_ok = all(np.array_equal(counters[k], s.stats[k]) for k in s.stats)
-        if fault is None and not stats_ok:
-            mismatches += 1
-        return {"cycles": cycles, "model_cycles": model, "origin": int(dut.origin.value),
-                "wall_s": wall, "mismatches": mismatches,
-                "tags_ok": bool(np.array_equal(got["tag"], s.results["tag"])),
-                "stats_ok": stats_ok, "extra_beats": extra, "hung": False,
-                "outputs": int(s.expected.size), "status": status}
+        return finish_feeder_run(
+            config, job, run, cycles=cycles, origin=int(dut.origin.value), status=status,
+            extra=extra, wall=wall, hung=hung, fault=fault,
+            results_hex=(self.workdir / "bench_results.hex").read_text(),
+            stats_hex=(self.workdir / "bench_stats.hex").read_text())

@@ -25,8 +25,8 @@ from sense_models.formats import (fault_format, pixel_format, result_format, sta
 from sense_models.tiling import results_to_matrix, schedule_layer, tile_layer
 from sense_models.workloads import random_activations, random_weights
 
-__all__ = ["HARNESS", "job_layer", "harness_depths", "PreparedRun", "prepare_run", "finish_run",
-           "job_record", "job_failures", "BenchHarness"]
+__all__ = ["HARNESS", "job_layer", "harness_depths", "common_ports", "PreparedRun", "prepare_run",
+           "finish_run", "job_record", "job_failures", "BenchHarness"]
 
 HARNESS = Path(__file__).resolve().parent / "hdl" / "sense_bench.v"
 
@@ -87,6 +87,19 @@ def _stall(job, key):
     return value
 
 
+def common_ports(config, job, fault):
+    """The ports both harnesses share: stalls (x/65536), LFSR seed, and on fault-injection
+    builds the packed ``fault`` (none: mode 0)."""
+    ports = {"source_stall": int(_stall(job, "source_stall") * 65536),
+             "sink_stall": int(_stall(job, "sink_stall") * 65536),
+             "lfsr_seed": job["seed"] & 0xFFFFFFFF}
+    if config.faults:
+        ports["fault"] = int(fault_format(config).pack(
+            **{k: [v] for k, v in (fault or {"site": 0, "bit": 0, "mode": 0,
+                                             "start": 0}).items()})[0])
+    return ports
+
+
 @dataclasses.dataclass
 class PreparedRun:
     """One run of a job, ready for either driver of ``sense_bench``.
@@ -123,12 +136,7 @@ def prepare_run(config, job, workdir, *, layer=None, fault=None, schedule=None):
             (workdir / f"bench_{name}.hex").write_text(fmt(config).to_hex(**beats))
     ports = {"n_weights": len(schedule.weights["value"]),
              "n_pixels": len(schedule.pixels["tag"]), "n_results": len(schedule.results["tag"]),
-             "source_stall": int(source_stall * 65536), "sink_stall": int(sink_stall * 65536),
-             "lfsr_seed": job["seed"] & 0xFFFFFFFF}
-    if config.faults:
-        ports["fault"] = int(fault_format(config).pack(
-            **{k: [v] for k, v in (fault or {"site": 0, "bit": 0, "mode": 0,
-                                             "start": 0}).items()})[0])
+             **common_ports(config, job, fault)}
     model = tiling_cycles(config, schedule.tiling)
     return PreparedRun(
         schedule=schedule, ports=ports, model=model,

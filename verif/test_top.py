@@ -1,5 +1,6 @@
 """cocotb tests of ``sense_top`` through its AXI ports, with the host driver's RTL back-end."""
 
+import dataclasses
 import os
 
 import cocotb
@@ -7,11 +8,13 @@ import numpy as np
 from cocotb.triggers import ClockCycles
 
 from sense_hw.axil import OKAY, SLVERR
-from sense_models.driver import Driver, lower, plan_layer
+from sense_models.driver import Driver, _streamed_packets, lower, plan_layer
 from sense_models.network import QuantLayer
 from sense_models.packets import PacketError, PacketType, header
+from sense_models.protocol import ProtocolError
 from sense_models.sparsity import prune
 from sense_models.top_model import job_cycles
+from sense_models.workloads import malformed_pixels
 
 from .tb_core import case_rng
 from .tb_top import RtlBackend, TopTB
@@ -228,6 +231,37 @@ async def _expect_error(tb, case, code):
     assert status["error"], f"{case}: no error raised"
     assert status["error_code"] == code, \
         f"{case}: error code {status['error_code']}, expected {int(code)} ({code.name})"
+
+
+@cocotb.test()
+async def test_pixel_protocol_register(dut):
+    """Streamed builds: pixel packets whose vectors never set ``first`` pass the packet
+    checks but break the core's pass rules: PROTOCOL and STATUS.error say so, a soft reset
+    clears them, and the next layer is exact. Feeder builds read PROTOCOL as 0."""
+    rng = case_rng("top-protocol")
+    tb = await started(dut)
+    cfg = tb.config
+    if cfg.feeder:
+        assert await tb.read("PROTOCOL") == 0
+        return
+    layer, images = random_layer(cfg, rng, "broken")
+    job = plan_layer(cfg, layer, lower(layer, images)[0])
+    broken = dataclasses.replace(job.schedule,
+                                 pixels=malformed_pixels(job.schedule.pixels, "first_never"))
+    packets, _ = _streamed_packets(cfg, layer, broken, raw=False)
+    await tb.send(packets)
+    # every vector still reaches the array: as many results as the layer has, all wrong
+    await tb.receive(job.bytes_out, timeout=20 * (job.bytes_in + job.bytes_out) + 5000)
+    protocol = await tb.fields("PROTOCOL")
+    assert protocol["error"] and protocol["code"] == ProtocolError.NOT_OPEN, protocol
+    status = await tb.fields("STATUS")
+    assert status["error"] and status["error_code"] == 0, status  # not a packet error
+    await tb.soft_reset()
+    assert await tb.read("PROTOCOL") == 0, "the soft reset left the protocol status"
+    await tb.start()
+    await Driver(cfg, RtlBackend(tb)).run_layer_async(*random_layer(cfg, rng, "after"))
+    await expect_clean(tb)
+    assert (await tb.fields("PROTOCOL"))["error"] == 0
 
 
 @cocotb.test()

@@ -1,11 +1,14 @@
-// Plain C++ driver of the sense_bench harness (hdl/sense_bench.v): many jobs per process, no
-// cocotb and no per-cycle Python (sense_verif.cpp_harness builds and runs it).
+// Plain C++ driver of the sense_bench harness (hdl/sense_bench.v), or with SENSE_FEEDER of the
+// feeder's (hdl/sense_feeder_bench.v): many jobs per process, no cocotb and no per-cycle
+// Python (sense_verif.cpp_harness builds and runs it).
 //
 //   sense_bench_cpp JOBS_FILE
 //
 // JOBS_FILE has one job a line, `key=value` words (sense_verif.cpp_harness writes it):
 //   dir=D results=R load=0|1 n_weights=N n_pixels=N n_results=N source_stall=S sink_stall=S
 //   lfsr_seed=S limit=C settle=C [fault=HEX]
+// and for the feeder harness n_table=N n_ifm=N n_passes=N n_stats=N stats=S in place of
+// n_pixels (S: where its counter dump goes).
 // The harness's $readmemh/$writememh use fixed names relative to the working directory, so
 // each job runs in its directory D (where the Python side wrote bench_weights.hex and
 // bench_pixels.hex when load=1) and its dump is renamed to R. The sequence of each job is
@@ -29,7 +32,13 @@
 
 #include <unistd.h>
 
+#ifdef SENSE_FEEDER
+#include "Vsense_feeder_bench.h"
+using Harness = Vsense_feeder_bench;
+#else
 #include "Vsense_bench.h"
+using Harness = Vsense_bench;
+#endif
 #include "verilated.h"
 
 namespace {
@@ -95,7 +104,8 @@ struct Job {
 Job parse(const std::string& line, int number) {
     static const char* known[] = {"dir", "results", "load", "n_weights", "n_pixels",
                                   "n_results", "source_stall", "sink_stall", "lfsr_seed",
-                                  "limit", "settle", "fault"};
+                                  "limit", "settle", "fault", "n_table", "n_ifm",
+                                  "n_passes", "n_stats", "stats"};
     Job job;
     std::istringstream words(line);
     std::string word;
@@ -113,7 +123,7 @@ Job parse(const std::string& line, int number) {
 
 class Bench {
 public:
-    Bench() : context_(new VerilatedContext), top_(new Vsense_bench(context_.get())) {
+    Bench() : context_(new VerilatedContext), top_(new Harness(context_.get())) {
         top_->clk = 0;
         top_->rst = 0;
         top_->load = top_->start = top_->dump = 0;
@@ -128,8 +138,15 @@ public:
         const unsigned long long limit = job.number("limit", line);
         const unsigned long long settle = job.number("settle", line);
         top_->n_weights = job.number("n_weights", line);
-        top_->n_pixels = job.number("n_pixels", line);
         top_->n_results = job.number("n_results", line);
+#ifdef SENSE_FEEDER
+        top_->n_table = job.number("n_table", line);
+        top_->n_ifm = job.number("n_ifm", line);
+        top_->n_passes = job.number("n_passes", line);
+        top_->n_stats = job.number("n_stats", line);
+#else
+        top_->n_pixels = job.number("n_pixels", line);
+#endif
         top_->source_stall = job.number("source_stall", line);
         top_->sink_stall = job.number("sink_stall", line);
         top_->lfsr_seed = job.number("lfsr_seed", line);
@@ -166,6 +183,11 @@ public:
         const std::string results = job.text("results", line);
         if (std::rename("bench_results.hex", results.c_str()) != 0)
             fail("job line " + std::to_string(line) + ": no dump to move to " + results);
+#ifdef SENSE_FEEDER
+        const std::string stats = job.text("stats", line);
+        if (std::rename("bench_stats.hex", stats.c_str()) != 0)
+            fail("job line " + std::to_string(line) + ": no counter dump to move to " + stats);
+#endif
     }
 
 private:
@@ -186,7 +208,7 @@ private:
     }
 
     std::unique_ptr<VerilatedContext> context_;
-    std::unique_ptr<Vsense_bench> top_;
+    std::unique_ptr<Harness> top_;
 };
 
 }  // namespace

@@ -14,7 +14,8 @@
 //
 // ABFT and fault-injection builds (defines SENSE_STATUS, SENSE_FAULTS) pass the core's
 // `status` out (its `clear_status` is tied off: a reset clears the status between runs) and
-// its `fault` control in, the start cycle converted from cycle 0 to cycles since reset.
+// its `fault` control in, the start cycle converted from cycle 0 to cycles since reset;
+// `origin` is cycle 0 in that count.
 module sense_feeder_bench #(
     parameter TABLE_W = 8,
     parameter IFM_W = 8,
@@ -54,7 +55,8 @@ module sense_feeder_bench #(
     output reg         done,
     output reg         extra,
     output reg  [31:0] cycles,
-    output reg  [31:0] received
+    output reg  [31:0] received,
+    output reg  [31:0] origin
 );
     reg [TABLE_W-1:0]  table_mem  [0:TABLE_DEPTH-1];
     reg [IFM_W-1:0]    ifm_mem    [0:IFM_DEPTH-1];
@@ -109,7 +111,6 @@ module sense_feeder_bench #(
 
     // The core counts cycles from reset; cycle 0 here is `origin` there.
     reg [31:0] since_reset;
-    reg [31:0] origin;
     always @(posedge clk) begin
         if (rst)
             since_reset <= 32'd0;
