@@ -47,8 +47,8 @@ class PixelProtocolChecker(wiring.Component):
         none is offered; ``wait_weights`` while a vector is offered, not taken and no weight
         beat is offered; ``wait_results`` while a result waits for ``results_ready``.
 
-    One beat per cycle, no latency on the stream (it is not in the data path). Costs two
-    flip-flops per accumulator (open, visited in this pass).
+    One beat per cycle, no latency on the stream (it is not in the data path). Since tags
+    come in order, a few counters do: no state per accumulator.
     """
 
     verilog_name = "protocol_checker"
@@ -76,28 +76,19 @@ class PixelProtocolChecker(wiring.Component):
     def elaborate(self, platform):
         depth, digits = self._depth, self._digits
         m = Module()
-        open_ = Signal(depth)    # started by a first pass, not yet emitted by last
-        visited = Signal(depth)  # visited in the current pass
+        # Tags come in order, so the open accumulators are 0 .. open_count - 1.
         open_count = Signal(range(depth + 1))
-        visited_count = Signal(range(depth + 1))
-        pass_open = Signal(range(depth + 1))  # open when the current pass began
-        in_pass = Signal(name="in_pass")
+        index = Signal(range(depth + 1))  # pixel vectors taken in this pass (saturating)
         pass_first = Signal(name="pass_first")
         pass_last = Signal(name="pass_last")
         digit_next = Signal(range(digits + 1), name="digit_next") if digits else None
-        # One tag's bit as a shift, not a per-bit multiplexer: a few lines of Verilog.
-        tag_bit = Signal(depth)
-        m.d.comb += tag_bit.eq(C(1, depth) << self.tag)
 
-        is_open = (open_ & tag_bit).any()
         pixel = self.take & ~self.check if digits else self.take
         digit = self.take & self.check if digits else C(0, 1)
-        first_of_pass = pixel & ~in_pass
-        # what the pass began with: this beat's, if it is the pass's first vector
-        p_first = Mux(in_pass, pass_first, self.first)
-        p_open = Mux(in_pass, pass_open, open_count)
-        # Saturates: a vector beyond ``depth`` in one pass repeats a tag, which is flagged.
-        now_visited = Mux(visited_count == depth, depth, visited_count + pixel)
+        opens = pixel & (index == 0)  # the pass's first vector: its flags are the pass's
+        p_first = Mux(index == 0, self.first, pass_first)
+        p_last = Mux(index == 0, self.last, pass_last)
+        now_index = Mux(index == depth, depth, index + pixel)
 
         # In the model's order: the first rule that fails in a beat gives the code.
         rules = []
@@ -106,38 +97,34 @@ class PixelProtocolChecker(wiring.Component):
             rules.append((digit & ((self.digit != digit_next) | (self.end != last_digit))
                           | pixel & ((digit_next != 0) | self.end), ProtocolError.DIGITS))
         rules += [
-            (pixel & in_pass & ((self.first != pass_first) | (self.last != pass_last)),
+            (pixel & (index != 0) & ((self.first != pass_first) | (self.last != pass_last)),
              ProtocolError.FLAGS_MIXED),
-            (first_of_pass & self.first & (open_count != 0), ProtocolError.UNREAD),
-            (pixel & ~self.first & ~is_open, ProtocolError.NOT_OPEN),
-            (pixel & (visited & tag_bit).any(), ProtocolError.TAG_REPEATED),
-            (self.take & self.end & ((now_visited == 0) | ~p_first & (now_visited != p_open)),
+            (opens & self.first & (open_count != 0), ProtocolError.UNREAD),
+            (pixel & ~self.first & (self.tag >= open_count), ProtocolError.NOT_OPEN),
+            (pixel & (self.tag != index), ProtocolError.TAG_ORDER),
+            (self.take & self.end & ((now_index == 0) | ~p_first & (now_index != open_count)),
              ProtocolError.PASS_INCOMPLETE),
         ]
         with m.If(~self.status.error):
-            for index, (broken, code) in enumerate(rules):
-                with (m.If if index == 0 else m.Elif)(broken):
+            for n, (broken, code) in enumerate(rules):
+                with (m.If if n == 0 else m.Elif)(broken):
                     m.d.sync += [self.status.error.eq(1), self.status.code.eq(code)]
 
         with m.If(pixel):
-            stays_open = (self.first | is_open) & ~self.last
-            m.d.sync += [
-                open_.eq(Mux(stays_open, open_ | tag_bit, open_ & ~tag_bit)),
-                open_count.eq(open_count + stays_open - is_open),
-                visited.eq(visited | tag_bit),
-                visited_count.eq(now_visited),
-                in_pass.eq(1),
-            ]
-            with m.If(~in_pass):
-                m.d.sync += [pass_first.eq(self.first), pass_last.eq(self.last),
-                             pass_open.eq(open_count)]
+            m.d.sync += index.eq(now_index)
+            with m.If(opens):
+                m.d.sync += [pass_first.eq(self.first), pass_last.eq(self.last)]
         if digits:
             with m.If(digit):
                 m.d.sync += digit_next.eq(digit_next + 1)
-        with m.If(self.take & self.end):  # after the bit updates above: the pass is over
-            m.d.sync += [visited.eq(0), visited_count.eq(0), in_pass.eq(0)]
+        with m.If(self.take & self.end):  # the pass is over
+            m.d.sync += index.eq(0)
             if digits:
                 m.d.sync += digit_next.eq(0)
+            with m.If((now_index != 0) & p_last):
+                m.d.sync += open_count.eq(0)
+            with m.Elif((now_index != 0) & p_first):
+                m.d.sync += open_count.eq(now_index)
 
         status = self.status
         m.d.comb += [
@@ -145,7 +132,7 @@ class PixelProtocolChecker(wiring.Component):
             status.wait_pixels.eq(~self.pixels_valid & ((open_count != 0) | self.pixels_ready)),
             status.wait_weights.eq(self.pixels_valid & ~self.pixels_ready & ~self.weights_valid),
             status.wait_results.eq(self.results_valid & ~self.results_ready),
-            Assert((visited_count <= depth) & (open_count <= depth),
+            Assert((index <= depth) & (open_count <= depth),
                    "protocol checker: a count beyond the accumulators"),
         ]
         return m

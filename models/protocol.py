@@ -9,15 +9,18 @@ golden model of that checker.
 
 The rules (``tiling.schedule_layer`` obeys all of them):
 
-* a pass is the vectors up to and including an ``end`` beat; all its pixel vectors carry
-  the same ``first`` and ``last``;
+* a pass is the vectors up to and including an ``end`` beat, at least one pixel vector;
+  all its pixel vectors carry the same ``first`` and ``last``;
+* the pixel vectors of a pass carry the tags ``0, 1, 2, ...`` in order;
 * a pass with ``first`` starts only when no accumulator is open (every earlier result has
-  been emitted), and opens the accumulator of each of its tags, each tag once;
-* a pass without ``first`` visits every open accumulator exactly once, and no other; a
-  pass has at least one pixel vector;
-* ``last`` closes the accumulators it visits;
+  been emitted) and opens as many accumulators as it has vectors;
+* a pass without ``first`` has exactly as many vectors as accumulators are open;
+* a pass with ``last`` closes them all;
 * with the pixel-side check, each pass ends with its ``check_digits`` digit vectors in
   order, ``end`` on the last one and on no pixel vector.
+
+Because tags come in order, the open accumulators are always ``0 .. open - 1``: the checker
+needs a few counters, not a flag per accumulator.
 
 The first broken rule is reported as a :class:`ProtocolError` code; it stays until reset.
 """
@@ -38,8 +41,8 @@ class ProtocolError(enum.IntEnum):
     NONE = 0
     NOT_OPEN = 1         # a vector without first for an accumulator no pass has opened
     UNREAD = 2           # a first pass while accumulators are still open (results unread)
-    TAG_REPEATED = 3     # a tag twice in one pass
-    PASS_INCOMPLETE = 4  # a pass without first ended before visiting every open accumulator
+    TAG_ORDER = 3        # the k-th vector of a pass does not carry tag k
+    PASS_INCOMPLETE = 4  # a pass without first ended with fewer vectors than are open
     FLAGS_MIXED = 5      # first or last differ between the vectors of one pass
     DIGITS = 6           # checksum digits out of order, or end not on the last digit
 
@@ -74,9 +77,9 @@ def check_pixel_stream(beats, *, depth, digits=0):
     n = len(beats["tag"])
     check = beats["check"] if digits else np.zeros(n, dtype=int)
     digit = beats["digit"] if digits else np.zeros(n, dtype=int)
-    open_ = set()
     code = ProtocolError.NONE
-    in_pass, pass_first, pass_last, visited, pass_open, digit_next = False, 0, 0, set(), 0, 0
+    open_, index, digit_next = 0, 0, 0  # open accumulators; vectors and digits in the pass
+    pass_first = pass_last = 0
 
     def flag(error):
         nonlocal code
@@ -92,26 +95,25 @@ def check_pixel_stream(beats, *, depth, digits=0):
         else:
             if not 0 <= tag < depth:
                 raise ValueError(f"beat {i}: tag {tag} is outside 0..{depth - 1}")
-            if not in_pass:
-                pass_first, pass_last, pass_open = first, last, len(open_)
+            if index == 0:
+                pass_first, pass_last = first, last
             if digit_next or (digits and end):
                 flag(ProtocolError.DIGITS)
-            if in_pass and (first != pass_first or last != pass_last):
+            if index and (first != pass_first or last != pass_last):
                 flag(ProtocolError.FLAGS_MIXED)
-            if first and not in_pass and open_:
+            if first and index == 0 and open_:
                 flag(ProtocolError.UNREAD)
-            if not first and tag not in open_:
+            if not first and tag >= open_:
                 flag(ProtocolError.NOT_OPEN)
-            if tag in visited:
-                flag(ProtocolError.TAG_REPEATED)
-            visited.add(tag)
-            if first:
-                open_.add(tag)
-            if last:
-                open_.discard(tag)
-            in_pass = True
+            if tag != index:
+                flag(ProtocolError.TAG_ORDER)
+            index = min(index + 1, depth)
         if end:
-            if not visited or not pass_first and len(visited) != pass_open:
+            if index == 0 or not pass_first and index != open_:
                 flag(ProtocolError.PASS_INCOMPLETE)
-            in_pass, visited, digit_next = False, set(), 0
-    return code, len(open_)
+            if index and pass_last:  # (a pass without pixel vectors changes nothing)
+                open_ = 0
+            elif index and pass_first:
+                open_ = index
+            index, digit_next = 0, 0
+    return code, open_

@@ -22,7 +22,7 @@ CONFIGS = [
 EXPECTED = {
     "first_never": (E.NOT_OPEN, E.NOT_OPEN),
     "end_never": (E.FLAGS_MIXED, E.DIGITS),
-    "tags_zero": (E.TAG_REPEATED, E.TAG_REPEATED),
+    "tags_zero": (E.TAG_ORDER, E.TAG_ORDER),
     "last_every_pass": (E.NOT_OPEN, E.NOT_OPEN),
     "last_never": (E.UNREAD, E.UNREAD),
     "extra_end": (E.UNREAD, E.DIGITS),

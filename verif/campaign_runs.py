@@ -82,9 +82,8 @@ def plan_chunks(clean_runs, faults, chunk):
     """Chunks of run specs, ``chunk`` runs at most each (not counting references): the
     fault-free runs first (each loads its own data), then the faults.
 
-    Storage that no reset clears (the accumulator banks, ...) carries from one run to the
-    next, and a fault can make a run read it, so a fault run's outcome may depend on the run
-    before. Each chunk's faults therefore start after a fault-free run of the campaign's
+    State that no reset clears (memories) carries from one run to the next, and a fault can
+    make a run see it, so a fault run's outcome may depend on the runs before. Each chunk's faults therefore start after a fault-free run of the campaign's
     layer (a ``reference``), as in the cocotb campaign: a chunk's records depend on the
     chunk alone, not on the process or the order the chunks ran in, and one chunk that
     holds every run is the cocotb campaign's sequence.

@@ -2481,7 +2481,7 @@ endmodule
 
 (* keep =  1  *)
 module sparse_r8c8g4_i8w8a32d256_protocol_checker(clk, rst, take, tag, first, last, \end , check, digit, pixels_valid, pixels_ready, weights_valid, weights_ready, results_valid, results_ready, status);
-  wire [510:0] _000_;
+  wire _000_;
   wire _001_;
   wire _002_;
   wire _003_;
@@ -2494,78 +2494,70 @@ module sparse_r8c8g4_i8w8a32d256_protocol_checker(clk, rst, take, tag, first, la
   wire _010_;
   wire _011_;
   wire _012_;
-  wire _013_;
-  wire _014_;
+  wire [9:0] _013_;
+  wire [9:0] _014_;
   wire _015_;
   wire _016_;
   wire _017_;
   wire _018_;
   wire _019_;
-  wire _020_;
-  wire [255:0] _021_;
+  wire [9:0] _020_;
+  wire [9:0] _021_;
   wire _022_;
   wire _023_;
   wire _024_;
   wire _025_;
-  wire [255:0] _026_;
+  wire _026_;
   wire _027_;
-  wire _028_;
-  wire _029_;
+  wire [9:0] _028_;
+  wire [9:0] _029_;
   wire _030_;
-  wire [9:0] _031_;
-  wire [9:0] _032_;
+  wire _031_;
+  wire _032_;
   wire _033_;
   wire _034_;
-  wire _035_;
-  wire _036_;
+  wire [9:0] _035_;
+  wire [9:0] _036_;
   wire _037_;
-  wire [9:0] _038_;
-  wire [9:0] _039_;
-  wire [8:0] _040_;
+  wire _038_;
+  wire _039_;
+  wire _040_;
   wire _041_;
-  wire _042_;
-  wire _043_;
+  wire [9:0] _042_;
+  wire [9:0] _043_;
   wire _044_;
   wire _045_;
-  wire [255:0] _046_;
+  wire _046_;
   wire _047_;
   wire _048_;
   wire _049_;
-  wire _050_;
-  wire [255:0] _051_;
-  wire [255:0] _052_;
-  wire [255:0] _053_;
-  wire [255:0] _054_;
+  wire [9:0] _050_;
+  wire [9:0] _051_;
+  wire _052_;
+  wire _053_;
+  wire _054_;
   wire _055_;
-  wire [255:0] _056_;
+  wire _056_;
   wire _057_;
   wire _058_;
   wire _059_;
   wire _060_;
-  wire [9:0] _061_;
-  wire [255:0] _062_;
+  wire _061_;
+  wire _062_;
   wire _063_;
-  wire [10:0] _064_;
-  wire [255:0] _065_;
+  wire _064_;
+  wire _065_;
   wire _066_;
   wire _067_;
-  wire [9:0] _068_;
-  wire [9:0] _069_;
-  wire _070_;
-  wire _071_;
-  wire [11:0] _072_;
-  reg [3:0] _073_;
-  reg [3:0] _074_ = 4'h0;
-  reg [255:0] _075_;
-  reg [8:0] _076_;
-  wire _077_;
-  reg [255:0] _078_;
-  reg [8:0] _079_;
-  reg _080_;
-  reg _081_;
-  reg _082_;
-  reg [8:0] _083_;
-  wire _084_;
+  reg [3:0] _068_;
+  reg [3:0] _069_ = 4'h0;
+  wire [11:0] _070_;
+  reg [8:0] _071_;
+  reg _072_;
+  reg _073_;
+  reg [8:0] _074_;
+  wire _075_;
+  wire _076_;
   input check;
   wire check;
   input clk;
@@ -2576,14 +2568,12 @@ module sparse_r8c8g4_i8w8a32d256_protocol_checker(clk, rst, take, tag, first, la
   wire \end ;
   input first;
   wire first;
-  reg in_pass = 1'h0;
+  reg [8:0] index = 9'h000;
   input last;
   wire last;
-  reg [255:0] open_ = 256'h0000000000000000000000000000000000000000000000000000000000000000;
   reg [8:0] open_count = 9'h000;
   reg pass_first = 1'h0;
   reg pass_last = 1'h0;
-  reg [8:0] pass_open = 9'h000;
   input pixels_ready;
   wire pixels_ready;
   input pixels_valid;
@@ -2600,224 +2590,170 @@ module sparse_r8c8g4_i8w8a32d256_protocol_checker(clk, rst, take, tag, first, la
   wire [7:0] tag;
   input take;
   wire take;
-  reg [255:0] visited = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-  reg [8:0] visited_count = 9'h000;
   input weights_ready;
   wire weights_ready;
   input weights_valid;
   wire weights_valid;
+  assign _015_ = ! _014_;
+  assign _016_ = ! index;
+  assign _017_ = _016_ ? first : pass_first;
+  assign _018_ = ~ _017_;
+  assign _019_ = index == 9'h100;
+  assign _020_ = index + take;
+  assign _021_ = _019_ ? 10'h100 : _020_;
+  assign _023_ = _021_ != open_count;
+  assign _024_ = _018_ & _023_;
+  assign _025_ = _015_ | _024_;
+  assign _026_ = _010_ & _025_;
+  assign _027_ = index == 9'h100;
+  assign _028_ = index + take;
+  assign _029_ = _027_ ? 10'h100 : _028_;
+  assign _030_ = ! index;
+  assign _031_ = take & _030_;
+  assign _032_ = take & \end ;
+  assign _034_ = index == 9'h100;
+  assign _035_ = index + take;
+  assign _036_ = _034_ ? 10'h100 : _035_;
+  assign _037_ = | _036_;
+  assign _038_ = ! index;
+  assign _039_ = _038_ ? last : pass_last;
+  assign _040_ = _037_ & _039_;
+  assign _041_ = index == 9'h100;
+  assign _042_ = index + take;
+  assign _043_ = _041_ ? 10'h100 : _042_;
+  assign _045_ = | _043_;
+  assign _046_ = ! index;
+  assign _047_ = _046_ ? first : pass_first;
+  assign _048_ = _045_ & _047_;
+  assign _049_ = index == 9'h100;
+  assign _050_ = index + take;
+  assign _051_ = _049_ ? 10'h100 : _050_;
+  assign _052_ = ~ pixels_valid;
+  assign _053_ = | open_count;
+  assign _054_ = _053_ | pixels_ready;
+  assign _056_ = _052_ & _054_;
+  assign _057_ = ~ pixels_ready;
+  assign _058_ = pixels_valid & _057_;
+  assign _059_ = ~ weights_valid;
+  assign _060_ = _058_ & _059_;
+  assign _061_ = ~ results_ready;
+  assign _062_ = results_valid & _061_;
+  assign _063_ = index <= 9'h100;
+  assign _064_ = open_count <= 9'h100;
+  assign _065_ = _063_ & _064_;
   always @*
     if (1'h1) begin
-      if (!_005_)
+      if (!_065_)
         $write("protocol checker: a count beyond the accumulators");
-      assert (_005_);
+      assert (_065_);
     end
-  assign _007_ = ~ _074_[0];
-  assign _008_ = take & in_pass;
-  assign _009_ = first != pass_first;
-  assign _010_ = last != pass_last;
-  assign _012_ = _009_ | _010_;
-  assign _013_ = _008_ & _012_;
-  assign _014_ = ~ in_pass;
-  assign _015_ = take & _014_;
-  assign _016_ = _015_ & first;
-  assign _017_ = | open_count;
-  assign _018_ = _016_ & _017_;
-  assign _019_ = ~ first;
-  assign _020_ = take & _019_;
-  assign _021_ = open_ & _000_[255:0];
-  assign _023_ = | _021_;
-  assign _024_ = ~ _023_;
-  assign _025_ = _020_ & _024_;
-  assign _026_ = visited & _000_[255:0];
-  assign _027_ = | _026_;
-  assign _028_ = take & _027_;
-  assign _029_ = take & \end ;
-  assign _030_ = visited_count == 9'h100;
-  assign _031_ = visited_count + take;
-  assign _032_ = _030_ ? 10'h100 : _031_;
-  assign _034_ = ! _032_;
-  assign _035_ = in_pass ? pass_first : first;
-  assign _036_ = ~ _035_;
-  assign _037_ = visited_count == 9'h100;
-  assign _038_ = visited_count + take;
-  assign _039_ = _037_ ? 10'h100 : _038_;
-  assign _040_ = in_pass ? pass_open : open_count;
-  assign _041_ = _039_ != _040_;
-  assign _042_ = _036_ & _041_;
-  assign _043_ = _034_ | _042_;
-  assign _045_ = _029_ & _043_;
-  assign _046_ = open_ & _000_[255:0];
-  assign _047_ = | _046_;
-  assign _048_ = first | _047_;
-  assign _049_ = ~ last;
-  assign _050_ = _048_ & _049_;
-  assign _051_ = open_ | _000_[255:0];
-  assign _052_ = ~ _000_[255:0];
-  assign _053_ = open_ & _052_;
-  assign _054_ = _050_ ? _051_ : _053_;
-  assign _056_ = open_ & _000_[255:0];
-  assign _057_ = | _056_;
-  assign _058_ = first | _057_;
-  assign _059_ = ~ last;
-  assign _060_ = _058_ & _059_;
-  assign _061_ = open_count + _060_;
-  assign _062_ = open_ & _000_[255:0];
-  assign _063_ = | _062_;
-  assign _064_ = _061_ - _063_;
-  assign _065_ = visited | _000_[255:0];
-  assign _067_ = visited_count == 9'h100;
-  assign _068_ = visited_count + take;
-  assign _069_ = _067_ ? 10'h100 : _068_;
-  assign _070_ = ~ in_pass;
-  assign _071_ = take & \end ;
   always_ff @(posedge clk)
-    _074_ <= _073_;
+    _069_ <= _068_;
   always_ff @(posedge clk)
-    open_ <= _075_;
+    index <= _071_;
   always_ff @(posedge clk)
-    open_count <= _076_;
+    pass_first <= _072_;
   always_ff @(posedge clk)
-    visited <= _078_;
+    pass_last <= _073_;
   always_ff @(posedge clk)
-    visited_count <= _079_;
-  always_ff @(posedge clk)
-    in_pass <= _080_;
-  always_ff @(posedge clk)
-    pass_first <= _081_;
-  always_ff @(posedge clk)
-    pass_last <= _082_;
-  always_ff @(posedge clk)
-    pass_open <= _083_;
-  assign _000_ = 1'h1 << tag;
-  assign _011_ = ~ pixels_valid;
-  assign _022_ = | open_count;
-  assign _033_ = _022_ | pixels_ready;
-  assign _044_ = _011_ & _033_;
-  assign _055_ = ~ pixels_ready;
-  assign _066_ = pixels_valid & _055_;
-  assign _077_ = ~ weights_valid;
-  assign _084_ = _066_ & _077_;
-  assign _001_ = ~ results_ready;
-  assign _002_ = results_valid & _001_;
-  assign _003_ = visited_count <= 9'h100;
-  assign _004_ = open_count <= 9'h100;
-  assign _005_ = _003_ & _004_;
+    open_count <= _074_;
+  assign _000_ = ~ _069_[0];
+  assign _011_ = | index;
+  assign _022_ = take & _011_;
+  assign _033_ = first != pass_first;
+  assign _044_ = last != pass_last;
+  assign _055_ = _033_ | _044_;
+  assign _066_ = _022_ & _055_;
+  assign _075_ = ! index;
+  assign _076_ = take & _075_;
+  assign _001_ = _076_ & first;
+  assign _002_ = | open_count;
+  assign _003_ = _001_ & _002_;
+  assign _004_ = ~ first;
+  assign _005_ = take & _004_;
+  assign _006_ = tag >= open_count;
+  assign _007_ = _005_ & _006_;
+  assign _008_ = tag != index;
+  assign _009_ = take & _008_;
+  assign _010_ = take & \end ;
+  assign _012_ = index == 9'h100;
+  assign _013_ = index + take;
+  assign _014_ = _012_ ? 10'h100 : _013_;
   always_comb begin
-    _073_ = _074_;
-    if (_007_) begin
-      if (_013_) begin
-        _073_[0] = 1'h1;
-        _073_[3:1] = 3'h5;
-      end else if (_018_) begin
-        _073_[0] = 1'h1;
-        _073_[3:1] = 3'h2;
-      end else if (_025_) begin
-        _073_[0] = 1'h1;
-        _073_[3:1] = 3'h1;
-      end else if (_028_) begin
-        _073_[0] = 1'h1;
-        _073_[3:1] = 3'h3;
-      end else if (_045_) begin
-        _073_[0] = 1'h1;
-        _073_[3:1] = 3'h4;
+    _068_ = _069_;
+    if (_000_) begin
+      if (_066_) begin
+        _068_[0] = 1'h1;
+        _068_[3:1] = 3'h5;
+      end else if (_003_) begin
+        _068_[0] = 1'h1;
+        _068_[3:1] = 3'h2;
+      end else if (_007_) begin
+        _068_[0] = 1'h1;
+        _068_[3:1] = 3'h1;
+      end else if (_009_) begin
+        _068_[0] = 1'h1;
+        _068_[3:1] = 3'h3;
+      end else if (_026_) begin
+        _068_[0] = 1'h1;
+        _068_[3:1] = 3'h4;
       end
     end
     if (rst) begin
-      _073_ = 4'h0;
+      _068_ = 4'h0;
     end
   end
   always_comb begin
-    _075_ = open_;
+    _071_ = index;
     if (take) begin
-      _075_ = _054_;
+      _071_ = _029_[8:0];
+    end
+    if (_032_) begin
+      _071_ = 9'h000;
     end
     if (rst) begin
-      _075_ = 256'h0000000000000000000000000000000000000000000000000000000000000000;
+      _071_ = 9'h000;
     end
   end
   always_comb begin
-    _076_ = open_count;
+    _072_ = pass_first;
     if (take) begin
-      _076_ = _064_[8:0];
-    end
-    if (rst) begin
-      _076_ = 9'h000;
-    end
-  end
-  always_comb begin
-    _078_ = visited;
-    if (take) begin
-      _078_ = _065_;
-    end
-    if (_071_) begin
-      _078_ = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-    if (rst) begin
-      _078_ = 256'h0000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always_comb begin
-    _079_ = visited_count;
-    if (take) begin
-      _079_ = _069_[8:0];
-    end
-    if (_071_) begin
-      _079_ = 9'h000;
-    end
-    if (rst) begin
-      _079_ = 9'h000;
-    end
-  end
-  always_comb begin
-    _080_ = in_pass;
-    if (take) begin
-      _080_ = 1'h1;
-    end
-    if (_071_) begin
-      _080_ = 1'h0;
-    end
-    if (rst) begin
-      _080_ = 1'h0;
-    end
-  end
-  always_comb begin
-    _081_ = pass_first;
-    if (take) begin
-      if (_070_) begin
-        _081_ = first;
+      if (_031_) begin
+        _072_ = first;
       end
     end
     if (rst) begin
-      _081_ = 1'h0;
+      _072_ = 1'h0;
     end
   end
   always_comb begin
-    _082_ = pass_last;
+    _073_ = pass_last;
     if (take) begin
-      if (_070_) begin
-        _082_ = last;
+      if (_031_) begin
+        _073_ = last;
       end
     end
     if (rst) begin
-      _082_ = 1'h0;
+      _073_ = 1'h0;
     end
   end
   always_comb begin
-    _083_ = pass_open;
-    if (take) begin
-      if (_070_) begin
-        _083_ = open_count;
+    _074_ = open_count;
+    if (_032_) begin
+      if (_040_) begin
+        _074_ = 9'h000;
+      end else if (_048_) begin
+        _074_ = _051_[8:0];
       end
     end
     if (rst) begin
-      _083_ = 9'h000;
+      _074_ = 9'h000;
     end
   end
-  assign status = { _072_, _074_ };
-  assign _072_[11] = _002_;
-  assign _072_[9] = _084_;
-  assign _072_[10] = _044_;
-  assign _072_[8:0] = open_count;
-  assign _006_ = 1'h1;
+  assign status = { _070_, _069_ };
+  assign _070_[11] = _062_;
+  assign _070_[9] = _060_;
+  assign _070_[10] = _056_;
+  assign _070_[8:0] = open_count;
+  assign _067_ = 1'h1;
 endmodule
