@@ -29,6 +29,8 @@ class ChecksumPE(ConfigComponent):
         Weight write port; ``w_value`` holds the row's ``row_span`` checksum weights.
     """
 
+    verilog_name = "checksum_pe"
+
     def members(self, config):
         return {
             "x_in": In(data.ArrayLayout(signed(config.ifm_width), config.row_span)),
@@ -87,6 +89,8 @@ class ColumnChecker(ConfigComponent):
     syndrome : Out(signed(acc_width))
         Observed minus recombined checksum, with ``mismatch``.
     """
+
+    verilog_name = "column_checker"
 
     def members(self, config):
         return {

@@ -33,6 +33,8 @@ class ColumnAccumulator(ConfigComponent):
         cycle before (draining a held pixel tile) instead of ``stored + psum``.
     """
 
+    verilog_name = "accumulator"
+
     def members(self, config):
         return {
             "rd_tag": In(range(config.acc_depth)),

@@ -101,6 +101,8 @@ araddr, arprot, arvalid, arready, rdata, rresp, rvalid, rready
         rises; 0 otherwise.
     """
 
+    verilog_name = "axil_registers"
+
     def __init__(self, *, regmap, addr_width=8):
         if not isinstance(regmap, RegisterMap):
             self._MustUse__silence = True  # never built: no "unused elaboratable" warning

@@ -1,6 +1,6 @@
 """The accelerator core: weight loader, IFM skew, array, accumulators, result deskew."""
 
-from amaranth.hdl import Array, Cat, EnableInserter, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -11,6 +11,7 @@ from .component import ConfigComponent
 from .abft import ColumnChecker
 from .faults import FLIP, FaultSites
 from .feeder import IfmFeeder
+from .hierarchy import place
 from .layouts import (fault_layout, ifm_layout, pass_layout, pixel_layout, result_layout,
                       stats_layout, status_layout, table_layout, weight_layout)
 from .protocol import PixelProtocolChecker, protocol_layout
@@ -51,6 +52,8 @@ class SenseEngine(ConfigComponent):
     plus those two.
     """
 
+    verilog_name = "engine"
+
     def members(self, config):
         members = {**_stream_members(config), "advance": In(1)}
         if config.abft != "none":
@@ -84,8 +87,7 @@ class SenseEngine(ConfigComponent):
         cfg = self._config
         rows, cols, digits = cfg.rows, cfg.cols, cfg.check_digits
         m = Module()
-        m.submodules.array = array = SystolicArray(config=cfg, faults=self._faults,
-                                                   name="array")
+        array = place(m, "array", SystolicArray(config=cfg, faults=self._faults, name="array"))
 
         # -- weight banks -----------------------------------------------------------------------
         # A bank is free (``~full``, ``drain == 0``), then loaded one PE row per beat, then full
@@ -207,8 +209,7 @@ class SenseEngine(ConfigComponent):
         results = []
         mismatches = []
         for name, j, psum in columns:
-            acc = ColumnAccumulator(config=cfg, faults=self._faults, name=name)
-            m.submodules[name] = acc
+            acc = place(m, name, ColumnAccumulator(config=cfg, faults=self._faults, name=name))
             here = meta_taps[rows + j + 1]
             data_vector = here.valid & ~here.check if cfg.pixel_check else here.valid
             m.d.comb += [
@@ -226,8 +227,8 @@ class SenseEngine(ConfigComponent):
                     m.d.comb += acc.rd_tag.eq(reading.tag)
             results.append(_delay(m, acc.result, self._deskew(j), f"result_{name[4:]}")[-1])
             if cfg.pixel_check and name != "acc_cs":
-                checker = ColumnChecker(config=cfg, faults=self._faults, name=f"check_c{j}")
-                m.submodules[f"check_c{j}"] = checker
+                checker = place(m, f"check_c{j}", ColumnChecker(config=cfg, faults=self._faults,
+                                                                 name=f"check_c{j}"))
                 m.d.comb += [checker.valid.eq(here.valid), checker.check.eq(here.check),
                              checker.digit.eq(here.digit),
                              checker.last_digit.eq(here.last_digit), checker.psum.eq(psum)]
@@ -437,6 +438,8 @@ class SenseCore(ConfigComponent):
     pipeline (a common clock enable) while a result beat waits.
     """
 
+    verilog_name = "core"
+
     def members(self, config):
         self._sites = None
         members = _stream_members(config)
@@ -487,13 +490,13 @@ class SenseCore(ConfigComponent):
                 m.d.sync += clear_pending.eq(0)
             with m.Elif(self.clear_status):
                 m.d.sync += clear_pending.eq(1)
-        m.submodules.engine = EnableInserter(advance)(engine)
+        place(m, "engine", engine, enable=engine.advance)
         if not cfg.feeder:
             m.d.comb += advance.eq(~self.results.valid | self.results.ready)
         m.d.comb += engine.advance.eq(advance)
         wiring.connect(m, wiring.flipped(self.weights), engine.weights)
         if cfg.feeder:
-            m.submodules.feeder = feeder = IfmFeeder(config=cfg, name="feeder")
+            feeder = place(m, "feeder", IfmFeeder(config=cfg, name="feeder"))
             for port in ("table", "ifm", "passes"):
                 wiring.connect(m, wiring.flipped(getattr(self, port)), getattr(feeder, port))
             wiring.connect(m, feeder.vectors, engine.pixels)
@@ -530,8 +533,8 @@ class SenseCore(ConfigComponent):
     def _check_protocol(self, m):
         """The ``pixels`` stream's pass structure, checked beside the engine (not in its
         path: every beat still goes through, so a broken sequence cannot stop the core)."""
-        m.submodules.protocol = checker = PixelProtocolChecker(
-            depth=self._config.acc_depth, digits=self._config.check_digits)
+        checker = place(m, "protocol_checker", PixelProtocolChecker(
+            depth=self._config.acc_depth, digits=self._config.check_digits))
         beat = self.pixels.payload
         m.d.comb += [
             checker.take.eq(self.pixels.valid & self.pixels.ready),

@@ -51,6 +51,8 @@ class IfmFeeder(ConfigComponent):
     back with its last vector.
     """
 
+    verilog_name = "feeder"
+
     def members(self, config):
         return {
             "table": In(stream.Signature(table_layout(config))),

@@ -1,7 +1,7 @@
 """Verilog generation: ``python -m sense_hw.generate`` (what ``make verilog`` runs).
 
 Writes ``<out>/<config.name>/`` with the Verilog, ``config.json`` (the configuration it was
-built from) and ``manifest.json`` (files, top module, ports, configuration). The output is
+built from) and ``manifest.json`` (:mod:`sense_hw.manifest`; docs/rtl.md). The output is
 byte-identical when regenerated: no timestamps, and no source-location attributes (they
 would hold this machine's absolute paths).
 """
@@ -15,17 +15,17 @@ import json
 import sys
 from pathlib import Path
 
-from amaranth.back import verilog
-from amaranth.hdl import Fragment, Value
-from amaranth.hdl._ir import PortDirection  # convert_fragment's port directions (Amaranth 0.5)
-from amaranth.lib import wiring
+from amaranth.back import rtlil, verilog
+from amaranth.hdl import Fragment
 
 from sense_models.config import ArrayConfig
-from sense_models.packets import HEADER_BYTES, packet_types
 from sense_models.regmap import c_header, register_map
 
 from .core import SenseCore
 from .cost import needs_force, stage
+from .hierarchy import hierarchical, order_ports, signature_ports
+from .hierarchy import to_verilog as hierarchy_verilog
+from .manifest import build_manifest, describe_ports
 from .pe import ProcessingElement
 from .top import SenseTop
 
@@ -49,39 +49,44 @@ def module_name(top):
     return MODULES[top]
 
 
-def _ports(component):
-    ports = []
-    for path, member, value in component.signature.flatten(component):
-        ports.append({
-            "name": "__".join(str(p) for p in path),
-            "direction": "input" if member.flow == wiring.In else "output",
-            "width": len(Value.cast(value)),
-        })
-    return [{"name": "clk", "direction": "input", "width": 1},
-            {"name": "rst", "direction": "input", "width": 1}] + ports
+def hierarchical_build(config):
+    """Whether ``config`` is generated hierarchically (one module per distinct block).
 
-
-def _signature_ports(component):
-    # What ``verilog.convert`` derives from a component's signature.
-    return {"__".join(str(p) for p in path):
-            (Value.cast(value), PortDirection.Input if member.flow == wiring.In
-             else PortDirection.Output)
-            for path, member, value in component.signature.flatten(component)}
+    Fault-injection builds stay as Amaranth writes them: their fault-site registry is shared
+    by every block and numbers the sites across the whole core as it is elaborated, and its
+    control signals reach into every block without ports.
+    """
+    return not config.faults
 
 
 def to_verilog(config, top="core"):
-    """The Verilog text, the port list and the fault sites (fault builds) of one top.
+    """The Verilog text, fault sites (fault builds), module hierarchy and component of a top.
 
-    A configuration big enough to need ``--force`` reports each stage and its time.
+    A configuration big enough to need ``--force`` reports each stage and its time. The
+    hierarchy is ``(tree, blocks, ports)``: ``{module: [(instance, module), ...]}``, each
+    module's block class and ports; ``None`` for a flat build.
     """
     component = build_top(config, top)
     name, slow = module_name(top), needs_force(config) is not None
-    with stage(f"{name}: elaborate", enabled=slow):
-        fragment = Fragment.get(component, None)
-    with stage(f"{name}: convert to Verilog", enabled=slow):
-        text, _ = verilog.convert_fragment(fragment, _signature_ports(component), name,
-                                           emit_src=False)
-    return text, _ports(component), getattr(component, "fault_sites", [])
+    ports = signature_ports(component)
+    if not hierarchical_build(config):
+        with stage(f"{name}: elaborate", enabled=slow):
+            fragment = Fragment.get(component, None)
+        with stage(f"{name}: convert to Verilog", enabled=slow):
+            text, _ = verilog.convert_fragment(fragment, ports, name, emit_src=False)
+        return text, getattr(component, "fault_sites", []), None, component
+    with hierarchical(config.name) as modules:
+        with stage(f"{name}: elaborate", enabled=slow):  # each distinct block converted once
+            fragment = Fragment.get(component, None)
+        with stage(f"{name}: convert to Verilog", enabled=slow):
+            top_text, _ = rtlil.convert_fragment(fragment, ports, name, emit_src=False)
+            text = hierarchy_verilog(order_ports(top_text, name, ["clk", "rst", *ports]),
+                                     name, modules)
+    tree = {(name if parent is None else parent): children
+            for parent, children in modules.tree.items()}
+    blocks = {name: type(component).__name__, **modules.blocks}
+    module_ports = {name: describe_ports(component), **modules.ports}
+    return text, [], (tree, blocks, module_ports), component
 
 
 def _write_if_changed(path, text):
@@ -94,61 +99,32 @@ def write_rtl(config, out_dir, tops=("core",)):
     """Generate ``tops`` for ``config`` into ``out_dir``; returns the manifest dict."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = []
+    entries, hierarchies = [], []
     fault_sites = []
     for top in tops:
-        text, ports, sites = to_verilog(config, top)
+        text, sites, hierarchy, component = to_verilog(config, top)
         fault_sites = fault_sites or sites
         name = f"{module_name(top)}.v"
         lines = text.count("\n")
         with stage(f"write {out_dir / name} ({lines:,} lines)",
                    enabled=needs_force(config) is not None):
             _write_if_changed(out_dir / name, text)
-        files.append({"file": name, "top": module_name(top), "ports": ports,
-                      "sha256": hashlib.sha256(text.encode()).hexdigest()})
+        entries.append({"file": name, "top": module_name(top), "kind": top,
+                        "component": component,
+                        "sha256": hashlib.sha256(text.encode()).hexdigest()})
+        hierarchies.append(hierarchy)
+    manifest = build_manifest(config, tops, entries, hierarchies)
     if "axi" in tops:
         header = c_header(register_map(config), config)
         _write_if_changed(out_dir / "sense_regs.h", header)
-        files.append({"file": "sense_regs.h",
-                      "sha256": hashlib.sha256(header.encode()).hexdigest()})
+        manifest["files"].append({"file": "sense_regs.h",
+                                  "sha256": hashlib.sha256(header.encode()).hexdigest()})
     config_text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
     _write_if_changed(out_dir / "config.json", config_text)
-    manifest = {
-        "generator": "sense_hw.generate",
-        "config_name": config.name,
-        "config": config.to_dict(),
-        "derived": {"multipliers": config.multipliers, "tile_reduction": config.tile_reduction,
-                    "latency": config.latency, "tag_width": config.tag_width},
-        "top": module_name(tops[0]),
-        "files": files,
-    }
     if config.faults:
         manifest["fault_sites"] = fault_sites
-    if "axi" in tops:
-        manifest["registers"] = _register_manifest(register_map(config))
-        manifest["packets"] = _packet_manifest(config)
     _write_if_changed(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
-
-
-def _register_manifest(regmap):
-    return [{"name": r.name, "offset": r.offset, "access": r.access, "width": r.width,
-             "fields": [{"name": f.name, "lsb": f.lsb, "width": f.width} for f in r.fields]}
-            for r in regmap]
-
-
-def _packet_manifest(config):
-    packets = {}
-    for kind, wire in packet_types(config).items():
-        packets[kind.name] = {
-            "type": int(kind), "beat_bytes": wire.beat_bytes,
-            "words_per_beat": wire.words(config.bus_width),
-            "fields": {name: {"byte": offset, "bytes_per_element": size}
-                       for name, (offset, size) in wire.placement.items()},
-            "flags": {name: {"byte": offset, "bit": bit}
-                      for name, (offset, bit) in wire.flags.items()},
-        }
-    return {"bus_width": config.bus_width, "header_bytes": HEADER_BYTES, "types": packets}
 
 
 def parse_config(parser, argv=None):

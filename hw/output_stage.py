@@ -65,6 +65,8 @@ class OutputStage(wiring.Component):
     stalls the whole pipeline (``results.ready`` falls with it).
     """
 
+    verilog_name = "output_stage"
+
     def __init__(self, *, cols, acc_width, out_width, tag_width):
         try:
             _check_width("cols", cols, 1)

@@ -50,6 +50,8 @@ class PacketReceiver(wiring.Component):
         A packet is in progress or a beat waits for the core.
     """
 
+    verilog_name = "packet_rx"
+
     def __init__(self, *, bus_width, targets, item_beats=None, count_limits=None):
         if bus_width not in BUS_WIDTHS:
             raise ValueError(f"bus_width must be one of {BUS_WIDTHS}, not {bus_width!r}")

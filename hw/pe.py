@@ -55,6 +55,8 @@ class ProcessingElement(ConfigComponent):
     column, without a checksum column), so its IFM register is no fault site.
     """
 
+    verilog_name = "pe"
+
     def __init__(self, *, config, faults=None, name=None, forwards=True):
         self._forwards = forwards
         super().__init__(config=config, faults=faults, name=name)

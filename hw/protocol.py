@@ -51,6 +51,8 @@ class PixelProtocolChecker(wiring.Component):
     come in order, a few counters do: no state per accumulator.
     """
 
+    verilog_name = "protocol_checker"
+
     def __init__(self, *, depth, digits=0):
         for name, value, least in (("depth", depth, 1), ("digits", digits, 0)):
             if not isinstance(value, int) or value < least:

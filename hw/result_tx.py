@@ -45,6 +45,8 @@ class ResultSender(wiring.Component):
         A beat is being sent.
     """
 
+    verilog_name = "result_tx"
+
     def __init__(self, *, bus_width, cols, acc_width, out_width, tag_width):
         if bus_width not in BUS_WIDTHS:
             raise ValueError(f"bus_width must be one of {BUS_WIDTHS}, not {bus_width!r}")

@@ -11,6 +11,7 @@ from sense_models.regmap import ID_VALUE, VERSION, register_map
 
 from .axil import AxiLiteRegisters, AxiLiteSignature
 from .core import SenseCore
+from .hierarchy import place
 from .layouts import (fault_layout, ifm_layout, pass_layout, pixel_layout, quant_layout,
                       table_layout, weight_layout)
 from .output_stage import OutputStage
@@ -111,8 +112,8 @@ class SenseTop(wiring.Component):
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
-        m.submodules.regs = regs = AxiLiteRegisters(regmap=self._regmap,
-                                                    addr_width=AXIL_ADDR_WIDTH)
+        regs = place(m, "regs", AxiLiteRegisters(regmap=self._regmap,
+                                                 addr_width=AXIL_ADDR_WIDTH))
         for name in AXIL_SIGNALS:
             ours, theirs = getattr(self, f"s_axil_{name}"), getattr(regs, name)
             if regs.signature.members[name].flow == In:
@@ -137,9 +138,9 @@ class SenseTop(wiring.Component):
                             tag_width=cfg.tag_width)
         tx = ResultSender(bus_width=self._bus_width, cols=cfg.cols, acc_width=cfg.acc_width,
                           out_width=cfg.ifm_width, tag_width=cfg.tag_width)
-        for name, block in (("rx", rx), ("core", core), ("params", params), ("stage", stage),
-                            ("tx", tx)):
-            m.submodules[name] = ResetInserter(soft)(block)
+        for name, block in (("rx", rx), ("core", core), ("stage", stage), ("tx", tx)):
+            place(m, name, block, reset=soft)
+        m.submodules.params = ResetInserter(soft)(params)  # a library FIFO: flattened here
 
         # -- host -> receiver -> core and output stage ----------------------------------------
         for name in ("tdata", "tkeep", "tvalid", "tlast"):

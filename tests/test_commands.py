@@ -103,9 +103,12 @@ def test_huge_configurations_need_force(capsys, tmp_path, argv):
 
 def test_the_cost_estimate_lets_the_usual_builds_through():
     for config in (ArrayConfig(), ArrayConfig(rows=32, cols=32), ArrayConfig(feeder=True),
-                   ArrayConfig(acc_depth=16384), ArrayConfig(abft="both", faults=True)):
+                   ArrayConfig(rows=64, cols=64), ArrayConfig(acc_depth=16384),
+                   ArrayConfig(abft="both", faults=True)):
         assert cost.needs_force(config) is None, config.name
-    for config in (ArrayConfig(rows=64, cols=64), ArrayConfig(feeder=True, feeder_tiles=64)):
+    # a hierarchical 64x64 is one PE module; the flat fault build writes all 4096 PEs
+    for config in (ArrayConfig(rows=256, cols=256), ArrayConfig(rows=64, cols=64, faults=True),
+                   ArrayConfig(feeder=True, feeder_tiles=64)):
         assert cost.needs_force(config), config.name
 
 

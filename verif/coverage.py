@@ -16,9 +16,10 @@ one ``C '<key>' <count>`` line per point, the key a list of ``\\x01name\\x02valu
 --write`` does, so ``merged.dat`` is a valid input to that tool where it is installed.
 
 Grouping by module: each point belongs to the Verilog module named in its ``page``.
-Amaranth emits one module per instance (``sense_core.engine.array.pe_r0_c1``), so digits in
-the name are replaced by ``*`` (``sense_core.engine.array.pe_r*_c*``): a group is one block
-of the generator, merged over its instances and over every configuration that has it. No
+The generator emits one module per distinct block (``sparse_r4c4g4_i8w8a32d16_pe``; a fault
+build one per instance, ``sense_core.engine.array.row0.pe_c1``), and digits in the name are
+replaced by ``*`` (``sparse_r*c*g*_i*w*a*d*_pe``): a group is one block of the generator,
+merged over its instances and over every configuration that has it. No
 module name is written here; the groups come from the data.
 
 Measures: a *line* is a source line that some line-coverage point (a statement block or a

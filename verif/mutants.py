@@ -16,9 +16,10 @@ from amaranth.hdl import Const, Mux, Signal
 
 from sense_hw.abft import ColumnChecker
 from sense_hw.accumulator import ColumnAccumulator
-from sense_hw.array import SystolicArray
+from sense_hw.array import PERow, SystolicArray
 from sense_hw.core import SenseCore, SenseEngine
 from sense_hw.feeder import IfmFeeder
+from sense_hw.hierarchy import placed
 from sense_hw.output_stage import OutputStage
 from sense_hw.packet_rx import PacketReceiver
 from sense_hw.pe import ProcessingElement
@@ -68,57 +69,63 @@ def _rewired(cls, rewire):
     return elaborate
 
 
-def _data_pes(self, m):
-    """``(row, column, PE)`` of a :class:`SystolicArray` being elaborated."""
-    cfg = self.config
-    return [(i, j, m.submodules[f"pe_r{i}_c{j}"])
-            for i in range(cfg.rows) for j in range(cfg.cols)]
+def _rows(self, m):
+    """``(row index, PERow)`` of a :class:`SystolicArray` being elaborated."""
+    return [(i, placed(m, f"row{i}")) for i in range(self.config.rows)]
+
+
+def _row_pes(self, m):
+    """``(column, PE)`` of a :class:`PERow` being elaborated."""
+    return [(j, placed(m, f"pe_c{j}")) for j in range(self.config.cols)]
 
 
 def _psum_from_above_left(self, m):
-    for i, j, pe in _data_pes(self, m):
-        if i and j:
-            m.d.comb += pe.psum_in.eq(m.submodules[f"pe_r{i - 1}_c{j - 1}"].psum_out)
+    rows = _rows(self, m)
+    for (_, above), (i, row) in zip(rows, rows[1:]):
+        for j in range(1, self.config.cols):
+            m.d.comb += row.psum_in[j].eq(above.psum_out[j - 1])
 
 
 def _bank_from_left_edge(self, m):
-    for i, j, pe in _data_pes(self, m):
+    for j, pe in _row_pes(self, m):
         if j:
-            m.d.comb += pe.bank_in.eq(self.bank_in[i])
+            m.d.comb += pe.bank_in.eq(self.bank_in)
 
 
 def _valid_from_left_edge(self, m):
-    for i, j, pe in _data_pes(self, m):
+    for j, pe in _row_pes(self, m):
         if j:
-            m.d.comb += pe.valid_in.eq(self.valid_in[i])
+            m.d.comb += pe.valid_in.eq(self.valid_in)
 
 
 def _checksum_after_forward(self, m):
-    for i, j, pe in _data_pes(self, m):
-        if j == 0:
-            m.d.comb += m.submodules[f"pe_r{i}_cs"].x_in.eq(pe.x_out)
+    # column 0's forwarding register, as the checksum PE would see it behind that PE
+    for i, _ in _rows(self, m):
+        forwarded = Signal.like(self.x_in[i], name=f"x_fwd_r{i}", reset_less=True)
+        m.d.sync += forwarded.eq(self.x_in[i])
+        m.d.comb += placed(m, f"pe_r{i}_cs").x_in.eq(forwarded)
 
 
 def _every_row_written(self, m):
-    for i, j, pe in _data_pes(self, m):
-        m.d.comb += pe.w_en.eq(self.w_en)
+    for i, row in _rows(self, m):
+        m.d.comb += row.w_en.eq(self.w_en)
 
 
 def _other_bank_written(self, m):
-    for i, j, pe in _data_pes(self, m):
-        m.d.comb += pe.w_bank.eq(~self.w_bank)
+    for i, row in _rows(self, m):
+        m.d.comb += row.w_bank.eq(~self.w_bank)
 
 
 def _clear_unwired(self, m):
-    m.d.comb += m.submodules.engine.clear_status.eq(0)
+    m.d.comb += placed(m, "engine").clear_status.eq(0)
 
 
 def _clear_not_held(self, m):
-    m.d.comb += m.submodules.engine.clear_status.eq(self.clear_status)
+    m.d.comb += placed(m, "engine").clear_status.eq(self.clear_status)
 
 
 def _inputs_always_ready(self, m):
-    m.d.comb += m.submodules.engine.advance.eq(1)
+    m.d.comb += placed(m, "engine").advance.eq(1)
 
 
 def _highest_set(bits):
@@ -191,10 +198,10 @@ MUTANTS = {m.name: m for m in [
        ((SystolicArray, "elaborate", _rewired(SystolicArray, _psum_from_above_left)),), ("core",)),
     _M("array_bank_not_forwarded", "array", "PEs right of column 0 take the weight bank from "
        "the left edge, not forwarded with the IFM values",
-       ((SystolicArray, "elaborate", _rewired(SystolicArray, _bank_from_left_edge)),), ("core",)),
+       ((PERow, "elaborate", _rewired(PERow, _bank_from_left_edge)),), ("core",)),
     _M("array_valid_not_forwarded", "array", "feeder builds: PEs right of column 0 take the "
        "issued-vector flag from the left edge (gated counts shift by a cycle per column)",
-       ((SystolicArray, "elaborate", _rewired(SystolicArray, _valid_from_left_edge)),), ("feeder",)),
+       ((PERow, "elaborate", _rewired(PERow, _valid_from_left_edge)),), ("feeder",)),
     _M("checksum_after_forward", "abft checker", "the kernel checksum column takes the IFM "
        "values after column 0's forwarding register, one cycle late",
        ((SystolicArray, "elaborate", _rewired(SystolicArray, _checksum_after_forward)),), ("kernel", "abft")),
