@@ -9,7 +9,7 @@ from .accumulator import ColumnAccumulator
 from .array import SystolicArray
 from .component import ConfigComponent
 from .abft import ColumnChecker
-from .faults import FLIP, FaultSites
+from .faults import FLIP, NO_FAULTS, FaultSites
 from .feeder import IfmFeeder
 from .hierarchy import place
 from .layouts import (fault_layout, ifm_layout, pass_layout, pixel_layout, result_layout,
@@ -19,16 +19,19 @@ from .protocol import PixelProtocolChecker, protocol_layout
 __all__ = ["SenseEngine", "SenseCore"]
 
 
-def _delay(m, value, cycles, name, *, reset_less=True):
+def _delay(m, value, cycles, name, *, reset_less=True, faults=NO_FAULTS, kind=None):
     """``value`` delayed by ``cycles`` registers (a list: index ``k`` is ``k`` cycles late).
 
-    Datapath delays carry no reset; only control (``reset_less=False``) needs one.
+    Datapath delays carry no reset; only control (``reset_less=False``) needs one. With a
+    fault site ``kind``, every register is a site and the taps are what its consumers see.
     """
     taps = [value]
     for k in range(1, cycles + 1):
         reg = Signal.like(value, name=f"{name}_d{k}", reset_less=reset_less)
+        tap = reg if kind is None else faults.register(m, reg, kind=kind, block="engine",
+                                                       name=f"{name}_d{k}")
         m.d.sync += reg.eq(taps[-1])
-        taps.append(reg)
+        taps.append(tap)
     return taps
 
 
@@ -87,16 +90,26 @@ class SenseEngine(ConfigComponent):
         cfg = self._config
         rows, cols, digits = cfg.rows, cfg.cols, cfg.check_digits
         m = Module()
-        array = place(m, "array", SystolicArray(config=cfg, faults=self._faults, name="array"))
+        faults = self._faults
+
+        def site(register, kind, name):
+            return faults.register(m, register, kind=kind, block="engine", name=name)
+
+        array = place(m, "array", SystolicArray(config=cfg, faults=faults, name="array"))
 
         # -- weight banks -----------------------------------------------------------------------
         # A bank is free (``~full``, ``drain == 0``), then loaded one PE row per beat, then full
         # until the last vector of its pass is issued (the last pixel vector, or the last
         # checksum digit with the pixel-side check), then draining until that vector has passed
         # the last column, which frees it again.
-        load_bank = Signal()
-        load_row = Signal(range(rows))
-        issue_bank = Signal()
+        # (``*_reg`` is the register, the plain name what its consumers see: a fault site's
+        # output in fault-injection builds, the register itself otherwise)
+        load_bank_reg = Signal(name="load_bank")
+        load_row_reg = Signal(range(rows), name="load_row")
+        issue_bank_reg = Signal(name="issue_bank")
+        load_bank = site(load_bank_reg, "bank_control", "load_bank")
+        load_row = site(load_row_reg, "bank_control", "load_row")
+        issue_bank = site(issue_bank_reg, "bank_control", "issue_bank")
         pixel = self.pixels.payload
         accept = Signal()
         pass_done = Signal()  # the pass's last vector is issued this cycle
@@ -108,11 +121,11 @@ class SenseEngine(ConfigComponent):
             array.w_data.eq(self.weights.payload),
         ]
         with m.If(array.w_en):
-            m.d.sync += load_row.eq(Mux(load_row == rows - 1, 0, load_row + 1))
+            m.d.sync += load_row_reg.eq(Mux(load_row == rows - 1, 0, load_row + 1))
             with m.If(load_row == rows - 1):
-                m.d.sync += load_bank.eq(~load_bank)
+                m.d.sync += load_bank_reg.eq(~load_bank)
         with m.If(pass_done):
-            m.d.sync += issue_bank.eq(~issue_bank)
+            m.d.sync += issue_bank_reg.eq(~issue_bank)
 
         x_in = Signal.like(pixel.data, name="x_issue")
         m.d.comb += [pass_done.eq(accept & pixel.end), x_in.eq(Mux(accept, pixel.data, 0))]
@@ -124,12 +137,20 @@ class SenseEngine(ConfigComponent):
         hold = 0
         if cfg.corrects:
             hold = Signal()
-            drain_step = Signal(data.StructLayout({"valid": 1, "tag": range(cfg.acc_depth)}),
-                                name="drain_step")
-            drain_left = Signal(range(cfg.acc_depth + 1))
-            m.d.comb += drain_step.valid.eq(drain_left != 0)
+            drain_reg = Signal(data.StructLayout({"valid": 1, "tag": range(cfg.acc_depth)}),
+                               name="drain_step")
+            drain_left_reg = Signal(range(cfg.acc_depth + 1), name="drain_left")
+            drain_left = site(drain_left_reg, "drain_sequencer", "drain_left")
+            drain_step = drain_reg
+            if faults.enabled:
+                drain_step = Signal.like(drain_reg, name="drain_step_seen")
+                m.d.comb += [drain_step.valid.eq(drain_reg.valid),
+                             drain_step.tag.eq(site(drain_reg.tag, "drain_sequencer",
+                                                    "drain_tag"))]
+            m.d.comb += drain_reg.valid.eq(drain_left != 0)
             with m.If(drain_step.valid):
-                m.d.sync += [drain_left.eq(drain_left - 1), drain_step.tag.eq(drain_step.tag + 1)]
+                m.d.sync += [drain_left_reg.eq(drain_left - 1),
+                             drain_reg.tag.eq(drain_step.tag + 1)]
             if cfg.feeder:
                 # The feeder's ``last`` is per pixel and its digits carry last=0, so the drain
                 # starts on the end beat (last digit) of a pass whose command was ``final``, and
@@ -143,41 +164,47 @@ class SenseEngine(ConfigComponent):
                 ahead = ~pixel.first | (pixel.tag > drain_step.tag)
                 m.d.comb += hold.eq(drain_step.valid & (final_end | (~pixel.check & ahead)))
                 with m.If(accept & final_end):
-                    m.d.sync += [drain_left.eq(pixel.issued + pixel.skipped),
-                                 drain_step.tag.eq(0)]
+                    m.d.sync += [drain_left_reg.eq(pixel.issued + pixel.skipped),
+                                 drain_reg.tag.eq(0)]
             else:
-                last_tag = Signal(range(cfg.acc_depth))
+                last_tag_reg = Signal(range(cfg.acc_depth), name="last_tag")
+                last_tag = site(last_tag_reg, "drain_sequencer", "last_tag")
                 final_end = pixel.end & pixel.last
                 # Hold what would read the accumulators or start a second drain.
                 m.d.comb += hold.eq(drain_step.valid & (~pixel.first | final_end))
                 with m.If(accept & ~pixel.check):
-                    m.d.sync += last_tag.eq(pixel.tag)
+                    m.d.sync += last_tag_reg.eq(pixel.tag)
                 with m.If(accept & final_end):
-                    m.d.sync += [drain_left.eq(last_tag + 1), drain_step.tag.eq(0)]
+                    m.d.sync += [drain_left_reg.eq(last_tag + 1), drain_reg.tag.eq(0)]
 
         for b in range(2):
-            full = Signal(name=f"bank{b}_full")
-            drain = Signal(range(cols), name=f"bank{b}_drain")
+            full_reg = Signal(name=f"bank{b}_full")
+            drain_count_reg = Signal(range(cols), name=f"bank{b}_drain")
+            full = site(full_reg, "bank_control", f"bank{b}_full")
+            drain = site(drain_count_reg, "bank_control", f"bank{b}_drain")
             with m.If(load_bank == b):
                 m.d.comb += self.weights.ready.eq(self._weights_ready(full, drain))
             with m.If(issue_bank == b):
                 m.d.comb += self.pixels.ready.eq(self.advance & full & ~hold if cfg.corrects
                                                  else self.advance & full)
             with m.If(drain != 0):
-                m.d.sync += drain.eq(drain - 1)
+                m.d.sync += drain_count_reg.eq(drain - 1)
             with m.If(array.w_en & (load_bank == b) & (load_row == rows - 1)):
-                m.d.sync += full.eq(1)
+                m.d.sync += full_reg.eq(1)
             with m.If(pass_done & (issue_bank == b)):
-                m.d.sync += [full.eq(0), drain.eq(cols - 1)]
+                m.d.sync += [full_reg.eq(0), drain_count_reg.eq(cols - 1)]
 
         # -- skew: row i sees the vector i + 1 cycles after acceptance --------------------------
         for i in range(rows):
-            x_taps = _delay(m, x_in[i], self._skew(i), f"x_row{i}")
-            bank_taps = _delay(m, issue_bank, self._skew(i), f"bank_row{i}")
+            x_taps = _delay(m, x_in[i], self._skew(i), f"x_row{i}", faults=faults,
+                            kind="skew_register")
+            bank_taps = _delay(m, issue_bank, self._skew(i), f"bank_row{i}", faults=faults,
+                               kind="bank_control")
             m.d.comb += [array.x_in[i].eq(x_taps[-1]), array.bank_in[i].eq(bank_taps[-1])]
             if cfg.feeder:
                 issued = accept & ~pixel.check if cfg.pixel_check else accept  # not digits
-                valid_taps = _delay(m, issued, self._skew(i), f"valid_row{i}", reset_less=False)
+                valid_taps = _delay(m, issued, self._skew(i), f"valid_row{i}", reset_less=False,
+                                    faults=faults, kind="skew_register")
                 m.d.comb += array.valid_in[i].eq(valid_taps[-1])
 
         # -- metadata travels beside the wavefront: down the rows, then along the columns -------
@@ -197,9 +224,11 @@ class SenseEngine(ConfigComponent):
             m.d.comb += [meta.check.eq(pixel.check), meta.digit.eq(pixel.digit),
                          meta.last_digit.eq(pixel.check & pixel.end)]
         out_stage = rows + cols + 1
-        meta_taps = _delay(m, meta, out_stage, "meta", reset_less=False)
+        meta_taps = _delay(m, meta, out_stage, "meta", reset_less=False, faults=faults,
+                           kind="metadata")
         if cfg.corrects:
-            drain_taps = _delay(m, drain_step, out_stage, "drain", reset_less=False)
+            drain_taps = _delay(m, drain_step, out_stage, "drain", reset_less=False,
+                                faults=faults, kind="drain_sequencer")
 
         # -- accumulate per column, then deskew so a pixel's columns leave together -------------
         # (name, column whose timing it has, tile sum); the checksum column is in step with 0
@@ -225,7 +254,8 @@ class SenseEngine(ConfigComponent):
                 m.d.comb += [acc.last.eq(0), acc.drain.eq(drain_taps[rows + j + 1].valid)]
                 with m.If(reading.valid):
                     m.d.comb += acc.rd_tag.eq(reading.tag)
-            results.append(_delay(m, acc.result, self._deskew(j), f"result_{name[4:]}")[-1])
+            results.append(_delay(m, acc.result, self._deskew(j), f"result_{name[4:]}",
+                                  faults=faults, kind="deskew_register")[-1])
             if cfg.pixel_check and name != "acc_cs":
                 checker = place(m, f"check_c{j}", ColumnChecker(config=cfg, faults=self._faults,
                                                                  name=f"check_c{j}"))
@@ -249,13 +279,16 @@ class SenseEngine(ConfigComponent):
         if cfg.corrects:
             located = self._tile_summary(m, mismatches, drain_taps)
             m.d.comb += fix.eq(self._fixes(emit, located, syndrome))
+            fix = faults.wire(m, fix, kind="correction", block="engine", name="fix")
             # One subtractor: the located column's value, corrected, replaces it.
             fixed = Signal(signed(cfg.acc_width), name="fixed_value")
             located_value = Array(results[:cols])[located.column]
             m.d.comb += fixed.eq(self._corrected(located_value, syndrome))
+            fixed = faults.wire(m, fixed, kind="correction", block="engine", name="fixed_value")
             for j in range(cols):
-                m.d.comb += self.results.payload.value[j].eq(
-                    Mux(fix & (located.column == j), fixed, results[j]))
+                m.d.comb += self.results.payload.value[j].eq(faults.wire(
+                    m, Mux(fix & (located.column == j), fixed, results[j]),
+                    kind="correction", block="engine", name=f"result_mux_c{j}"))
         else:
             for j in range(cols):
                 m.d.comb += self.results.payload.value[j].eq(results[j])

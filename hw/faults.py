@@ -25,7 +25,8 @@ __all__ = ["SITE_CLASSES", "FLIP", "FaultSites", "NO_FAULTS"]
 
 #: Site classes, as the campaign reports them.
 SITE_CLASSES = ("multiplier", "adder", "psum_register", "ifm_register", "weight_register",
-                "index_register", "accumulator", "checker")
+                "index_register", "accumulator", "checker", "skew_register", "deskew_register",
+                "metadata", "bank_control", "drain_sequencer", "correction")
 
 _STUCK0, _STUCK1, _FLIP = 1, 2, 3
 FLIP = _FLIP
@@ -65,6 +66,9 @@ class FaultSites:
     def _select(self, m, width, kind, block, name):
         if kind not in SITE_CLASSES:
             raise ValueError(f"unknown fault site class {kind!r}")
+        if width > 1 << len(self.control.bit):
+            raise ValueError(f"fault site {name!r} has {width} bits, more than the fault port's "
+                             f"bit field ({len(self.control.bit)} bits) can select")
         number = len(self.sites)
         self.sites.append({"site": number, "class": kind, "block": block, "signal": name,
                            "width": width})
