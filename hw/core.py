@@ -572,7 +572,7 @@ class SenseCore(ConfigComponent):
         m.d.comb += [
             checker.take.eq(self.pixels.valid & self.pixels.ready),
             checker.tag.eq(beat.tag), checker.first.eq(beat.first),
-            checker.last.eq(beat.last), checker.end.eq(beat.end),
+            checker.last.eq(beat.last), checker.pass_end.eq(beat.end),
             self.protocol.eq(checker.status),
         ]
         if self._config.check_digits:

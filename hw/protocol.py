@@ -36,10 +36,11 @@ class PixelProtocolChecker(wiring.Component):
     -------
     take : In(1)
         A ``pixels`` beat transfers this cycle (``valid & ready``).
-    tag, first, last, end, check, digit : In
-        That beat's fields (``check`` and ``digit`` unused when ``digits`` is 0).
+    tag, first, last, pass_end, check, digit : In
+        That beat's fields; ``pass_end`` is its ``end`` flag (``end`` is a Verilog keyword).
+        ``check`` and ``digit`` are unused when ``digits`` is 0.
     pixels_valid, pixels_ready, weights_valid, weights_ready, results_valid, results_ready : In(1)
-        The core's handshakes, for ``status.waiting``.
+        The core's handshakes, for the ``wait_*`` bits of ``status``.
     status : Out(protocol_layout(depth))
         ``error`` and ``code`` are registered: set the cycle after the offending beat.
         ``open`` is registered; the ``wait_*`` bits are combinational from the handshakes:
@@ -65,7 +66,7 @@ class PixelProtocolChecker(wiring.Component):
             "tag": In(range(depth)),
             "first": In(1),
             "last": In(1),
-            "end": In(1),
+            "pass_end": In(1),
             "check": In(1),
             "digit": In(max(1, (digits - 1).bit_length())),
             **{f"{stream}_{side}": In(1) for stream in ("pixels", "weights", "results")
@@ -94,15 +95,15 @@ class PixelProtocolChecker(wiring.Component):
         rules = []
         if digits:
             last_digit = digit_next == digits - 1
-            rules.append((digit & ((self.digit != digit_next) | (self.end != last_digit))
-                          | pixel & ((digit_next != 0) | self.end), ProtocolError.DIGITS))
+            rules.append((digit & ((self.digit != digit_next) | (self.pass_end != last_digit))
+                          | pixel & ((digit_next != 0) | self.pass_end), ProtocolError.DIGITS))
         rules += [
             (pixel & (index != 0) & ((self.first != pass_first) | (self.last != pass_last)),
              ProtocolError.FLAGS_MIXED),
             (opens & self.first & (open_count != 0), ProtocolError.UNREAD),
             (pixel & ~self.first & (self.tag >= open_count), ProtocolError.NOT_OPEN),
             (pixel & (self.tag != index), ProtocolError.TAG_ORDER),
-            (self.take & self.end & ((now_index == 0) | ~p_first & (now_index != open_count)),
+            (self.take & self.pass_end & ((now_index == 0) | ~p_first & (now_index != open_count)),
              ProtocolError.PASS_INCOMPLETE),
         ]
         with m.If(~self.status.error):
@@ -117,7 +118,7 @@ class PixelProtocolChecker(wiring.Component):
         if digits:
             with m.If(digit):
                 m.d.sync += digit_next.eq(digit_next + 1)
-        with m.If(self.take & self.end):  # the pass is over
+        with m.If(self.take & self.pass_end):  # the pass is over
             m.d.sync += index.eq(0)
             if digits:
                 m.d.sync += digit_next.eq(0)

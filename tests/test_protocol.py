@@ -64,8 +64,9 @@ def run_checker(config, beats):
     async def testbench(ctx):
         for i in range(len(beats["tag"])):
             ctx.set(dut.take, 1)
-            for name in fields:
-                ctx.set(getattr(dut, name), int(beats[name][i]))
+            for name in fields:  # the beat's end flag is the checker's pass_end port
+                port = "pass_end" if name == "end" else name
+                ctx.set(getattr(dut, port), int(beats[name][i]))
             await ctx.tick()
         ctx.set(dut.take, 0)
         await ctx.tick()

@@ -50,9 +50,9 @@ module sense_core(clk, rst, weights__payload, weights__valid, weights__ready, pi
     .check(1'h0),
     .clk(clk),
     .digit(1'h0),
-    .\end (pixels__payload[266]),
     .first(pixels__payload[264]),
     .last(pixels__payload[265]),
+    .pass_end(pixels__payload[266]),
     .pixels_ready(pixels__ready),
     .pixels_valid(pixels__valid),
     .results_ready(results__ready),
@@ -2480,7 +2480,7 @@ module sparse_r8c8g4_i8w8a32d256_pe_row(clk, rst, en, x_in, bank_in, psum_in, ps
 endmodule
 
 (* keep =  1  *)
-module sparse_r8c8g4_i8w8a32d256_protocol_checker(clk, rst, take, tag, first, last, \end , check, digit, pixels_valid, pixels_ready, weights_valid, weights_ready, results_valid, results_ready, status);
+module sparse_r8c8g4_i8w8a32d256_protocol_checker(clk, rst, take, tag, first, last, pass_end, check, digit, pixels_valid, pixels_ready, weights_valid, weights_ready, results_valid, results_ready, status);
   wire _000_;
   wire _001_;
   wire _002_;
@@ -2564,14 +2564,14 @@ module sparse_r8c8g4_i8w8a32d256_protocol_checker(clk, rst, take, tag, first, la
   wire clk;
   input digit;
   wire digit;
-  input \end ;
-  wire \end ;
   input first;
   wire first;
   reg [8:0] index = 9'h000;
   input last;
   wire last;
   reg [8:0] open_count = 9'h000;
+  input pass_end;
+  wire pass_end;
   reg pass_first = 1'h0;
   reg pass_last = 1'h0;
   input pixels_ready;
@@ -2610,7 +2610,7 @@ module sparse_r8c8g4_i8w8a32d256_protocol_checker(clk, rst, take, tag, first, la
   assign _029_ = _027_ ? 10'h100 : _028_;
   assign _030_ = ! index;
   assign _031_ = take & _030_;
-  assign _032_ = take & \end ;
+  assign _032_ = take & pass_end;
   assign _034_ = index == 9'h100;
   assign _035_ = index + take;
   assign _036_ = _034_ ? 10'h100 : _035_;
@@ -2675,7 +2675,7 @@ module sparse_r8c8g4_i8w8a32d256_protocol_checker(clk, rst, take, tag, first, la
   assign _007_ = _005_ & _006_;
   assign _008_ = tag != index;
   assign _009_ = take & _008_;
-  assign _010_ = take & \end ;
+  assign _010_ = take & pass_end;
   assign _012_ = index == 9'h100;
   assign _013_ = index + take;
   assign _014_ = _012_ ? 10'h100 : _013_;
