@@ -212,7 +212,14 @@ class ArrayConfig:
                        self.ifm_width + self.checksum_weight_width]
         if self.corrects:
             widths.append(2 + max(1, (self.cols - 1).bit_length()) + self.acc_width)
-        return max(widths)
+        # a stage of the engine's metadata pipeline: valid, first, last, tag, then check,
+        # digit and last digit (pixel-side check), end, bank, issued and skipped (feeder)
+        meta = 3 + self.tag_width
+        if self.pixel_check:
+            meta += 2 + (max(2, self.check_digits) - 1).bit_length()
+        if self.feeder:
+            meta += 2 + 2 * self.acc_depth.bit_length()
+        return max(widths + [meta])
 
     @property
     def feeder_tile_width(self) -> int:

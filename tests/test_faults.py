@@ -5,6 +5,7 @@ import json
 import pytest
 
 from sense_models.config import ArrayConfig
+from sense_hw.faults import SITE_CLASSES
 from sense_verif.campaign import run_campaign, summarize
 
 pytestmark = pytest.mark.rtl
@@ -13,6 +14,17 @@ CONFIG = ArrayConfig(rows=3, cols=3, group=4, acc_depth=16)
 
 
 BOTH = ArrayConfig(**{**CONFIG.to_dict(), "abft": "both"})
+
+#: Control classes the checks do not cover (docs/results.md, "Fault injection"): they steer
+#: the data consistently for the data and checksum columns (which bank, which tag, when a
+#: drain runs), or sit after both checks (the output multiplexers), so a fault there can
+#: corrupt outputs or stop the core without an alarm. Every other class must show no SDC.
+UNCHECKED = {"metadata", "bank_control", "drain_sequencer", "correction"}
+
+
+def checked_sdc(records):
+    """The silent corruptions in the classes the checks are meant to cover."""
+    return [r for r in records if r["outcome"] == "sdc" and r["class"] not in UNCHECKED]
 
 
 def test_both_checks_leave_no_silent_corruption_and_raise_no_false_alarm(tmp_path):
@@ -23,11 +35,9 @@ def test_both_checks_leave_no_silent_corruption_and_raise_no_false_alarm(tmp_pat
     assert table["fault_free"] == {"runs": 4, "false_alarm": 0, "wrong_outputs": 0,
                                    "outputs": 4 * 12 * 5}
     assert table["all"]["runs"] == 150
-    assert table["all"]["sdc"] == 0, [r for r in records if r["outcome"] == "sdc"]
+    assert checked_sdc(records) == []
     assert table["all"]["detected"] + table["all"]["corrected"] > 0
-    assert {s["class"] for s in sites} == {"multiplier", "adder", "psum_register", "ifm_register",
-                                           "weight_register", "index_register", "accumulator",
-                                           "checker"}
+    assert {s["class"] for s in sites} == set(SITE_CLASSES)  # every class has sites
 
 
 def test_without_checkers_the_campaign_reports_silent_corruption(tmp_path):
@@ -53,11 +63,9 @@ def test_feeder_with_correction_leaves_no_silent_corruption_and_raises_no_false_
     assert table["fault_free"] == {"runs": 4, "false_alarm": 0, "wrong_outputs": 0,
                                    "outputs": 4 * 12 * 5}
     assert table["all"]["runs"] == 150 and table["all"]["early_alarms"] == 0
-    assert table["all"]["sdc"] == 0, [r for r in records if r["outcome"] == "sdc"]
+    assert checked_sdc(records) == []
     assert table["all"]["corrected"] > 0
-    assert {s["class"] for s in sites} == {"multiplier", "adder", "psum_register", "ifm_register",
-                                           "weight_register", "index_register", "accumulator",
-                                           "checker"}
+    assert {s["class"] for s in sites} == set(SITE_CLASSES)  # every class has sites
 
 
 def test_feeder_campaign_reports_silent_corruption_without_checkers(tmp_path):
