@@ -156,6 +156,19 @@ def summarize(records, wall=None):
     return report
 
 
+def _write(path, names, records, started):
+    """The report so far (``pending``: the mutants still running), rewritten as each
+    mutant finishes so that an interrupted run leaves what it measured."""
+    report = summarize([records[n] for n in names if n in records],
+                       time.perf_counter() - started)
+    pending = [n for n in names if n not in records]
+    if pending:
+        report["pending"] = pending
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", "-j", type=int, default=MAX_JOBS,
@@ -176,7 +189,7 @@ def main(argv=None):
     started = time.perf_counter()
     suites = sorted({s for n in names for s in MUTANTS[n].suites})
     print(f"{len(names)} mutants over suites {', '.join(suites)}; timing the unmutated "
-          f"design (logs in {CACHE.relative_to(REPO)}/)", flush=True)
+          f"design (logs in {CACHE}/)", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         baseline = {suite: pool.submit(_quiet, suite_tests, CACHE / f"baseline-{suite}.log",
                                        suite) for suite in suites}
@@ -205,9 +218,8 @@ def main(argv=None):
             done += 1
             print(f"[{done:2d}/{len(names)}] {record['status']:10s} {name:28s} "
                   f"{record['seconds']:6.1f} s  {record['killed_by'] or ''}", flush=True)
-    report = summarize([records[n] for n in names], time.perf_counter() - started)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+            _write(args.out, names, records, started)
+    report = _write(args.out, names, records, started)
     ratio = report["kill_ratio"]
     print(f"{report['killed']} killed, {report['survived']} survived, {report['equivalent']} "
           f"equivalent of {report['total']}: kill ratio "
