@@ -33,7 +33,7 @@ def test_coverage_of_the_pe(tmp_path):
     (name, pe), = report["modules"].items()
     assert name == "sense_pe"
     assert pe["line"] >= coverage.TARGETS["line"] and pe["toggle"] >= coverage.TARGETS["toggle"]
-    assert pe["lines_hit"] <= pe["lines_total"] and pe["toggles_hit"] < pe["toggles_total"]
+    assert pe["lines_hit"] <= pe["lines_total"] and pe["toggles_hit"] <= pe["toggles_total"]
     assert report["line"] == pe["line"] and report["toggle"] == pe["toggle"]
     assert report["excluded"]["amaranth_sentinel"]["points"] > 0
 

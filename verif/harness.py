@@ -224,7 +224,7 @@ class BenchHarness:
         ``reload=False`` reuses the stream memories of the previous run (same job and layer):
         a reset does not clear them. The sequence is the one ``cpp/bench_main.cpp`` follows.
         """
-        from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+        from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
         config, dut = self.config, self.dut
         run = prepare_run(config, job, self.workdir, layer=layer, fault=fault,
                           schedule=None if reload else self._schedule)
@@ -238,8 +238,12 @@ class BenchHarness:
             await self._pulse(dut.load)
         started = time.perf_counter()
         await self._pulse(dut.start)
-        if not dut.done.value:
-            await with_timeout(RisingEdge(dut.done), 10 * run.limit, "ns")  # a hang fails, named
+        hung = False
+        if not dut.done.value:  # at most ``limit`` cycles, as the C++ driver: a hang is a record
+            try:
+                await with_timeout(RisingEdge(dut.done), 10 * run.limit, "ns")
+            except SimTimeoutError:
+                hung = True
         wall = time.perf_counter() - started
         cycles = int(dut.cycles.value)
         await ClockCycles(dut.clk, run.settle)
@@ -247,7 +251,7 @@ class BenchHarness:
         extra = bool(dut.extra.value)
         await self._pulse(dut.dump)
         return finish_run(config, job, run, cycles=cycles, origin=int(dut.origin.value),
-                          status=status, extra=extra, wall=wall,
+                          status=status, extra=extra, wall=wall, hung=hung,
                           results_hex=(self.workdir / "bench_results.hex").read_text())
 
 
