@@ -107,7 +107,8 @@ class StreamSink(_StreamPort):
 
 
 class Clocked:
-    """Steps sources and sinks once per cycle until ``expected`` beats reached the sink.
+    """Steps sources and sinks once per cycle until ``expected`` beats reached the sink and
+    every source has sent all its beats.
 
     ``others`` are further sinks, stepped alike (they collect what they get).
 
@@ -163,7 +164,9 @@ class Clocked:
     async def run(self, expected, *, max_cycles, stall_limit=2000, quiet=0):
         cycle = -1
         last_move = 0
-        while len(self._sink.words) < expected:
+        # Until the sink has every beat and every source has sent all of its own: a layer's
+        # results can all be out while its last checksum digits still wait in a gappy source.
+        while len(self._sink.words) < expected or not all(s.done for s in self._sources):
             moved = await self._step(cycle)
             cycle += 1
             if moved:
