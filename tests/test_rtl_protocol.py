@@ -1,15 +1,12 @@
 """The core's protocol check on Verilator (sense_verif.test_protocol), streamed builds."""
 
 import pytest
-from rtl_configs import CORE_CONFIGS
 
 from sense_models.workloads import MALFORMED_CASES
+from sense_verif.configs import PROTOCOL_CONFIGS
 from sense_verif.runner import build, run_tests
 
 pytestmark = pytest.mark.rtl
-
-#: One build per feature set: plain, the pixel-side check's digits, both checks.
-PROTOCOL_CONFIGS = [CORE_CONFIGS[0], CORE_CONFIGS[6], CORE_CONFIGS[5]]
 
 
 @pytest.mark.parametrize("config", PROTOCOL_CONFIGS, ids=lambda c: c.name)

@@ -8,7 +8,7 @@ so the coverage figures are those of the regression as it is.
 from sense_models.config import ArrayConfig
 
 __all__ = ["CORE_CONFIGS", "PE_CONFIGS", "FEEDER_CONFIGS", "TOP_CONFIGS", "ABFT_FAULT_CONFIGS",
-           "REGRESSION"]
+           "PROTOCOL_CONFIGS", "REGRESSION"]
 
 CORE_CONFIGS = [
     ArrayConfig(rows=4, cols=4, group=4, acc_depth=16),
@@ -49,6 +49,10 @@ ABFT_FAULT_CONFIGS = [
     ArrayConfig(rows=3, cols=3, group=4, acc_depth=16, abft="both", faults=True),
 ]
 
+#: The protocol check's error paths (malformed pixel streams): one streamed build per feature
+#: set, plain, the pixel-side check's digits, both checks.
+PROTOCOL_CONFIGS = [CORE_CONFIGS[0], CORE_CONFIGS[6], CORE_CONFIGS[5]]
+
 #: ``(configs, top, cocotb module)``: the regression's suites, as the tests run them.
 REGRESSION = [
     (CORE_CONFIGS, "core", "sense_verif.test_core"),
@@ -56,4 +60,5 @@ REGRESSION = [
     (PE_CONFIGS, "pe", "sense_verif.test_pe"),
     (TOP_CONFIGS, "axi", "sense_verif.test_top"),
     (ABFT_FAULT_CONFIGS, "core", "sense_verif.test_abft"),
+    (PROTOCOL_CONFIGS, "core", "sense_verif.test_protocol"),
 ]
