@@ -33,16 +33,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runner import BUILD, REPO, build, build_dir, run_tests
+from .runner import BUILD, REPO, build, build_dir, output_to, run_tests
 
 __all__ = ["TARGETS", "UNREACHABLE", "Point", "read_dat", "merge", "write_dat", "points",
            "summarize", "annotate", "regression_jobs", "run_job", "main"]
@@ -298,27 +296,6 @@ def regression_jobs():
     return [(config, top, module) for configs, top, module in REGRESSION for config in configs]
 
 
-@contextmanager
-def _output_to(path):
-    """Send this process's stdout and stderr (the compiler's and the simulator's too) to a
-    log, so the console shows one progress line per run."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(path, "w") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-
-
 def run_job(config, top, module, *, testcase=None, seed=None, tag=None):
     """Build ``top`` of ``config`` with coverage and run ``module``'s tests on it.
 
@@ -330,7 +307,7 @@ def run_job(config, top, module, *, testcase=None, seed=None, tag=None):
     directory.mkdir(parents=True, exist_ok=True)
     dat = directory / f"{tag}.dat"
     dat.unlink(missing_ok=True)
-    with _output_to(directory / f"{tag}.log"):
+    with output_to(directory / f"{tag}.log"):
         start = time.monotonic()
         build(config, top, coverage=True)
         built = time.monotonic()

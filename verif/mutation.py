@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sys
 import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from pathlib import Path
 
 from sense_hw.generate import module_name
 
 from .mutants import MUTANTS, SUITES, mutant
-from .runner import BUILD, REPO, build, build_dir, run_tests
+from .runner import BUILD, REPO, build, build_dir, output_to, run_tests
 
 __all__ = ["suite_tests", "run_mutant", "summarize", "main"]
 
@@ -64,29 +62,8 @@ def _verilog(directory, top):
     return (directory / "rtl" / f"{module_name(top)}.v").read_text()
 
 
-@contextmanager
-def _logged(path):
-    """Send this process's output (the simulator builds' too) to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with open(path, "w") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-
-
 def _quiet(function, log, *args):
-    with _logged(log):
+    with output_to(log):
         return function(*args)
 
 

@@ -18,8 +18,8 @@ from cocotb_tools.runner import get_results, get_runner
 
 from sense_hw.generate import module_name, write_rtl
 
-__all__ = ["REPO", "COVERAGE_ARGS", "verilator_env", "build_lock", "build", "run_tests",
-           "run_jobs"]
+__all__ = ["REPO", "COVERAGE_ARGS", "verilator_env", "build_lock", "output_to", "build",
+           "run_tests", "run_jobs"]
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build"
@@ -114,6 +114,29 @@ def build_lock(directory):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def output_to(path):
+    """Send this process's stdout and stderr (the compiler's and the simulator's too) to the
+    log ``path``, so a long command's console shows one progress line per run."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def build(config, top="core", *, waves=False, variant="", patch=None, wrapper=None,
