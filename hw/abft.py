@@ -24,7 +24,8 @@ class ChecksumPE(ConfigComponent):
         As :class:`sense_hw.pe.ProcessingElement`; ``x_in`` and ``bank_in`` are the row's
         left-edge inputs, the same column 0 gets.
     psum_out : Out(signed(acc_width))
-        Registered; latency one cycle, one vector per cycle.
+        Registered; as the data PEs', ``pe_latency`` cycles after ``x_in`` (the products are
+        registered first), one vector per cycle.
     w_en, w_bank, w_value : In
         Weight write port; ``w_value`` holds the row's ``row_span`` checksum weights.
     """
@@ -59,8 +60,12 @@ class ChecksumPE(ConfigComponent):
                              name=f"product{lane}")
             m.d.comb += product.eq(
                 Mux(self.bank_in, banks[1][lane], banks[0][lane]) * self.x_in[lane])
-            products.append(self._faults.wire(m, product, kind="checker", block=self._name,
-                                              name=f"product{lane}"))
+            product = self._faults.wire(m, product, kind="checker", block=self._name,
+                                        name=f"product{lane}")
+            product_reg = Signal.like(product, name=f"product_reg{lane}", reset_less=True)
+            products.append(self._faults.register(m, product_reg, kind="checker",
+                                                  block=self._name, name=f"product_reg{lane}"))
+            m.d.sync += product_reg.eq(product)
         psum = Signal.like(self.psum_out, name="psum_reg", reset_less=True)
         psum_out = self._faults.register(m, psum, kind="checker", block=self._name,
                                          name="psum_reg")

@@ -40,7 +40,7 @@ class PERow(ConfigComponent):
         Per-column partial sums from the row above (zero for row 0).
     psum_out : Out(ArrayLayout(signed(acc_width), cols))
         Per-column partial sums to the row below, registered: column ``j``'s sum for a
-        vector leaves ``j + 1`` cycles after the vector entered ``x_in``.
+        vector leaves ``j + pe_latency`` cycles after the vector entered ``x_in``.
     w_en, w_bank : In(1)
         Weight write: the row's PEs take ``w_value`` (and ``w_index``) into bank ``w_bank``.
     w_value : In(ArrayLayout(ArrayLayout(signed(weight_width), G/2), cols))
@@ -120,7 +120,7 @@ class SystolicArray(ConfigComponent):
 
     Row ``i`` covers reduction group ``i`` of the tile, column ``j`` kernel ``j``. The inputs
     must already be skewed: row ``i`` sees a pixel vector ``i`` cycles after row 0. Column
-    ``j``'s sum for that vector leaves ``rows + j`` cycles after row 0 saw it.
+    ``j``'s sum for that vector leaves ``rows - 1 + j + pe_latency`` cycles after row 0 saw it.
 
     Members
     -------

@@ -73,6 +73,10 @@ class SenseEngine(ConfigComponent):
         """Cycles from acceptance until row ``row`` sees a vector (one register per row)."""
         return row + 1
 
+    def _at_bottom(self, column):
+        """Cycles from acceptance until column ``column``'s tile sum leaves the array."""
+        return self._skew(self._config.rows - 1) + column + self._config.pe_latency
+
     def _deskew(self, column):
         """Cycles column ``column``'s result waits, so a pixel's columns leave together."""
         return self._config.cols - 1 - column
@@ -223,7 +227,7 @@ class SenseEngine(ConfigComponent):
         if cfg.pixel_check:
             m.d.comb += [meta.check.eq(pixel.check), meta.digit.eq(pixel.digit),
                          meta.last_digit.eq(pixel.check & pixel.end)]
-        out_stage = rows + cols + 1
+        out_stage = cfg.latency
         meta_taps = _delay(m, meta, out_stage, "meta", reset_less=False, faults=faults,
                            kind="metadata")
         if cfg.corrects:
@@ -239,10 +243,10 @@ class SenseEngine(ConfigComponent):
         mismatches = []
         for name, j, psum in columns:
             acc = place(m, name, ColumnAccumulator(config=cfg, faults=self._faults, name=name))
-            here = meta_taps[rows + j + 1]
+            here = meta_taps[self._at_bottom(j)]
             data_vector = here.valid & ~here.check if cfg.pixel_check else here.valid
             m.d.comb += [
-                acc.rd_tag.eq(meta_taps[rows + j].tag),
+                acc.rd_tag.eq(meta_taps[self._at_bottom(j) - 1].tag),
                 acc.valid.eq(data_vector),
                 acc.tag.eq(here.tag),
                 acc.first.eq(here.first),
@@ -250,8 +254,8 @@ class SenseEngine(ConfigComponent):
                 acc.psum.eq(psum),
             ]
             if cfg.corrects:  # every vector stores; the drain reads out
-                reading = drain_taps[rows + j]
-                m.d.comb += [acc.last.eq(0), acc.drain.eq(drain_taps[rows + j + 1].valid)]
+                reading = drain_taps[self._at_bottom(j) - 1]
+                m.d.comb += [acc.last.eq(0), acc.drain.eq(drain_taps[self._at_bottom(j)].valid)]
                 with m.If(reading.valid):
                     m.d.comb += acc.rd_tag.eq(reading.tag)
             results.append(_delay(m, acc.result, self._deskew(j), f"result_{name[4:]}",
@@ -303,15 +307,18 @@ class SenseEngine(ConfigComponent):
 
         Gated multiplies are counted per weight bank. The pass using a bank again starts
         its first multiply at the earliest in the cycle its predecessor's count is read,
-        so that count restarts from that cycle's gated multiplies.
+        so that count restarts from that cycle's gated multiplies. A multiply counts when its
+        product is registered, ``pe_latency - 1`` cycles after the PE gated it, which keeps
+        that rule whatever the PE's depth.
         """
         gated = [Signal(32, name=f"gated_bank{b}") for b in range(2)]
+        done = _delay(m, array.gated, self._config.pe_latency - 1, "gated_done")[-1]
         report = out.valid & out.end
         for b in range(2):
             with m.If(report & (out.bank == b)):
-                m.d.sync += gated[b].eq(array.gated[b])
+                m.d.sync += gated[b].eq(done[b])
             with m.Else():
-                m.d.sync += gated[b].eq(gated[b] + array.gated[b])
+                m.d.sync += gated[b].eq(gated[b] + done[b])
         m.d.comb += [self.stats.valid.eq(report),
                      self.stats.payload.issued.eq(out.issued),
                      self.stats.payload.skipped.eq(out.skipped),
@@ -326,7 +333,7 @@ class SenseEngine(ConfigComponent):
         two tiles' drains in flight never mix. The last column's merge is the summary,
         complete before the tile's first result reaches the output.
         """
-        cfg, rows = self._config, self._config.rows
+        cfg = self._config
         layout = data.StructLayout({"count": 2, "column": range(cfg.cols),
                                     "syndrome": signed(cfg.acc_width)})
         carried = Signal(layout, name="tile_carry_in")  # nothing left of column 0: zero
@@ -350,7 +357,7 @@ class SenseEngine(ConfigComponent):
             if j == cfg.cols - 1:
                 summary = self._faults.register(m, carry, kind="checker", block="engine",
                                                 name="tile_summary")
-            step = drain_taps[rows + j + 1]
+            step = drain_taps[self._at_bottom(j)]
             with m.If(step.valid & (step.tag == 0)):
                 m.d.sync += [running.eq(0), carry.eq(merged)]
             carried = carry

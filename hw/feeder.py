@@ -44,7 +44,8 @@ class IfmFeeder(ConfigComponent):
         pass's ``end`` and, on ``end``, the pass's ``issued``/``skipped`` counts; with
         ``abft="both"`` also the pass command's ``final`` on every beat.
 
-    A pixel tile's passes start two cycles after its last beat was loaded. Within a pass,
+    A pixel tile's passes start ``feeder_load_latency + 1`` (3) cycles after its last beat
+    was accepted (its zero flags are written, then the first vector is read). Within a pass,
     one vector per cycle; skipped vectors take no cycle. A pass with nothing to issue sends
     pixel 0's (zero) vector as a placeholder, neither first nor last. With the pixel-side
     check, each pass ends with ``check_digits`` digit vectors of its checksum pixel, back to
@@ -83,6 +84,13 @@ class IfmFeeder(ConfigComponent):
         out_valid = Signal()
         load_pixel = Signal(cfg.tag_width, name="load_pixel")
         load_tile = Signal(cfg.feeder_tile_width, name="load_tile")
+        # a loaded beat in its second stage: what it is, and its elements (no reset needed)
+        staged = Signal(data.StructLayout({"valid": 1, "bank": 1, "pixel": cfg.tag_width,
+                                           "done": 1, "end": 1}), name="load_staged")
+        staged_data = Signal(data.StructLayout({
+            "value": data.ArrayLayout(signed(cfg.ifm_width), lanes),
+            "dest": data.ArrayLayout(unsigned(cfg.feeder_tile_width), lanes)}),
+            name="load_staged_data", reset_less=True)
 
         # -- the table: a LUT RAM, a row per source tile, read at the tile being loaded ----------
         # Every layer loads its own table before its IFM is taken (``armed``), so it needs no
@@ -100,7 +108,8 @@ class IfmFeeder(ConfigComponent):
         armed = Signal()  # a layer's table is loaded and its IFM has not all been taken
         idle = Signal()
         m.d.comb += [
-            idle.eq(~full[0] & ~full[1] & (load_pixel == 0) & (load_tile == 0) & ~out_valid),
+            idle.eq(~full[0] & ~full[1] & (load_pixel == 0) & (load_tile == 0) & ~out_valid
+                    & ~staged.valid),
             self.table.ready.eq(table_busy | (idle & ~armed)),
         ]
         row = self.table.payload
@@ -114,7 +123,10 @@ class IfmFeeder(ConfigComponent):
             m.d.sync += [table_row.eq(Mux(row.last, 0, table_row + 1)), table_busy.eq(~row.last),
                          armed.eq(row.last)]
 
-        # -- load: each element to its lane and rearranged tile, noting non-zeros ------------
+        # -- load, stage 1: each element through the crossbar to its lane and rearranged tile --
+        # The beat's counters (tile, pixel, bank) move as it is accepted; everything it writes
+        # (buffer, zero flags, spans, full) is written a cycle later from ``staged``, so the
+        # table read and the crossbar end at a register instead of the flags' write enables.
         load_bank = Signal()
         loading = self.ifm.valid & self.ifm.ready
         m.d.comb += self.ifm.ready.eq(~Mux(load_bank, full[1], full[0]) & armed)
@@ -122,29 +134,44 @@ class IfmFeeder(ConfigComponent):
                   for e in range(lanes)]
         source += [0] * ((1 << cfg.lane_width) - lanes)  # every lane number selects something
         pixel_done = self.ifm.payload.last | self.ifm.payload.end
+        m.d.sync += [staged.valid.eq(loading), staged.bank.eq(load_bank),
+                     staged.pixel.eq(load_pixel), staged.done.eq(pixel_done),
+                     staged.end.eq(self.ifm.payload.end)]
+        for lane in range(lanes):
+            src = self.source_lane(lane, table_out.data[lane].lane)
+            m.d.sync += [staged_data.value[lane].eq(Array(source)[src]),
+                         staged_data.dest[lane].eq(table_out.data[lane].tile)]
+        with m.If(loading):
+            with m.If(pixel_done):
+                m.d.sync += [load_tile.eq(0), load_pixel.eq(load_pixel + 1)]
+                with m.If(self.ifm.payload.end):
+                    m.d.sync += [load_bank.eq(~load_bank), load_pixel.eq(0)]
+                with m.If(self.ifm.payload.final):
+                    m.d.sync += armed.eq(0)
+            with m.Else():
+                m.d.sync += load_tile.eq(load_tile + 1)
+
+        # -- load, stage 2: write the buffer, note the non-zeros ------------------------------
         hits = Signal(tiles, name="load_hits")  # rearranged tiles this beat makes non-zero
         seen = Signal(tiles, name="load_seen")  # ... and the pixel's earlier beats made
         memories, lane_hits = [], []
         for lane in range(lanes):
-            src = self.source_lane(lane, table_out.data[lane].lane)
-            dest = table_out.data[lane].tile
-            value = Signal(signed(cfg.ifm_width), name=f"load_value{lane}")
-            m.d.comb += value.eq(Array(source)[src])
+            value, dest = staged_data.value[lane], staged_data.dest[lane]
             lane_hits.append(Mux(value != 0, (Const(1, tiles) << dest)[:tiles], 0))
             memory = Memory(shape=signed(cfg.ifm_width), depth=2 * depth * tiles, init=[])
             m.submodules[f"ifm_lane{lane}"] = memory
             write = memory.write_port()
-            m.d.comb += [write.en.eq(loading), write.data.eq(value),
-                         write.addr.eq((load_bank * depth + load_pixel) * tiles + dest)]
+            m.d.comb += [write.en.eq(staged.valid), write.data.eq(value),
+                         write.addr.eq((staged.bank * depth + staged.pixel) * tiles + dest)]
             memories.append(memory)
         pixel_flags = Signal(tiles, name="load_pixel_flags")  # the pixel's, with this beat
         m.d.comb += [hits.eq(_or_all(lane_hits)), pixel_flags.eq(seen | hits)]
+        completes = staged.valid & staged.done
         pixel_write = Signal(depth, name="load_pixel_write")  # one-hot: the pixel completed
-        m.d.comb += pixel_write.eq(Mux(loading & pixel_done,
-                                       (Const(1, depth) << load_pixel)[:depth], 0))
+        m.d.comb += pixel_write.eq(Mux(completes, (Const(1, depth) << staged.pixel)[:depth], 0))
         for b in range(2):
             for p in range(depth):
-                with m.If(pixel_write[p] & (load_bank == b)):
+                with m.If(pixel_write[p] & (staged.bank == b)):
                     m.d.sync += nonzero[b][p].eq(pixel_flags)
         # The pixel's lowest and highest non-zero tile, read at the picked pixel to flag its
         # first and last vectors (instead of a row multiplexer over every pixel's flags).
@@ -155,25 +182,18 @@ class IfmFeeder(ConfigComponent):
         span_out = spans.read_port(domain="comb")
         _, low = _lowest_set(pixel_flags)
         _, high_reversed = _lowest_set(pixel_flags[::-1])
-        m.d.comb += [span_in.en.eq(loading & pixel_done),
-                     span_in.addr.eq(Cat(load_pixel, load_bank)),
+        m.d.comb += [span_in.en.eq(completes),
+                     span_in.addr.eq(Cat(staged.pixel, staged.bank)),
                      span_in.data.low.eq(low), span_in.data.high.eq(tiles - 1 - high_reversed)]
-        with m.If(loading):
-            with m.If(pixel_done):
-                for b in range(2):
-                    with m.If(load_bank == b):
-                        m.d.sync += [present[b].eq(present[b] | pixel_write),
-                                     count[b].eq(load_pixel + 1)]
-                m.d.sync += [seen.eq(0), load_tile.eq(0), load_pixel.eq(load_pixel + 1)]
-                with m.If(self.ifm.payload.end):
-                    for b in range(2):
-                        with m.If(load_bank == b):
-                            m.d.sync += full[b].eq(1)
-                    m.d.sync += [load_bank.eq(~load_bank), load_pixel.eq(0)]
-                with m.If(self.ifm.payload.final):
-                    m.d.sync += armed.eq(0)
-            with m.Else():
-                m.d.sync += [seen.eq(pixel_flags), load_tile.eq(load_tile + 1)]
+        with m.If(staged.valid):
+            m.d.sync += seen.eq(Mux(staged.done, 0, pixel_flags))
+        with m.If(completes):
+            for b in range(2):
+                with m.If(staged.bank == b):
+                    m.d.sync += [present[b].eq(present[b] | pixel_write),
+                                 count[b].eq(staged.pixel + 1)]
+                    with m.If(staged.end):
+                        m.d.sync += full[b].eq(1)
 
         # -- issue: the next live pixel of the pass, lowest first ------------------------------
         cmd = Signal.like(self.passes.payload, name="cmd")

@@ -32,7 +32,8 @@ class ProcessingElement(ConfigComponent):
     bank_in : In(1)
         Weight bank that ``x_in`` is to meet.
     psum_in : In(signed(acc_width))
-        Partial sum from the PE above (0 at the top row).
+        Partial sum from the PE above (0 at the top row), one cycle after the ``x_in`` it
+        is to meet.
     x_out, bank_out : Out
         ``x_in`` and ``bank_in``, registered: to the PE on the right.
     psum_out : Out(signed(acc_width))
@@ -48,8 +49,11 @@ class ProcessingElement(ConfigComponent):
         selected IFM value is zero). A gated multiplier's weight input is forced to zero as
         well (operand isolation), so both its inputs stay at zero while it is gated.
 
-    Latency is one cycle from ``x_in``/``psum_in`` to ``x_out``/``psum_out``; throughput is
-    one pixel vector per cycle.
+    Latency: one cycle from ``x_in`` to ``x_out``; ``pe_latency`` (2) cycles from ``x_in`` to
+    the ``psum_out`` it contributes to (the multiplier's register, then the partial sum's),
+    which takes ``psum_in`` one cycle after ``x_in``: the rows below see their vector a cycle
+    later, so the sum from above arrives just in time. Throughput is one pixel vector per
+    cycle.
 
     ``forwards=False`` tells a fault-injection build that nothing reads ``x_out`` (the last
     column, without a checksum column), so its IFM register is no fault site.
@@ -132,8 +136,14 @@ class ProcessingElement(ConfigComponent):
                              isolated.eq(Mux(gate, 0, weight)), product.eq(isolated * operand)]
             else:
                 m.d.comb += product.eq(weight * operand)
-            products.append(faults.wire(m, product, kind="multiplier", block=block,
-                                        name=f"product{lane}"))
+            product = faults.wire(m, product, kind="multiplier", block=block,
+                                  name=f"product{lane}")
+            # The multiplier stage: the adder chain no longer follows the multiplier in one
+            # cycle (a DSP block absorbs this register as its output register).
+            product_reg = Signal.like(product, name=f"product_reg{lane}", reset_less=True)
+            products.append(faults.register(m, product_reg, kind="multiplier", block=block,
+                                            name=f"product_reg{lane}"))
+            m.d.sync += product_reg.eq(product)
 
         total = Signal.like(self.psum_out, name="psum_sum")
         m.d.comb += total.eq(self.partial_sum(products))

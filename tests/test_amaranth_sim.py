@@ -47,17 +47,24 @@ def test_pe_step(config):
                 ctx.set(dut.w_index, weights[bank][1].tolist())
             await ctx.tick()
         ctx.set(dut.w_en, 0)
-        for _ in range(20):
+        # The sum from above meets a vector pe_latency - 1 cycles after it entered x_in.
+        lag = config.pe_latency - 1
+        sent = []
+        for step in range(20 + lag):
             x = rng.integers(-128, 128, config.row_span)
             psum, bank = int(rng.integers(-2**31, 2**31)), int(rng.integers(2))
+            sent.append((x, psum, bank))
             ctx.set(dut.x_in, x.tolist())
-            ctx.set(dut.psum_in, psum)
             ctx.set(dut.bank_in, bank)
+            if step >= lag:
+                ctx.set(dut.psum_in, sent[step - lag][1])
             await ctx.tick()
-            values, indices = weights[bank]
-            assert ctx.get(dut.psum_out) == pe_sum(x, psum, values,
-                                                   indices if config.sparse else None)
             assert ctx.get(dut.bank_out) == bank
+            if step >= lag:
+                x, psum, bank = sent[step - lag]
+                values, indices = weights[bank]
+                assert ctx.get(dut.psum_out) == pe_sum(x, psum, values,
+                                                       indices if config.sparse else None)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -107,7 +114,7 @@ def test_a_stuck_multiplier_is_detected_by_both_checks():
     assert status["pixel_column"] == 2
 
 
-@pytest.mark.parametrize("start, pass_", [(20, 1), (32, 3), (50, 5)])
+@pytest.mark.parametrize("start, pass_", [(21, 1), (33, 3), (51, 5)])
 def test_a_psum_upset_is_located_and_corrected_in_the_core(start, pass_):
     """One wrong tile sum, in a middle or the final reduction tile: corrected."""
     config = ArrayConfig(rows=2, cols=3, acc_depth=8, abft="both", faults=True)
@@ -121,7 +128,7 @@ def test_a_psum_upset_is_located_and_corrected_in_the_core(start, pass_):
 
 def test_without_correction_the_same_upset_is_only_detected():
     config = ArrayConfig(rows=2, cols=3, acc_depth=8, abft="pixel", faults=True)
-    got, expected, status = _fault_run(config, "pe_r0_c1.psum_reg", mode=3, start=20, bit=12)
+    got, expected, status = _fault_run(config, "pe_r0_c1.psum_reg", mode=3, start=21, bit=12)
     assert np.count_nonzero(got != expected) == 1
     assert status["error"] and status["pixel_errors"] == 1
 
@@ -136,7 +143,7 @@ def test_a_stuck_weight_is_invisible_to_the_pixel_check_alone():
         assert bool(status["error"]) == seen
 
 
-@pytest.mark.parametrize("start", [3, 9, 15])
+@pytest.mark.parametrize("start", [4, 10, 16])
 def test_correction_with_drains_of_one_pixel_tiles_in_flight_together(start):
     """One-pixel tiles on a wide array: several tiles' drains cross the columns at once."""
     config = ArrayConfig(rows=1, cols=4, acc_depth=1, abft="both", faults=True)

@@ -31,9 +31,9 @@ def test_every_engine_class_has_its_sites():
     rows, cols = BOTH.rows, BOTH.cols
     assert counts["skew_register"] == rows * (rows + 1) // 2
     assert counts["deskew_register"] == cols * (cols - 1) // 2 + cols - 1  # + checksum column
-    assert counts["metadata"] == rows + cols + 1
+    assert counts["metadata"] == BOTH.latency
     assert counts["bank_control"] == 7 + rows * (rows + 1) // 2
-    assert counts["drain_sequencer"] == 3 + rows + cols + 1
+    assert counts["drain_sequencer"] == 3 + BOTH.latency
     assert counts["correction"] == 2 + cols
 
 

@@ -90,7 +90,7 @@ def test_clock_reset_and_performance_are_stated(committed):
     assert manifest["reset"]["synchronous"] is True and manifest["reset"]["active"] == "high"
     assert manifest["clock"]["port"] == "clk" and manifest["clock"]["edge"] == "rising"
     performance = manifest["files"][0]["performance"]
-    assert performance["latency_cycles"] == DEFAULT.rows + DEFAULT.cols + 1
+    assert performance["latency_cycles"] == DEFAULT.rows + DEFAULT.cols + DEFAULT.pe_latency
     assert performance["throughput_vectors_per_cycle"] == 1
     assert "last" in performance["latency"]
 

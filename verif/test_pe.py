@@ -66,23 +66,30 @@ async def test_pe_random(dut, x_zeros):
     dut.rst.value = 1
     await ClockCycles(dut.clk, 2)
     dut.rst.value = 0
+    # A vector's sum from above goes in ``lag`` cycles after the vector, its sum comes out
+    # ``pe_latency`` cycles after it; x_out and bank_out follow one cycle after x_in.
+    lag = config.pe_latency - 1
     got_psum, got_x, got_bank = [], [], []
-    for c in range(n + 1):
+    for c in range(n + lag + 1):
         await FallingEdge(dut.clk)
         if c:
             got_psum.append(dut.psum_out.value.to_signed())
             got_x.append(dut.x_out.value.to_unsigned())
             got_bank.append(int(dut.bank_out.value))
-        if c == n:
+        if c == n + lag:
             break
+        if lag <= c < n + lag:
+            dut.psum_in.value = int(stim["psum"][c - lag])
+        if c >= n:
+            continue
         dut.x_in.value = x_words[c]
-        dut.psum_in.value = int(stim["psum"][c])
         dut.bank_in.value = int(stim["bank"][c])
         dut.w_en.value = int(stim["w_en"][c])
         dut.w_bank.value = int(stim["w_bank"][c])
         dut.w_value.value = wv_words[c]
         if config.sparse:
             dut.w_index.value = wi_words[c]
+    got_psum, got_x, got_bank = got_psum[lag:], got_x[:n], got_bank[:n]
     wrong = 2 + np.flatnonzero(np.asarray(got_psum[2:]) != expected[2:])
     assert not wrong.size, (f"{wrong.size} of {n} psum_out values wrong, at cycles "
                             f"{wrong[:5].tolist()}; first {got_psum[wrong[0]]}, expected "

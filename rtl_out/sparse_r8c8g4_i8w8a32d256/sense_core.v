@@ -588,7 +588,7 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   reg [10:0] _035_;
   reg [10:0] _036_;
   reg [10:0] _037_;
-  reg [31:0] _038_;
+  reg [10:0] _038_;
   reg [31:0] _039_;
   reg [31:0] _040_;
   reg [31:0] _041_;
@@ -619,14 +619,14 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   reg [31:0] _066_;
   wire [3:0] _067_;
   reg [31:0] _068_;
-  wire [3:0] _069_;
-  wire _070_;
+  reg [31:0] _069_;
+  wire [3:0] _070_;
   wire _071_;
   wire _072_;
   wire _073_;
   wire _074_;
-  wire [3:0] _075_;
-  wire _076_;
+  wire _075_;
+  wire [3:0] _076_;
   wire _077_;
   wire _078_;
   wire _079_;
@@ -634,82 +634,83 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   wire _081_;
   wire _082_;
   wire _083_;
-  wire [3:0] _084_;
-  wire _085_;
+  wire _084_;
+  wire [3:0] _085_;
   wire _086_;
   wire _087_;
   wire _088_;
   wire _089_;
   wire _090_;
-  reg [2:0] _091_;
-  reg _092_;
+  wire _091_;
+  reg [2:0] _092_;
   reg _093_;
-  wire _094_;
-  reg [2:0] _095_;
-  reg _096_;
-  reg [2:0] _097_;
-  reg _098_;
-  reg [31:0] _099_;
-  reg _100_;
-  reg [31:0] _101_;
+  reg _094_;
+  wire _095_;
+  reg [2:0] _096_;
+  reg _097_;
+  reg [2:0] _098_;
+  reg _099_;
+  reg [31:0] _100_;
+  reg _101_;
   reg [31:0] _102_;
-  reg _103_;
+  reg [31:0] _103_;
   reg _104_;
-  wire _105_;
-  reg [31:0] _106_;
+  reg _105_;
+  wire _106_;
   reg [31:0] _107_;
   reg [31:0] _108_;
-  reg _109_;
+  reg [31:0] _109_;
   reg _110_;
   reg _111_;
-  reg [31:0] _112_;
+  reg _112_;
   reg [31:0] _113_;
   reg [31:0] _114_;
   reg [31:0] _115_;
-  wire _116_;
-  reg _117_;
+  reg [31:0] _116_;
+  wire _117_;
   reg _118_;
   reg _119_;
   reg _120_;
-  reg [31:0] _121_;
+  reg _121_;
   reg [31:0] _122_;
   reg [31:0] _123_;
   reg [31:0] _124_;
   reg [31:0] _125_;
-  reg _126_;
-  wire _127_;
-  reg _128_;
+  reg [31:0] _126_;
+  reg _127_;
+  wire _128_;
   reg _129_;
   reg _130_;
   reg _131_;
-  reg [31:0] _132_;
+  reg _132_;
   reg [31:0] _133_;
   reg [31:0] _134_;
   reg [31:0] _135_;
   reg [31:0] _136_;
   reg [31:0] _137_;
-  wire _138_;
-  reg _139_;
+  reg [31:0] _138_;
+  wire _139_;
   reg _140_;
   reg _141_;
   reg _142_;
   reg _143_;
   reg _144_;
-  reg [31:0] _145_;
+  reg _145_;
   reg [31:0] _146_;
   reg [31:0] _147_;
   reg [31:0] _148_;
-  wire _149_;
-  reg [31:0] _150_;
+  reg [31:0] _149_;
+  wire _150_;
   reg [31:0] _151_;
   reg [31:0] _152_;
-  reg _153_;
+  reg [31:0] _153_;
   reg _154_;
   reg _155_;
   reg _156_;
   reg _157_;
   reg _158_;
   reg _159_;
+  reg _160_;
   wire [31:0] acc_c0_result;
   wire [31:0] acc_c1_result;
   wire [31:0] acc_c2_result;
@@ -780,6 +781,7 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   reg [10:0] meta_d15 = 11'h000;
   reg [10:0] meta_d16 = 11'h000;
   reg [10:0] meta_d17 = 11'h000;
+  reg [10:0] meta_d18 = 11'h000;
   reg [10:0] meta_d2 = 11'h000;
   reg [10:0] meta_d3 = 11'h000;
   reg [10:0] meta_d4 = 11'h000;
@@ -879,164 +881,164 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   assign pass_done = accept & pixels__payload[266];
   assign x_issue = accept ? pixels__payload[255:0] : 256'h0000000000000000000000000000000000000000000000000000000000000000;
   assign _000_ = ! array_w_bank;
-  assign _072_ = ~ bank0_full;
-  assign _083_ = advance & _072_;
-  assign _094_ = ! bank0_drain;
-  assign _105_ = _083_ & _094_;
-  assign _116_ = ! issue_bank;
-  assign _127_ = advance & bank0_full;
-  assign _149_ = ~ bank1_full;
-  assign _001_ = advance & _149_;
+  assign _073_ = ~ bank0_full;
+  assign _084_ = advance & _073_;
+  assign _095_ = ! bank0_drain;
+  assign _106_ = _084_ & _095_;
+  assign _117_ = ! issue_bank;
+  assign _128_ = advance & bank0_full;
+  assign _150_ = ~ bank1_full;
+  assign _001_ = advance & _150_;
   assign _012_ = ! bank1_drain;
   assign _023_ = _001_ & _012_;
   assign _045_ = advance & bank1_full;
-  assign results__valid = meta_d17[0] & meta_d17[2];
+  assign results__valid = meta_d18[0] & meta_d18[2];
   assign _056_ = array_w_row == 3'h7;
   assign _067_ = array_w_row + 1'h1;
-  assign _069_ = _056_ ? 4'h0 : _067_;
-  assign _070_ = array_w_row == 3'h7;
-  assign _071_ = ~ array_w_bank;
-  assign _073_ = ~ issue_bank;
-  assign _074_ = | bank0_drain;
-  assign _075_ = bank0_drain - 1'h1;
-  assign _076_ = ! array_w_bank;
-  assign _077_ = array_w_en & _076_;
-  assign _078_ = array_w_row == 3'h7;
-  assign _079_ = _077_ & _078_;
-  assign _080_ = ! issue_bank;
-  assign _081_ = pass_done & _080_;
-  assign _082_ = | bank1_drain;
-  assign _084_ = bank1_drain - 1'h1;
-  assign _086_ = array_w_en & _085_;
-  assign _087_ = array_w_row == 3'h7;
-  assign _088_ = _086_ & _087_;
-  assign _090_ = pass_done & _089_;
+  assign _070_ = _056_ ? 4'h0 : _067_;
+  assign _071_ = array_w_row == 3'h7;
+  assign _072_ = ~ array_w_bank;
+  assign _074_ = ~ issue_bank;
+  assign _075_ = | bank0_drain;
+  assign _076_ = bank0_drain - 1'h1;
+  assign _077_ = ! array_w_bank;
+  assign _078_ = array_w_en & _077_;
+  assign _079_ = array_w_row == 3'h7;
+  assign _080_ = _078_ & _079_;
+  assign _081_ = ! issue_bank;
+  assign _082_ = pass_done & _081_;
+  assign _083_ = | bank1_drain;
+  assign _085_ = bank1_drain - 1'h1;
+  assign _087_ = array_w_en & _086_;
+  assign _088_ = array_w_row == 3'h7;
+  assign _089_ = _087_ & _088_;
+  assign _091_ = pass_done & _090_;
   always_ff @(posedge clk)
-    array_w_row <= _091_;
+    array_w_row <= _092_;
   always_ff @(posedge clk)
-    array_w_bank <= _092_;
+    array_w_bank <= _093_;
   always_ff @(posedge clk)
-    issue_bank <= _093_;
+    issue_bank <= _094_;
   always_ff @(posedge clk)
-    bank0_drain <= _095_;
+    bank0_drain <= _096_;
   always_ff @(posedge clk)
-    bank0_full <= _096_;
+    bank0_full <= _097_;
   always_ff @(posedge clk)
-    bank1_drain <= _097_;
+    bank1_drain <= _098_;
   always_ff @(posedge clk)
-    bank1_full <= _098_;
+    bank1_full <= _099_;
   always_ff @(posedge clk)
-    x_row0_d1 <= _099_;
+    x_row0_d1 <= _100_;
   always_ff @(posedge clk)
-    bank_row0_d1 <= _100_;
+    bank_row0_d1 <= _101_;
   always_ff @(posedge clk)
-    x_row1_d1 <= _101_;
+    x_row1_d1 <= _102_;
   always_ff @(posedge clk)
-    x_row1_d2 <= _102_;
+    x_row1_d2 <= _103_;
   always_ff @(posedge clk)
-    bank_row1_d1 <= _103_;
+    bank_row1_d1 <= _104_;
   always_ff @(posedge clk)
-    bank_row1_d2 <= _104_;
+    bank_row1_d2 <= _105_;
   always_ff @(posedge clk)
-    x_row2_d1 <= _106_;
+    x_row2_d1 <= _107_;
   always_ff @(posedge clk)
-    x_row2_d2 <= _107_;
+    x_row2_d2 <= _108_;
   always_ff @(posedge clk)
-    x_row2_d3 <= _108_;
+    x_row2_d3 <= _109_;
   always_ff @(posedge clk)
-    bank_row2_d1 <= _109_;
+    bank_row2_d1 <= _110_;
   always_ff @(posedge clk)
-    bank_row2_d2 <= _110_;
+    bank_row2_d2 <= _111_;
   always_ff @(posedge clk)
-    bank_row2_d3 <= _111_;
+    bank_row2_d3 <= _112_;
   always_ff @(posedge clk)
-    x_row3_d1 <= _112_;
+    x_row3_d1 <= _113_;
   always_ff @(posedge clk)
-    x_row3_d2 <= _113_;
+    x_row3_d2 <= _114_;
   always_ff @(posedge clk)
-    x_row3_d3 <= _114_;
+    x_row3_d3 <= _115_;
   always_ff @(posedge clk)
-    x_row3_d4 <= _115_;
+    x_row3_d4 <= _116_;
   always_ff @(posedge clk)
-    bank_row3_d1 <= _117_;
+    bank_row3_d1 <= _118_;
   always_ff @(posedge clk)
-    bank_row3_d2 <= _118_;
+    bank_row3_d2 <= _119_;
   always_ff @(posedge clk)
-    bank_row3_d3 <= _119_;
+    bank_row3_d3 <= _120_;
   always_ff @(posedge clk)
-    bank_row3_d4 <= _120_;
+    bank_row3_d4 <= _121_;
   always_ff @(posedge clk)
-    x_row4_d1 <= _121_;
+    x_row4_d1 <= _122_;
   always_ff @(posedge clk)
-    x_row4_d2 <= _122_;
+    x_row4_d2 <= _123_;
   always_ff @(posedge clk)
-    x_row4_d3 <= _123_;
+    x_row4_d3 <= _124_;
   always_ff @(posedge clk)
-    x_row4_d4 <= _124_;
+    x_row4_d4 <= _125_;
   always_ff @(posedge clk)
-    x_row4_d5 <= _125_;
+    x_row4_d5 <= _126_;
   always_ff @(posedge clk)
-    bank_row4_d1 <= _126_;
+    bank_row4_d1 <= _127_;
   always_ff @(posedge clk)
-    bank_row4_d2 <= _128_;
+    bank_row4_d2 <= _129_;
   always_ff @(posedge clk)
-    bank_row4_d3 <= _129_;
+    bank_row4_d3 <= _130_;
   always_ff @(posedge clk)
-    bank_row4_d4 <= _130_;
+    bank_row4_d4 <= _131_;
   always_ff @(posedge clk)
-    bank_row4_d5 <= _131_;
+    bank_row4_d5 <= _132_;
   always_ff @(posedge clk)
-    x_row5_d1 <= _132_;
+    x_row5_d1 <= _133_;
   always_ff @(posedge clk)
-    x_row5_d2 <= _133_;
+    x_row5_d2 <= _134_;
   always_ff @(posedge clk)
-    x_row5_d3 <= _134_;
+    x_row5_d3 <= _135_;
   always_ff @(posedge clk)
-    x_row5_d4 <= _135_;
+    x_row5_d4 <= _136_;
   always_ff @(posedge clk)
-    x_row5_d5 <= _136_;
+    x_row5_d5 <= _137_;
   always_ff @(posedge clk)
-    x_row5_d6 <= _137_;
+    x_row5_d6 <= _138_;
   always_ff @(posedge clk)
-    bank_row5_d1 <= _139_;
+    bank_row5_d1 <= _140_;
   always_ff @(posedge clk)
-    bank_row5_d2 <= _140_;
+    bank_row5_d2 <= _141_;
   always_ff @(posedge clk)
-    bank_row5_d3 <= _141_;
+    bank_row5_d3 <= _142_;
   always_ff @(posedge clk)
-    bank_row5_d4 <= _142_;
+    bank_row5_d4 <= _143_;
   always_ff @(posedge clk)
-    bank_row5_d5 <= _143_;
+    bank_row5_d5 <= _144_;
   always_ff @(posedge clk)
-    bank_row5_d6 <= _144_;
+    bank_row5_d6 <= _145_;
   always_ff @(posedge clk)
-    x_row6_d1 <= _145_;
+    x_row6_d1 <= _146_;
   always_ff @(posedge clk)
-    x_row6_d2 <= _146_;
+    x_row6_d2 <= _147_;
   always_ff @(posedge clk)
-    x_row6_d3 <= _147_;
+    x_row6_d3 <= _148_;
   always_ff @(posedge clk)
-    x_row6_d4 <= _148_;
+    x_row6_d4 <= _149_;
   always_ff @(posedge clk)
-    x_row6_d5 <= _150_;
+    x_row6_d5 <= _151_;
   always_ff @(posedge clk)
-    x_row6_d6 <= _151_;
+    x_row6_d6 <= _152_;
   always_ff @(posedge clk)
-    x_row6_d7 <= _152_;
+    x_row6_d7 <= _153_;
   always_ff @(posedge clk)
-    bank_row6_d1 <= _153_;
+    bank_row6_d1 <= _154_;
   always_ff @(posedge clk)
-    bank_row6_d2 <= _154_;
+    bank_row6_d2 <= _155_;
   always_ff @(posedge clk)
-    bank_row6_d3 <= _155_;
+    bank_row6_d3 <= _156_;
   always_ff @(posedge clk)
-    bank_row6_d4 <= _156_;
+    bank_row6_d4 <= _157_;
   always_ff @(posedge clk)
-    bank_row6_d5 <= _157_;
+    bank_row6_d5 <= _158_;
   always_ff @(posedge clk)
-    bank_row6_d6 <= _158_;
+    bank_row6_d6 <= _159_;
   always_ff @(posedge clk)
-    bank_row6_d7 <= _159_;
+    bank_row6_d7 <= _160_;
   always_ff @(posedge clk)
     x_row7_d1 <= _002_;
   always_ff @(posedge clk)
@@ -1104,156 +1106,158 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   always_ff @(posedge clk)
     meta_d17 <= _037_;
   always_ff @(posedge clk)
-    result_c0_d1 <= _038_;
+    meta_d18 <= _038_;
   always_ff @(posedge clk)
-    result_c0_d2 <= _039_;
+    result_c0_d1 <= _039_;
   always_ff @(posedge clk)
-    result_c0_d3 <= _040_;
+    result_c0_d2 <= _040_;
   always_ff @(posedge clk)
-    result_c0_d4 <= _041_;
+    result_c0_d3 <= _041_;
   always_ff @(posedge clk)
-    result_c0_d5 <= _042_;
+    result_c0_d4 <= _042_;
   always_ff @(posedge clk)
-    result_c0_d6 <= _043_;
+    result_c0_d5 <= _043_;
   always_ff @(posedge clk)
-    result_c0_d7 <= _044_;
+    result_c0_d6 <= _044_;
   always_ff @(posedge clk)
-    result_c1_d1 <= _046_;
+    result_c0_d7 <= _046_;
   always_ff @(posedge clk)
-    result_c1_d2 <= _047_;
+    result_c1_d1 <= _047_;
   always_ff @(posedge clk)
-    result_c1_d3 <= _048_;
+    result_c1_d2 <= _048_;
   always_ff @(posedge clk)
-    result_c1_d4 <= _049_;
+    result_c1_d3 <= _049_;
   always_ff @(posedge clk)
-    result_c1_d5 <= _050_;
+    result_c1_d4 <= _050_;
   always_ff @(posedge clk)
-    result_c1_d6 <= _051_;
+    result_c1_d5 <= _051_;
   always_ff @(posedge clk)
-    result_c2_d1 <= _052_;
+    result_c1_d6 <= _052_;
   always_ff @(posedge clk)
-    result_c2_d2 <= _053_;
+    result_c2_d1 <= _053_;
   always_ff @(posedge clk)
-    result_c2_d3 <= _054_;
+    result_c2_d2 <= _054_;
   always_ff @(posedge clk)
-    result_c2_d4 <= _055_;
+    result_c2_d3 <= _055_;
   always_ff @(posedge clk)
-    result_c2_d5 <= _057_;
+    result_c2_d4 <= _057_;
   always_ff @(posedge clk)
-    result_c3_d1 <= _058_;
+    result_c2_d5 <= _058_;
   always_ff @(posedge clk)
-    result_c3_d2 <= _059_;
+    result_c3_d1 <= _059_;
   always_ff @(posedge clk)
-    result_c3_d3 <= _060_;
+    result_c3_d2 <= _060_;
   always_ff @(posedge clk)
-    result_c3_d4 <= _061_;
+    result_c3_d3 <= _061_;
   always_ff @(posedge clk)
-    result_c4_d1 <= _062_;
+    result_c3_d4 <= _062_;
   always_ff @(posedge clk)
-    result_c4_d2 <= _063_;
+    result_c4_d1 <= _063_;
   always_ff @(posedge clk)
-    result_c4_d3 <= _064_;
+    result_c4_d2 <= _064_;
   always_ff @(posedge clk)
-    result_c5_d1 <= _065_;
+    result_c4_d3 <= _065_;
   always_ff @(posedge clk)
-    result_c5_d2 <= _066_;
+    result_c5_d1 <= _066_;
   always_ff @(posedge clk)
-    result_c6_d1 <= _068_;
+    result_c5_d2 <= _068_;
+  always_ff @(posedge clk)
+    result_c6_d1 <= _069_;
   sparse_r8c8g4_i8w8a32d256_accumulator acc_c0 (
-    .clk(clk),
-    .en(advance),
-    .first(meta_d9[1]),
-    .last(meta_d9[2]),
-    .psum(array_psum_out[31:0]),
-    .rd_tag(meta_d8[10:3]),
-    .result(acc_c0_result),
-    .rst(rst),
-    .tag(meta_d9[10:3]),
-    .valid(meta_d9[0])
-  );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c1 (
     .clk(clk),
     .en(advance),
     .first(meta_d10[1]),
     .last(meta_d10[2]),
-    .psum(array_psum_out[63:32]),
+    .psum(array_psum_out[31:0]),
     .rd_tag(meta_d9[10:3]),
-    .result(acc_c1_result),
+    .result(acc_c0_result),
     .rst(rst),
     .tag(meta_d10[10:3]),
     .valid(meta_d10[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c2 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c1 (
     .clk(clk),
     .en(advance),
     .first(meta_d11[1]),
     .last(meta_d11[2]),
-    .psum(array_psum_out[95:64]),
+    .psum(array_psum_out[63:32]),
     .rd_tag(meta_d10[10:3]),
-    .result(acc_c2_result),
+    .result(acc_c1_result),
     .rst(rst),
     .tag(meta_d11[10:3]),
     .valid(meta_d11[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c3 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c2 (
     .clk(clk),
     .en(advance),
     .first(meta_d12[1]),
     .last(meta_d12[2]),
-    .psum(array_psum_out[127:96]),
+    .psum(array_psum_out[95:64]),
     .rd_tag(meta_d11[10:3]),
-    .result(acc_c3_result),
+    .result(acc_c2_result),
     .rst(rst),
     .tag(meta_d12[10:3]),
     .valid(meta_d12[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c4 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c3 (
     .clk(clk),
     .en(advance),
     .first(meta_d13[1]),
     .last(meta_d13[2]),
-    .psum(array_psum_out[159:128]),
+    .psum(array_psum_out[127:96]),
     .rd_tag(meta_d12[10:3]),
-    .result(acc_c4_result),
+    .result(acc_c3_result),
     .rst(rst),
     .tag(meta_d13[10:3]),
     .valid(meta_d13[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c5 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c4 (
     .clk(clk),
     .en(advance),
     .first(meta_d14[1]),
     .last(meta_d14[2]),
-    .psum(array_psum_out[191:160]),
+    .psum(array_psum_out[159:128]),
     .rd_tag(meta_d13[10:3]),
-    .result(acc_c5_result),
+    .result(acc_c4_result),
     .rst(rst),
     .tag(meta_d14[10:3]),
     .valid(meta_d14[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c6 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c5 (
     .clk(clk),
     .en(advance),
     .first(meta_d15[1]),
     .last(meta_d15[2]),
-    .psum(array_psum_out[223:192]),
+    .psum(array_psum_out[191:160]),
     .rd_tag(meta_d14[10:3]),
-    .result(acc_c6_result),
+    .result(acc_c5_result),
     .rst(rst),
     .tag(meta_d15[10:3]),
     .valid(meta_d15[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c7 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c6 (
     .clk(clk),
     .en(advance),
     .first(meta_d16[1]),
     .last(meta_d16[2]),
-    .psum(array_psum_out[255:224]),
+    .psum(array_psum_out[223:192]),
     .rd_tag(meta_d15[10:3]),
-    .result(acc_c7_result),
+    .result(acc_c6_result),
     .rst(rst),
     .tag(meta_d16[10:3]),
     .valid(meta_d16[0])
+  );
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c7 (
+    .clk(clk),
+    .en(advance),
+    .first(meta_d17[1]),
+    .last(meta_d17[2]),
+    .psum(array_psum_out[255:224]),
+    .rd_tag(meta_d16[10:3]),
+    .result(acc_c7_result),
+    .rst(rst),
+    .tag(meta_d17[10:3]),
+    .valid(meta_d17[0])
   );
   sparse_r8c8g4_i8w8a32d256_array array (
     .bank_in(array_bank_in),
@@ -1270,50 +1274,39 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   always_comb begin
     weights__ready = 1'h0;
     if (_000_) begin
-      weights__ready = _105_;
+      weights__ready = _106_;
     end
-    if (_138_) begin
+    if (_139_) begin
       weights__ready = _023_;
     end
   end
   always_comb begin
     pixels__ready = 1'h0;
-    if (_116_) begin
-      pixels__ready = _127_;
+    if (_117_) begin
+      pixels__ready = _128_;
     end
     if (_034_) begin
       pixels__ready = _045_;
     end
   end
   always_comb begin
-    _091_ = array_w_row;
+    _092_ = array_w_row;
     if (advance) begin
       if (array_w_en) begin
-        _091_ = _069_[2:0];
+        _092_ = _070_[2:0];
       end
     end
     if (rst) begin
-      _091_ = 3'h0;
+      _092_ = 3'h0;
     end
   end
   always_comb begin
-    _092_ = array_w_bank;
+    _093_ = array_w_bank;
     if (advance) begin
       if (array_w_en) begin
-        if (_070_) begin
-          _092_ = _071_;
+        if (_071_) begin
+          _093_ = _072_;
         end
-      end
-    end
-    if (rst) begin
-      _092_ = 1'h0;
-    end
-  end
-  always_comb begin
-    _093_ = issue_bank;
-    if (advance) begin
-      if (pass_done) begin
-        _093_ = _073_;
       end
     end
     if (rst) begin
@@ -1321,395 +1314,406 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
     end
   end
   always_comb begin
-    _095_ = bank0_drain;
+    _094_ = issue_bank;
     if (advance) begin
-      if (_074_) begin
-        _095_ = _075_[2:0];
-      end
-      if (_081_) begin
-        _095_ = 3'h7;
+      if (pass_done) begin
+        _094_ = _074_;
       end
     end
     if (rst) begin
-      _095_ = 3'h0;
+      _094_ = 1'h0;
     end
   end
   always_comb begin
-    _096_ = bank0_full;
+    _096_ = bank0_drain;
     if (advance) begin
-      if (_079_) begin
-        _096_ = 1'h1;
+      if (_075_) begin
+        _096_ = _076_[2:0];
       end
-      if (_081_) begin
-        _096_ = 1'h0;
-      end
-    end
-    if (rst) begin
-      _096_ = 1'h0;
-    end
-  end
-  always_comb begin
-    _097_ = bank1_drain;
-    if (advance) begin
       if (_082_) begin
-        _097_ = _084_[2:0];
-      end
-      if (_090_) begin
-        _097_ = 3'h7;
+        _096_ = 3'h7;
       end
     end
     if (rst) begin
-      _097_ = 3'h0;
+      _096_ = 3'h0;
     end
   end
   always_comb begin
-    _098_ = bank1_full;
+    _097_ = bank0_full;
     if (advance) begin
-      if (_088_) begin
-        _098_ = 1'h1;
+      if (_080_) begin
+        _097_ = 1'h1;
       end
-      if (_090_) begin
-        _098_ = 1'h0;
+      if (_082_) begin
+        _097_ = 1'h0;
       end
     end
     if (rst) begin
-      _098_ = 1'h0;
+      _097_ = 1'h0;
     end
   end
   always_comb begin
-    _099_ = x_row0_d1;
+    _098_ = bank1_drain;
     if (advance) begin
-      _099_ = x_issue[31:0];
+      if (_083_) begin
+        _098_ = _085_[2:0];
+      end
+      if (_091_) begin
+        _098_ = 3'h7;
+      end
+    end
+    if (rst) begin
+      _098_ = 3'h0;
     end
   end
   always_comb begin
-    _100_ = bank_row0_d1;
+    _099_ = bank1_full;
     if (advance) begin
-      _100_ = issue_bank;
+      if (_089_) begin
+        _099_ = 1'h1;
+      end
+      if (_091_) begin
+        _099_ = 1'h0;
+      end
+    end
+    if (rst) begin
+      _099_ = 1'h0;
     end
   end
   always_comb begin
-    _101_ = x_row1_d1;
+    _100_ = x_row0_d1;
     if (advance) begin
-      _101_ = x_issue[63:32];
+      _100_ = x_issue[31:0];
     end
   end
   always_comb begin
-    _102_ = x_row1_d2;
+    _101_ = bank_row0_d1;
     if (advance) begin
-      _102_ = x_row1_d1;
+      _101_ = issue_bank;
     end
   end
   always_comb begin
-    _103_ = bank_row1_d1;
+    _102_ = x_row1_d1;
     if (advance) begin
-      _103_ = issue_bank;
+      _102_ = x_issue[63:32];
     end
   end
   always_comb begin
-    _104_ = bank_row1_d2;
+    _103_ = x_row1_d2;
     if (advance) begin
-      _104_ = bank_row1_d1;
+      _103_ = x_row1_d1;
     end
   end
   always_comb begin
-    _106_ = x_row2_d1;
+    _104_ = bank_row1_d1;
     if (advance) begin
-      _106_ = x_issue[95:64];
+      _104_ = issue_bank;
     end
   end
   always_comb begin
-    _107_ = x_row2_d2;
+    _105_ = bank_row1_d2;
     if (advance) begin
-      _107_ = x_row2_d1;
+      _105_ = bank_row1_d1;
     end
   end
   always_comb begin
-    _108_ = x_row2_d3;
+    _107_ = x_row2_d1;
     if (advance) begin
-      _108_ = x_row2_d2;
+      _107_ = x_issue[95:64];
     end
   end
   always_comb begin
-    _109_ = bank_row2_d1;
+    _108_ = x_row2_d2;
     if (advance) begin
-      _109_ = issue_bank;
+      _108_ = x_row2_d1;
     end
   end
   always_comb begin
-    _110_ = bank_row2_d2;
+    _109_ = x_row2_d3;
     if (advance) begin
-      _110_ = bank_row2_d1;
+      _109_ = x_row2_d2;
     end
   end
   always_comb begin
-    _111_ = bank_row2_d3;
+    _110_ = bank_row2_d1;
     if (advance) begin
-      _111_ = bank_row2_d2;
+      _110_ = issue_bank;
     end
   end
   always_comb begin
-    _112_ = x_row3_d1;
+    _111_ = bank_row2_d2;
     if (advance) begin
-      _112_ = x_issue[127:96];
+      _111_ = bank_row2_d1;
     end
   end
   always_comb begin
-    _113_ = x_row3_d2;
+    _112_ = bank_row2_d3;
     if (advance) begin
-      _113_ = x_row3_d1;
+      _112_ = bank_row2_d2;
     end
   end
   always_comb begin
-    _114_ = x_row3_d3;
+    _113_ = x_row3_d1;
     if (advance) begin
-      _114_ = x_row3_d2;
+      _113_ = x_issue[127:96];
     end
   end
   always_comb begin
-    _115_ = x_row3_d4;
+    _114_ = x_row3_d2;
     if (advance) begin
-      _115_ = x_row3_d3;
+      _114_ = x_row3_d1;
     end
   end
   always_comb begin
-    _117_ = bank_row3_d1;
+    _115_ = x_row3_d3;
     if (advance) begin
-      _117_ = issue_bank;
+      _115_ = x_row3_d2;
     end
   end
   always_comb begin
-    _118_ = bank_row3_d2;
+    _116_ = x_row3_d4;
     if (advance) begin
-      _118_ = bank_row3_d1;
+      _116_ = x_row3_d3;
     end
   end
   always_comb begin
-    _119_ = bank_row3_d3;
+    _118_ = bank_row3_d1;
     if (advance) begin
-      _119_ = bank_row3_d2;
+      _118_ = issue_bank;
     end
   end
   always_comb begin
-    _120_ = bank_row3_d4;
+    _119_ = bank_row3_d2;
     if (advance) begin
-      _120_ = bank_row3_d3;
+      _119_ = bank_row3_d1;
     end
   end
   always_comb begin
-    _121_ = x_row4_d1;
+    _120_ = bank_row3_d3;
     if (advance) begin
-      _121_ = x_issue[159:128];
+      _120_ = bank_row3_d2;
     end
   end
   always_comb begin
-    _122_ = x_row4_d2;
+    _121_ = bank_row3_d4;
     if (advance) begin
-      _122_ = x_row4_d1;
+      _121_ = bank_row3_d3;
     end
   end
   always_comb begin
-    _123_ = x_row4_d3;
+    _122_ = x_row4_d1;
     if (advance) begin
-      _123_ = x_row4_d2;
+      _122_ = x_issue[159:128];
     end
   end
   always_comb begin
-    _124_ = x_row4_d4;
+    _123_ = x_row4_d2;
     if (advance) begin
-      _124_ = x_row4_d3;
+      _123_ = x_row4_d1;
     end
   end
   always_comb begin
-    _125_ = x_row4_d5;
+    _124_ = x_row4_d3;
     if (advance) begin
-      _125_ = x_row4_d4;
+      _124_ = x_row4_d2;
     end
   end
   always_comb begin
-    _126_ = bank_row4_d1;
+    _125_ = x_row4_d4;
     if (advance) begin
-      _126_ = issue_bank;
+      _125_ = x_row4_d3;
     end
   end
   always_comb begin
-    _128_ = bank_row4_d2;
+    _126_ = x_row4_d5;
     if (advance) begin
-      _128_ = bank_row4_d1;
+      _126_ = x_row4_d4;
     end
   end
   always_comb begin
-    _129_ = bank_row4_d3;
+    _127_ = bank_row4_d1;
     if (advance) begin
-      _129_ = bank_row4_d2;
+      _127_ = issue_bank;
     end
   end
   always_comb begin
-    _130_ = bank_row4_d4;
+    _129_ = bank_row4_d2;
     if (advance) begin
-      _130_ = bank_row4_d3;
+      _129_ = bank_row4_d1;
     end
   end
   always_comb begin
-    _131_ = bank_row4_d5;
+    _130_ = bank_row4_d3;
     if (advance) begin
-      _131_ = bank_row4_d4;
+      _130_ = bank_row4_d2;
     end
   end
   always_comb begin
-    _132_ = x_row5_d1;
+    _131_ = bank_row4_d4;
     if (advance) begin
-      _132_ = x_issue[191:160];
+      _131_ = bank_row4_d3;
     end
   end
   always_comb begin
-    _133_ = x_row5_d2;
+    _132_ = bank_row4_d5;
     if (advance) begin
-      _133_ = x_row5_d1;
+      _132_ = bank_row4_d4;
     end
   end
   always_comb begin
-    _134_ = x_row5_d3;
+    _133_ = x_row5_d1;
     if (advance) begin
-      _134_ = x_row5_d2;
+      _133_ = x_issue[191:160];
     end
   end
   always_comb begin
-    _135_ = x_row5_d4;
+    _134_ = x_row5_d2;
     if (advance) begin
-      _135_ = x_row5_d3;
+      _134_ = x_row5_d1;
     end
   end
   always_comb begin
-    _136_ = x_row5_d5;
+    _135_ = x_row5_d3;
     if (advance) begin
-      _136_ = x_row5_d4;
+      _135_ = x_row5_d2;
     end
   end
   always_comb begin
-    _137_ = x_row5_d6;
+    _136_ = x_row5_d4;
     if (advance) begin
-      _137_ = x_row5_d5;
+      _136_ = x_row5_d3;
     end
   end
   always_comb begin
-    _139_ = bank_row5_d1;
+    _137_ = x_row5_d5;
     if (advance) begin
-      _139_ = issue_bank;
+      _137_ = x_row5_d4;
     end
   end
   always_comb begin
-    _140_ = bank_row5_d2;
+    _138_ = x_row5_d6;
     if (advance) begin
-      _140_ = bank_row5_d1;
+      _138_ = x_row5_d5;
     end
   end
   always_comb begin
-    _141_ = bank_row5_d3;
+    _140_ = bank_row5_d1;
     if (advance) begin
-      _141_ = bank_row5_d2;
+      _140_ = issue_bank;
     end
   end
   always_comb begin
-    _142_ = bank_row5_d4;
+    _141_ = bank_row5_d2;
     if (advance) begin
-      _142_ = bank_row5_d3;
+      _141_ = bank_row5_d1;
     end
   end
   always_comb begin
-    _143_ = bank_row5_d5;
+    _142_ = bank_row5_d3;
     if (advance) begin
-      _143_ = bank_row5_d4;
+      _142_ = bank_row5_d2;
     end
   end
   always_comb begin
-    _144_ = bank_row5_d6;
+    _143_ = bank_row5_d4;
     if (advance) begin
-      _144_ = bank_row5_d5;
+      _143_ = bank_row5_d3;
     end
   end
   always_comb begin
-    _145_ = x_row6_d1;
+    _144_ = bank_row5_d5;
     if (advance) begin
-      _145_ = x_issue[223:192];
+      _144_ = bank_row5_d4;
     end
   end
   always_comb begin
-    _146_ = x_row6_d2;
+    _145_ = bank_row5_d6;
     if (advance) begin
-      _146_ = x_row6_d1;
+      _145_ = bank_row5_d5;
     end
   end
   always_comb begin
-    _147_ = x_row6_d3;
+    _146_ = x_row6_d1;
     if (advance) begin
-      _147_ = x_row6_d2;
+      _146_ = x_issue[223:192];
     end
   end
   always_comb begin
-    _148_ = x_row6_d4;
+    _147_ = x_row6_d2;
     if (advance) begin
-      _148_ = x_row6_d3;
+      _147_ = x_row6_d1;
     end
   end
   always_comb begin
-    _150_ = x_row6_d5;
+    _148_ = x_row6_d3;
     if (advance) begin
-      _150_ = x_row6_d4;
+      _148_ = x_row6_d2;
     end
   end
   always_comb begin
-    _151_ = x_row6_d6;
+    _149_ = x_row6_d4;
     if (advance) begin
-      _151_ = x_row6_d5;
+      _149_ = x_row6_d3;
     end
   end
   always_comb begin
-    _152_ = x_row6_d7;
+    _151_ = x_row6_d5;
     if (advance) begin
-      _152_ = x_row6_d6;
+      _151_ = x_row6_d4;
     end
   end
   always_comb begin
-    _153_ = bank_row6_d1;
+    _152_ = x_row6_d6;
     if (advance) begin
-      _153_ = issue_bank;
+      _152_ = x_row6_d5;
     end
   end
   always_comb begin
-    _154_ = bank_row6_d2;
+    _153_ = x_row6_d7;
     if (advance) begin
-      _154_ = bank_row6_d1;
+      _153_ = x_row6_d6;
     end
   end
   always_comb begin
-    _155_ = bank_row6_d3;
+    _154_ = bank_row6_d1;
     if (advance) begin
-      _155_ = bank_row6_d2;
+      _154_ = issue_bank;
     end
   end
   always_comb begin
-    _156_ = bank_row6_d4;
+    _155_ = bank_row6_d2;
     if (advance) begin
-      _156_ = bank_row6_d3;
+      _155_ = bank_row6_d1;
     end
   end
   always_comb begin
-    _157_ = bank_row6_d5;
+    _156_ = bank_row6_d3;
     if (advance) begin
-      _157_ = bank_row6_d4;
+      _156_ = bank_row6_d2;
     end
   end
   always_comb begin
-    _158_ = bank_row6_d6;
+    _157_ = bank_row6_d4;
     if (advance) begin
-      _158_ = bank_row6_d5;
+      _157_ = bank_row6_d3;
     end
   end
   always_comb begin
-    _159_ = bank_row6_d7;
+    _158_ = bank_row6_d5;
     if (advance) begin
-      _159_ = bank_row6_d6;
+      _158_ = bank_row6_d4;
+    end
+  end
+  always_comb begin
+    _159_ = bank_row6_d6;
+    if (advance) begin
+      _159_ = bank_row6_d5;
+    end
+  end
+  always_comb begin
+    _160_ = bank_row6_d7;
+    if (advance) begin
+      _160_ = bank_row6_d6;
     end
   end
   always_comb begin
@@ -1962,171 +1966,180 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
     end
   end
   always_comb begin
-    _038_ = result_c0_d1;
+    _038_ = meta_d18;
     if (advance) begin
-      _038_ = acc_c0_result;
+      _038_ = meta_d17;
+    end
+    if (rst) begin
+      _038_ = 11'h000;
     end
   end
   always_comb begin
-    _039_ = result_c0_d2;
+    _039_ = result_c0_d1;
     if (advance) begin
-      _039_ = result_c0_d1;
+      _039_ = acc_c0_result;
     end
   end
   always_comb begin
-    _040_ = result_c0_d3;
+    _040_ = result_c0_d2;
     if (advance) begin
-      _040_ = result_c0_d2;
+      _040_ = result_c0_d1;
     end
   end
   always_comb begin
-    _041_ = result_c0_d4;
+    _041_ = result_c0_d3;
     if (advance) begin
-      _041_ = result_c0_d3;
+      _041_ = result_c0_d2;
     end
   end
   always_comb begin
-    _042_ = result_c0_d5;
+    _042_ = result_c0_d4;
     if (advance) begin
-      _042_ = result_c0_d4;
+      _042_ = result_c0_d3;
     end
   end
   always_comb begin
-    _043_ = result_c0_d6;
+    _043_ = result_c0_d5;
     if (advance) begin
-      _043_ = result_c0_d5;
+      _043_ = result_c0_d4;
     end
   end
   always_comb begin
-    _044_ = result_c0_d7;
+    _044_ = result_c0_d6;
     if (advance) begin
-      _044_ = result_c0_d6;
+      _044_ = result_c0_d5;
     end
   end
   always_comb begin
-    _046_ = result_c1_d1;
+    _046_ = result_c0_d7;
     if (advance) begin
-      _046_ = acc_c1_result;
+      _046_ = result_c0_d6;
     end
   end
   always_comb begin
-    _047_ = result_c1_d2;
+    _047_ = result_c1_d1;
     if (advance) begin
-      _047_ = result_c1_d1;
+      _047_ = acc_c1_result;
     end
   end
   always_comb begin
-    _048_ = result_c1_d3;
+    _048_ = result_c1_d2;
     if (advance) begin
-      _048_ = result_c1_d2;
+      _048_ = result_c1_d1;
     end
   end
   always_comb begin
-    _049_ = result_c1_d4;
+    _049_ = result_c1_d3;
     if (advance) begin
-      _049_ = result_c1_d3;
+      _049_ = result_c1_d2;
     end
   end
   always_comb begin
-    _050_ = result_c1_d5;
+    _050_ = result_c1_d4;
     if (advance) begin
-      _050_ = result_c1_d4;
+      _050_ = result_c1_d3;
     end
   end
   always_comb begin
-    _051_ = result_c1_d6;
+    _051_ = result_c1_d5;
     if (advance) begin
-      _051_ = result_c1_d5;
+      _051_ = result_c1_d4;
     end
   end
   always_comb begin
-    _052_ = result_c2_d1;
+    _052_ = result_c1_d6;
     if (advance) begin
-      _052_ = acc_c2_result;
+      _052_ = result_c1_d5;
     end
   end
   always_comb begin
-    _053_ = result_c2_d2;
+    _053_ = result_c2_d1;
     if (advance) begin
-      _053_ = result_c2_d1;
+      _053_ = acc_c2_result;
     end
   end
   always_comb begin
-    _054_ = result_c2_d3;
+    _054_ = result_c2_d2;
     if (advance) begin
-      _054_ = result_c2_d2;
+      _054_ = result_c2_d1;
     end
   end
   always_comb begin
-    _055_ = result_c2_d4;
+    _055_ = result_c2_d3;
     if (advance) begin
-      _055_ = result_c2_d3;
+      _055_ = result_c2_d2;
     end
   end
   always_comb begin
-    _057_ = result_c2_d5;
+    _057_ = result_c2_d4;
     if (advance) begin
-      _057_ = result_c2_d4;
+      _057_ = result_c2_d3;
     end
   end
   always_comb begin
-    _058_ = result_c3_d1;
+    _058_ = result_c2_d5;
     if (advance) begin
-      _058_ = acc_c3_result;
+      _058_ = result_c2_d4;
     end
   end
   always_comb begin
-    _059_ = result_c3_d2;
+    _059_ = result_c3_d1;
     if (advance) begin
-      _059_ = result_c3_d1;
+      _059_ = acc_c3_result;
     end
   end
   always_comb begin
-    _060_ = result_c3_d3;
+    _060_ = result_c3_d2;
     if (advance) begin
-      _060_ = result_c3_d2;
+      _060_ = result_c3_d1;
     end
   end
   always_comb begin
-    _061_ = result_c3_d4;
+    _061_ = result_c3_d3;
     if (advance) begin
-      _061_ = result_c3_d3;
+      _061_ = result_c3_d2;
     end
   end
   always_comb begin
-    _062_ = result_c4_d1;
+    _062_ = result_c3_d4;
     if (advance) begin
-      _062_ = acc_c4_result;
+      _062_ = result_c3_d3;
     end
   end
   always_comb begin
-    _063_ = result_c4_d2;
+    _063_ = result_c4_d1;
     if (advance) begin
-      _063_ = result_c4_d1;
+      _063_ = acc_c4_result;
     end
   end
   always_comb begin
-    _064_ = result_c4_d3;
+    _064_ = result_c4_d2;
     if (advance) begin
-      _064_ = result_c4_d2;
+      _064_ = result_c4_d1;
     end
   end
   always_comb begin
-    _065_ = result_c5_d1;
+    _065_ = result_c4_d3;
     if (advance) begin
-      _065_ = acc_c5_result;
+      _065_ = result_c4_d2;
     end
   end
   always_comb begin
-    _066_ = result_c5_d2;
+    _066_ = result_c5_d1;
     if (advance) begin
-      _066_ = result_c5_d1;
+      _066_ = acc_c5_result;
     end
   end
   always_comb begin
-    _068_ = result_c6_d1;
+    _068_ = result_c5_d2;
     if (advance) begin
-      _068_ = acc_c6_result;
+      _068_ = result_c5_d1;
+    end
+  end
+  always_comb begin
+    _069_ = result_c6_d1;
+    if (advance) begin
+      _069_ = acc_c6_result;
     end
   end
   assign results__payload[255:224] = acc_c7_result;
@@ -2137,7 +2150,7 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   assign results__payload[95:64] = result_c2_d5;
   assign results__payload[63:32] = result_c1_d6;
   assign results__payload[31:0] = result_c0_d7;
-  assign results__payload[263:256] = meta_d17[10:3];
+  assign results__payload[263:256] = meta_d18[10:3];
   assign meta[10:3] = pixels__payload[263:256];
   assign meta[2] = pixels__payload[265];
   assign meta[1] = pixels__payload[264];
@@ -2158,10 +2171,10 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   assign array_x_in[95:64] = x_row2_d3;
   assign array_x_in[63:32] = x_row1_d2;
   assign array_x_in[31:0] = x_row0_d1;
-  assign _138_ = array_w_bank;
+  assign _139_ = array_w_bank;
   assign _034_ = issue_bank;
-  assign _085_ = array_w_bank;
-  assign _089_ = issue_bank;
+  assign _086_ = array_w_bank;
+  assign _090_ = issue_bank;
 endmodule
 
 module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out, bank_out, psum_out, w_en, w_bank, w_value, w_index);
@@ -2174,19 +2187,21 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   reg [3:0] _06_;
   reg [15:0] _07_;
   reg [3:0] _08_;
-  reg [31:0] _09_;
-  reg _10_;
+  reg [15:0] _09_;
+  reg [15:0] _10_;
   wire _11_;
   reg [31:0] _12_;
-  wire [5:0] _13_;
-  wire _14_;
+  reg _13_;
+  reg [31:0] _14_;
   wire [5:0] _15_;
   wire _16_;
-  wire [7:0] _17_;
-  wire [1:0] _18_;
+  wire [5:0] _17_;
+  wire _18_;
   wire [7:0] _19_;
-  wire [7:0] _20_;
-  wire [1:0] _21_;
+  wire [1:0] _20_;
+  wire [7:0] _21_;
+  wire [7:0] _22_;
+  wire [1:0] _23_;
   input bank_in;
   wire bank_in;
   output bank_out;
@@ -2197,6 +2212,8 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   wire en;
   wire [15:0] product0;
   wire [15:0] product1;
+  reg [15:0] product_reg0 = 16'h0000;
+  reg [15:0] product_reg1 = 16'h0000;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2221,19 +2238,19 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   reg [31:0] x_out = 32'd0;
   assign _00_ = ! w_bank;
   assign _11_ = w_en & _00_;
-  assign _16_ = w_en & _14_;
-  assign _17_ = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign _18_ = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign _13_ = _18_ * 4'h8;
-  assign _19_ = x_in >> _13_;
-  assign product0 = $signed(_17_) * $signed(_19_);
-  assign _20_ = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign _21_ = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign _15_ = _21_ * 4'h8;
-  assign _01_ = x_in >> _15_;
-  assign product1 = $signed(_20_) * $signed(_01_);
-  assign _02_ = $signed(1'h0) + $signed(product0);
-  assign _03_ = $signed(_02_) + $signed(product1);
+  assign _18_ = w_en & _16_;
+  assign _19_ = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign _20_ = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign _15_ = _20_ * 4'h8;
+  assign _21_ = x_in >> _15_;
+  assign product0 = $signed(_19_) * $signed(_21_);
+  assign _22_ = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign _23_ = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign _17_ = _23_ * 4'h8;
+  assign _01_ = x_in >> _17_;
+  assign product1 = $signed(_22_) * $signed(_01_);
+  assign _02_ = $signed(1'h0) + $signed(product_reg0);
+  assign _03_ = $signed(_02_) + $signed(product_reg1);
   assign _04_ = $signed(psum_in) + $signed(_03_);
   always_ff @(posedge clk)
     w_value_b0 <= _05_;
@@ -2244,11 +2261,15 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   always_ff @(posedge clk)
     w_index_b1 <= _08_;
   always_ff @(posedge clk)
-    x_out <= _09_;
+    product_reg0 <= _09_;
   always_ff @(posedge clk)
-    bank_out <= _10_;
+    product_reg1 <= _10_;
   always_ff @(posedge clk)
-    psum_out <= _12_;
+    x_out <= _12_;
+  always_ff @(posedge clk)
+    bank_out <= _13_;
+  always_ff @(posedge clk)
+    psum_out <= _14_;
   always_comb begin
     _05_ = w_value_b0;
     if (en) begin
@@ -2268,7 +2289,7 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   always_comb begin
     _07_ = w_value_b1;
     if (en) begin
-      if (_16_) begin
+      if (_18_) begin
         _07_ = w_value;
       end
     end
@@ -2276,30 +2297,42 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   always_comb begin
     _08_ = w_index_b1;
     if (en) begin
-      if (_16_) begin
+      if (_18_) begin
         _08_ = w_index;
       end
     end
   end
   always_comb begin
-    _09_ = x_out;
+    _09_ = product_reg0;
     if (en) begin
-      _09_ = x_in;
+      _09_ = product0;
     end
   end
   always_comb begin
-    _10_ = bank_out;
+    _10_ = product_reg1;
     if (en) begin
-      _10_ = bank_in;
+      _10_ = product1;
     end
   end
   always_comb begin
-    _12_ = psum_out;
+    _12_ = x_out;
     if (en) begin
-      _12_ = _04_[31:0];
+      _12_ = x_in;
     end
   end
-  assign _14_ = w_bank;
+  always_comb begin
+    _13_ = bank_out;
+    if (en) begin
+      _13_ = bank_in;
+    end
+  end
+  always_comb begin
+    _14_ = psum_out;
+    if (en) begin
+      _14_ = _04_[31:0];
+    end
+  end
+  assign _16_ = w_bank;
 endmodule
 
 module sparse_r8c8g4_i8w8a32d256_pe_row(clk, rst, en, x_in, bank_in, psum_in, psum_out, w_en, w_bank, w_value, w_index);
