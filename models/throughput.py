@@ -36,7 +36,8 @@ from .sparsity import prune
 from .tiling import tile_layer
 from .workloads import channel_densities, random_activations
 
-__all__ = ["synthetic_layer", "layer_bounds", "network_throughput", "rank_shapes"]
+__all__ = ["synthetic_layer", "layer_bounds", "network_throughput", "network_rate",
+           "rank_shapes"]
 
 
 def synthetic_layer(conv, rng, *, group):
@@ -92,11 +93,7 @@ def network_throughput(config, convs=RESNET50_CONVS, *, seed=2026, clocks_mhz=(2
             progress(n + 1, len(convs), conv.name)
     totals = {key: sum(layer[key] for layer in layers)
               for key in ("compute_cycles", "bus_cycles", "bytes_in", "bytes_out", "dense_macs")}
-    images_per_s = {}
-    for mhz in clocks_mhz:
-        images_per_s[f"{mhz:g}MHz"] = {
-            "compute_bound": mhz * 1e6 / totals["compute_cycles"],
-            "bus_bound": mhz * 1e6 / totals["bus_cycles"]}
+    images_per_s = {f"{mhz:g}MHz": network_rate(totals, mhz) for mhz in clocks_mhz}
     bus_limited = [{"layer": layer["layer"], "bus_limit": layer["bus_limit"],
                     "limited_by": layer["limited_by"]}
                    for layer in layers if layer["bus_limit"] > 1.05]
@@ -106,6 +103,14 @@ def network_throughput(config, convs=RESNET50_CONVS, *, seed=2026, clocks_mhz=(2
             "utilization": ideal_cycles(config, totals["dense_macs"]) / totals["compute_cycles"],
             "images_per_s": images_per_s, "bus_limited_layers": bus_limited,
             "layers": layers, "wall_s": round(time.perf_counter() - started, 1)}
+
+
+def network_rate(cycles, mhz):
+    """Images/s at ``mhz`` of a network taking ``cycles["compute_cycles"]`` per image with
+    every stream ready and ``cycles["bus_cycles"]`` behind the bus (a
+    :func:`network_throughput` report will do)."""
+    return {"compute_bound": mhz * 1e6 / cycles["compute_cycles"],
+            "bus_bound": mhz * 1e6 / cycles["bus_cycles"]}
 
 
 def rank_shapes(configs, convs=RESNET50_CONVS):

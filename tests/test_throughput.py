@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from sense_hw.reference import REFERENCE, device_share, main, shape_candidates
+from sense_hw.reference import (REFERENCE, device_percent, main, reference_entry,
+                                shape_candidates, timing_fmax)
 from sense_models.config import ArrayConfig
 from sense_models.layers import RESNET50_CONVS, ConvLayer
 from sense_models.throughput import layer_bounds, network_throughput, rank_shapes
@@ -55,10 +56,41 @@ def test_shape_ranking_keeps_the_multiplier_count_and_sorts():
     assert cycles == sorted(cycles)
 
 
-def test_device_share_counts_bram18_as_half():
-    share = device_share({"LUT": 27_408, "FF": 0, "DSP": 252, "BRAM36": 1, "BRAM18": 2})
-    assert share["LUT"] == pytest.approx(0.1) and share["DSP"] == pytest.approx(0.1)
-    assert share["BRAM36"] == pytest.approx(2 / 912)
+def test_device_percent_counts_memory_luts_and_bram18_as_half():
+    resources = {"LUT": 27_308, "FF": 0, "DSP": 252, "BRAM36": 1, "BRAM18": 2}
+    percent = device_percent(resources, {"RAM32M16": 10, "SRL16E": 20})  # 80 + 20 LUTs
+    assert percent["LUT"] == pytest.approx(10) and percent["DSP"] == pytest.approx(10)
+    assert percent["BRAM"] == pytest.approx(100 * 2 / 912)
+    with pytest.raises(ValueError, match="RAM512X1S"):
+        device_percent(resources, {"RAM512X1S": 1})
+
+
+def _timing_report(path, fmax):
+    builds = {"sparse": {"config": SMALL.to_dict() | {"abft": "none", "feeder": False},
+                         "fmax_mhz": 60.0, "part": "ECP5"},
+              "feeder_both": {"config": SMALL.to_dict(), "fmax_mhz": fmax, "part": "ECP5"}}
+    path.write_text(json.dumps({"builds": builds}))
+    return path
+
+
+def test_reference_clock_is_the_timing_build_with_the_same_features(tmp_path):
+    timing = _timing_report(tmp_path / "timing.json", 40.0)
+    reference = ArrayConfig(**REFERENCE)
+    fmax, source = timing_fmax(reference, timing)
+    assert fmax == 40.0 and "builds.feeder_both" in source and "4x4" in source
+    cycles = {"compute_cycles": 2_000_000, "bus_cycles": 4_000_000}
+    entry = reference_entry(reference, cycles, None, timing)
+    rates = entry["resnet50_images_per_s"]
+    assert rates["200MHz"]["compute_bound"] == pytest.approx(100)
+    assert rates["fmax"] == {"clock_mhz": 40.0, "compute_bound": pytest.approx(20),
+                             "bus_bound": pytest.approx(10)}
+    assert entry["resources"] is None and entry["fmax_mhz"] == 40.0
+    # re-read when the report is written: a new make timing changes the clock
+    _timing_report(timing, 50.0)
+    assert reference_entry(reference, cycles, None, timing)["fmax_mhz"] == 50.0
+    dense = ArrayConfig(**{**REFERENCE, "sparse": False})
+    assert timing_fmax(dense, timing)[0] is None
+    assert timing_fmax(reference, tmp_path / "none.json")[0] is None
 
 
 def test_command_writes_the_report(tmp_path, capsys, monkeypatch):
@@ -69,6 +101,8 @@ def test_command_writes_the_report(tmp_path, capsys, monkeypatch):
                  "--bus_width", "64", "--convs", "2", "--clock", "150", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["convolutions"] == 2 and set(report["images_per_s"]) == {"200MHz", "150MHz"}
+    assert report["reference"]["config"] == report["config"]
+    assert set(report["reference"]["resnet50_images_per_s"]) >= {"200MHz"}
     assert report["config"]["rows"] == 4 and report["config"]["abft"] == "both"
     assert "images/s at 200MHz" in capsys.readouterr().out
 
