@@ -1,6 +1,6 @@
 """An AXI4-Lite register-file slave generated from a :class:`sense_models.regmap.RegisterMap`."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -174,9 +174,20 @@ araddr, arprot, arvalid, arready, rdata, rresp, rvalid, rready
         with m.If(self.bvalid & self.bready):
             m.d.sync += self.bvalid.eq(0)
 
+        # The writable registers store their fields only: each field is a flip-flop of its
+        # own that drives the port, and the padding between fields is a constant 0.
+        stored = {}
         for register in self._regmap:
-            if register.access == "w1p":
-                m.d.sync += getattr(self, register.name.lower()).eq(0)
+            if register.access == "ro":
+                continue
+            port = getattr(self, register.name.lower())
+            for f in register.fields:
+                flop = Signal(f.width, name=f"{register.name.lower()}_{f.name}",
+                              init=register.unpack(register.reset)[f.name])
+                stored[register.name, f.name] = flop
+                m.d.comb += getattr(port, f.name).eq(flop)
+                if register.access == "w1p":
+                    m.d.sync += flop.eq(0)
 
         with m.If(write):
             m.d.sync += [aw_held.eq(0), w_held.eq(0), self.bvalid.eq(1),
@@ -185,15 +196,13 @@ araddr, arprot, arvalid, arready, rdata, rresp, rvalid, rready
                 for offset, register, half in self._regmap.words():
                     with m.Case(offset // WORD_BYTES):
                         m.d.sync += self.bresp.eq(OKAY)
-                        port = getattr(self, register.name.lower())
-                        if register.access != "ro":
-                            keep = Const(register.mask, DATA_WIDTH)
-                        if register.access == "rw":
-                            value = port.as_value()
-                            m.d.sync += value.eq((value & ~byte_mask)
-                                                 | (data_now & byte_mask & keep))
-                        elif register.access == "w1p":
-                            m.d.sync += port.eq(data_now & byte_mask & keep)
+                        for f in register.fields if register.access != "ro" else ():
+                            flop, bits = stored[register.name, f.name], slice(f.lsb, f.msb + 1)
+                            written = data_now[bits] & byte_mask[bits]
+                            if register.access == "rw":
+                                m.d.sync += flop.eq((flop & ~byte_mask[bits]) | written)
+                            else:
+                                m.d.sync += flop.eq(written)
 
         # Read: one response register; the high word of a 64-bit register is captured with
         # its low word so that a low-then-high read pair sees one value.

@@ -2,7 +2,8 @@
 
 import pytest
 
-from rtl_configs import ABFT_FAULT_CONFIGS, CORE_CONFIGS, FEEDER_CONFIGS, PE_CONFIGS
+from rtl_configs import (ABFT_FAULT_CONFIGS, CHECKSUM_CONFIGS, CORE_CONFIGS, FEEDER_CONFIGS,
+                         PE_CONFIGS)
 from sense_models.workloads import FEEDER_CASES, SHAPE_CASES
 from sense_verif.mutants import mutant
 from sense_verif.runner import build, run_tests
@@ -40,7 +41,23 @@ def test_abft_faults(config):
     assert run_tests(config, "core", "sense_verif.test_abft", directory=directory) == (3, 0)
 
 
+@pytest.mark.parametrize("config", CHECKSUM_CONFIGS, ids=lambda c: c.name)
+def test_checksum_inputs(config):
+    directory = build(config, "core")
+    assert run_tests(config, "core", "sense_verif.test_checksum_inputs", directory=directory,
+                     results_name="checksums.xml") == (2, 0)
+
+
 # -- the comparison can fail ------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", [c for c in CHECKSUM_CONFIGS if c.abft == "both"][:1],
+                         ids=lambda c: c.name)
+def test_checksum_test_fails_on_a_wrong_expectation(config):
+    directory = build(config, "core")
+    assert run_tests(config, "core", "sense_verif.test_checksum_inputs", directory=directory,
+                     results_name="checksums-corrupt.xml",
+                     extra_env={"SENSE_CORRUPT_EXPECTED": "1"}) == (2, 2)
+
 
 def test_core_test_fails_on_a_corrupted_expected_value():
     config = CORE_CONFIGS[0]

@@ -8,7 +8,7 @@ so the coverage figures are those of the regression as it is.
 from sense_models.config import ArrayConfig
 
 __all__ = ["CORE_CONFIGS", "PE_CONFIGS", "FEEDER_CONFIGS", "TOP_CONFIGS", "ABFT_FAULT_CONFIGS",
-           "PROTOCOL_CONFIGS", "REGRESSION"]
+           "CHECKSUM_CONFIGS", "PROTOCOL_CONFIGS", "REGRESSION", "COVERAGE_ONLY"]
 
 CORE_CONFIGS = [
     ArrayConfig(rows=4, cols=4, group=4, acc_depth=16),
@@ -49,6 +49,11 @@ ABFT_FAULT_CONFIGS = [
     ArrayConfig(rows=3, cols=3, group=4, acc_depth=16, abft="both", faults=True),
 ]
 
+#: Builds with ABFT checks: a corrupted checksum from the host (the pixel side's digits on
+#: streamed builds, the kernel side's checksum weights) or an upset of a column checker
+#: must raise its side's alarm, reported where it happened.
+CHECKSUM_CONFIGS = [c for c in CORE_CONFIGS + FEEDER_CONFIGS if c.abft != "none"]
+
 #: The protocol check's error paths (malformed pixel streams): one streamed build per feature
 #: set, plain, the pixel-side check's digits, both checks.
 PROTOCOL_CONFIGS = [CORE_CONFIGS[0], CORE_CONFIGS[6], CORE_CONFIGS[5]]
@@ -59,6 +64,18 @@ REGRESSION = [
     (FEEDER_CONFIGS, "core", "sense_verif.test_feeder"),
     (PE_CONFIGS, "pe", "sense_verif.test_pe"),
     (TOP_CONFIGS, "axi", "sense_verif.test_top"),
+    (TOP_CONFIGS, "axi", "sense_verif.test_top_registers"),
     (ABFT_FAULT_CONFIGS, "core", "sense_verif.test_abft"),
+    (CHECKSUM_CONFIGS, "core", "sense_verif.test_checksum_inputs"),
     (PROTOCOL_CONFIGS, "core", "sense_verif.test_protocol"),
+]
+
+#: Suites only ``make coverage`` adds to :data:`REGRESSION` (``make test`` would grow by
+#: minutes): the protocol check's error paths on every streamed core build, not only on
+#: the three of :data:`PROTOCOL_CONFIGS`, and on the fault-injection build; every fault site
+#: in every mode (:mod:`sense_verif.test_fault_sweep`).
+COVERAGE_ONLY = [
+    (CORE_CONFIGS, "core", "sense_verif.test_protocol"),
+    (ABFT_FAULT_CONFIGS, "core", "sense_verif.test_fault_sweep"),
+    (ABFT_FAULT_CONFIGS, "core", "sense_verif.test_protocol"),
 ]

@@ -1,8 +1,9 @@
 """Line and toggle coverage of the generated RTL under the regression: ``make coverage``.
 
 Every suite of :data:`sense_verif.configs.REGRESSION` (core, feeder, PE and ``sense_top``
-configurations) is built with Verilator's ``--coverage-line --coverage-toggle`` into
-``build/coverage/<config>/<top>`` and run with its cocotb tests, each run writing its own
+configurations) and of :data:`sense_verif.configs.COVERAGE_ONLY` is built with
+Verilator's ``--coverage-line --coverage-toggle`` into ``build/coverage/<config>/<top>``
+and run with its cocotb tests, each run writing its own
 coverage file (``+verilator+coverage+file+``). The files are merged (``merged.dat``),
 annotated sources are written to ``build/coverage/annotated/`` and the figures go to
 ``reports/coverage.json``.
@@ -26,7 +27,9 @@ Measures: a *line* is a source line that some line-coverage point (a statement b
 branch arm) spans; it is hit when every point spanning it counted at least once, so an
 ``if`` whose implicit ``else`` never happened is a miss. A *toggle* is one bit of one signal
 in one direction (``0->1``, ``1->0``). Points that cannot be reached by construction are
-left out and counted under ``excluded`` with the reason (:data:`UNREACHABLE`).
+left out and counted under ``excluded`` with the reason (:data:`UNREACHABLE`): toggles of
+bits the Verilog ties to constants (:mod:`sense_verif.tied_bits`) and Amaranth's time-zero
+sentinels.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .runner import BUILD, REPO, build, build_dir, output_to, run_tests
+from .tied_bits import tied_bits
 
 __all__ = ["TARGETS", "UNREACHABLE", "Point", "read_dat", "merge", "write_dat", "points",
            "summarize", "annotate", "regression_jobs", "run_job", "main"]
@@ -51,10 +55,16 @@ REPORT = REPO / "reports" / "coverage.json"
 #: The issue's targets, per module group.
 TARGETS = {"line": 0.90, "toggle": 0.85}
 
+_TOGGLE = re.compile(r"(?P<signal>.+?)(?:\[(?P<bit>\d+)\])?:[01]->[01]")
 _SENTINEL = re.compile(r"\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+")
 
 #: ``{name: reason}`` of the points left out as unreachable.
 UNREACHABLE = {
+    "tied_constant": "a signal bit that the generated Verilog ties to a constant (a literal "
+                     "assignment or port connection, followed through ports and copies: "
+                     "padding between register fields, the identity registers, the status "
+                     "inputs of features the build does not have, a constant TKEEP; "
+                     "sense_verif.tied_bits): it holds one value for the whole run",
     "amaranth_sentinel": "Amaranth's Verilog back-end opens every `always @*` with `if "
                          "(\\$auto$verilog_backend.cc:N:dump_module$M) begin end` on a reg "
                          "that is initialised to 0 and never driven (it only makes "
@@ -146,6 +156,13 @@ class _Sources:
 
     def __init__(self):
         self._files = {}
+        self._tied = {}
+
+    def tied(self, file, module, signal, bit):
+        """Whether the generated Verilog ``file`` ties ``module``'s ``signal[bit]``."""
+        if file not in self._tied:
+            self._tied[file] = tied_bits(file) if Path(file).exists() else {}
+        return bit in self._tied[file].get((module, signal), ())
 
     def line(self, file, number):
         if file not in self._files:
@@ -160,6 +177,9 @@ def unreachable(point, sources):
     if point.kind == "toggle":
         if _SENTINEL.match(point.name):
             return "amaranth_sentinel"
+        bit = _TOGGLE.fullmatch(point.name)
+        if bit and sources.tied(point.file, point.module, bit["signal"], int(bit["bit"] or 0)):
+            return "tied_constant"
     elif all(_SENTINEL.search(sources.line(point.file, n)) and "begin end" in
              sources.line(point.file, n) for n in point.lines):
         return "amaranth_sentinel"
@@ -291,9 +311,14 @@ def annotate(counts, out_dir):
 # -- running the regression --------------------------------------------------------------------
 
 def regression_jobs():
-    """``(config, top, cocotb module)`` for every suite the regression runs."""
-    from .configs import REGRESSION
-    return [(config, top, module) for configs, top, module in REGRESSION for config in configs]
+    """``(config, top, cocotb module)`` for every suite the regression runs, and those only
+    coverage runs (:data:`sense_verif.configs.COVERAGE_ONLY`), each once."""
+    from .configs import COVERAGE_ONLY, REGRESSION
+    jobs = {}
+    for configs, top, module in REGRESSION + COVERAGE_ONLY:
+        for config in configs:
+            jobs.setdefault((config.name, top, module), (config, top, module))
+    return list(jobs.values())
 
 
 def run_job(config, top, module, *, testcase=None, seed=None, tag=None):

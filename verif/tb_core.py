@@ -6,6 +6,7 @@ golden model's answer; :class:`Scoreboard` compares bit for bit and names every 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zlib
@@ -104,12 +105,17 @@ class CoreTB:
         return {key: int(value[0]) for key, value in fields.items()}
 
     async def run_layer(self, x, w, *, rng, idle=0.0, backpressure=0.0, corrupt=False,
-                        clean=True):
+                        clean=True, streams=None):
         """Stream one layer, check it bit-exact; returns ``(rtl_cycles, model_cycles)``.
 
         ``clean=False`` (a run with an injected fault) leaves the ABFT status to the caller.
+        ``streams`` replaces the schedule's stream beats (``{"weights": ..., "pixels":
+        ...}``, either or both), e.g. with corrupted checksums; the outputs are still
+        checked against the layer's.
         """
         schedule = schedule_layer(self.config, x, w)
+        if streams:
+            schedule = dataclasses.replace(schedule, **streams)
         scoreboard = Scoreboard(schedule)
         if corrupt:  # proves the comparison can fail: one expected output is made wrong
             scoreboard.expected = scoreboard.expected.copy()

@@ -102,13 +102,14 @@ class FeederTB(CoreTB):
                                dense=dense)
 
     async def run_schedule(self, schedule, *, rng, idle=0.0, backpressure=0.0, corrupt=None,
-                           reset=True, stats_backpressure=None):
+                           reset=True, stats_backpressure=None, clean=True):
         """Stream one layer and check it; returns ``(rtl_cycles, model_cycles)``.
 
         ``corrupt`` names an expected field to make wrong (``value``, ``tag``, ``issued``,
         ``skipped`` or ``gated``), to show that its comparison fails. ``reset=False`` runs the
         layer on the state the previous one left. ``stats_backpressure`` holds the counters
-        back on their own (default: as the results).
+        back on their own (default: as the results). ``clean=False`` (a run with corrupted
+        checksums) leaves the ABFT status to the caller.
         """
         cfg = self.config
         scoreboard = FeederScoreboard(schedule)
@@ -145,7 +146,7 @@ class FeederTB(CoreTB):
             1, max_cycles=int(model * stretch) + 1000, quiet=cfg.latency + 2)
         scoreboard.check(result_format(cfg).unpack(results.words),
                          stats_format(cfg).unpack(stats.words))
-        if cfg.abft != "none":  # the last counters leave after the last check
+        if clean and cfg.abft != "none":  # the last counters leave after the last check
             status = status_format(cfg).unpack([self.dut.status.value.to_unsigned()])
             status = {k: int(v[0]) for k, v in status.items()}
             assert not status["error"], f"ABFT alarm in a fault-free run: {status}"
