@@ -35,6 +35,21 @@ def _delay(m, value, cycles, name, *, reset_less=True, faults=NO_FAULTS, kind=No
     return taps
 
 
+def _with_parity(fields):
+    """A struct of ``fields`` and, last, a parity bit over them (see :func:`_set_parity`)."""
+    return data.StructLayout({**fields, "parity": 1})
+
+
+def _set_parity(m, value):
+    """Even parity over a :func:`_with_parity` struct: its ``parity`` bit makes it even."""
+    m.d.comb += value.parity.eq(value.as_value()[:-1].xor())
+
+
+def _parity_error(value):
+    """A :func:`_with_parity` struct whose parity no longer holds: a bit changed on the way."""
+    return value.as_value().xor()
+
+
 def _stream_members(config):
     members = {
         "weights": In(stream.Signature(weight_layout(config))),
@@ -63,6 +78,73 @@ class SenseEngine(ConfigComponent):
             members["cycle"] = In(32)
             members["clear_status"] = In(1)  # applied in a cycle the engine advances
         return members
+
+    def _control_registers(self):
+        """The engine's control state: ``{name: (register, fault-site class)}``."""
+        cfg = self._config
+        regs = {"load_bank": (Signal(name="load_bank"), "bank_control"),
+                "load_row": (Signal(range(cfg.rows), name="load_row"), "bank_control"),
+                "issue_bank": (Signal(name="issue_bank"), "bank_control")}
+        for b in range(2):
+            regs[f"bank{b}_full"] = (Signal(name=f"bank{b}_full"), "bank_control")
+            regs[f"bank{b}_drain"] = (Signal(range(cfg.cols), name=f"bank{b}_drain"),
+                                      "bank_control")
+        if cfg.corrects:
+            regs["drain_left"] = (Signal(range(cfg.acc_depth + 1), name="drain_left"),
+                                  "drain_sequencer")
+            regs["drain_tag"] = (Signal(range(cfg.acc_depth), name="drain_tag"),
+                                 "drain_sequencer")
+            if not cfg.feeder:
+                regs["last_tag"] = (Signal(range(cfg.acc_depth), name="last_tag"),
+                                    "drain_sequencer")
+        return regs
+
+    def _control_step(self, m, state, regs, *, w_en, accept, pixel, final_end):
+        """The next control state: ``regs`` take it, computed from ``state`` and the streams."""
+        cfg = self._config
+        rows, cols = cfg.rows, cfg.cols
+        pass_done = accept & pixel.end
+        with m.If(w_en):
+            m.d.sync += regs["load_row"].eq(Mux(state["load_row"] == rows - 1, 0,
+                                                state["load_row"] + 1))
+            with m.If(state["load_row"] == rows - 1):
+                m.d.sync += regs["load_bank"].eq(~state["load_bank"])
+        with m.If(pass_done):
+            m.d.sync += regs["issue_bank"].eq(~state["issue_bank"])
+        for b in range(2):
+            drain = state[f"bank{b}_drain"]
+            with m.If(drain != 0):
+                m.d.sync += regs[f"bank{b}_drain"].eq(drain - 1)
+            with m.If(w_en & (state["load_bank"] == b) & (state["load_row"] == rows - 1)):
+                m.d.sync += regs[f"bank{b}_full"].eq(1)
+            with m.If(pass_done & (state["issue_bank"] == b)):
+                m.d.sync += [regs[f"bank{b}_full"].eq(0), regs[f"bank{b}_drain"].eq(cols - 1)]
+        if not cfg.corrects:
+            return
+        left = state["drain_left"]
+        with m.If(left != 0):
+            m.d.sync += [regs["drain_left"].eq(left - 1),
+                         regs["drain_tag"].eq(state["drain_tag"] + 1)]
+        if cfg.feeder:
+            with m.If(accept & final_end):
+                m.d.sync += [regs["drain_left"].eq(pixel.issued + pixel.skipped),
+                             regs["drain_tag"].eq(0)]
+        else:
+            with m.If(accept & ~pixel.check):
+                m.d.sync += regs["last_tag"].eq(pixel.tag)
+            with m.If(accept & final_end):
+                m.d.sync += [regs["drain_left"].eq(state["last_tag"] + 1),
+                             regs["drain_tag"].eq(0)]
+
+    def _shadow_check(self, m, site, state, **inputs):
+        """A second copy of the control state, stepping on the same inputs: an upset or a
+        stuck bit in either copy shows as a difference between the two."""
+        twins, twin_state = {}, {}
+        for name, (reg, _) in self._control_registers().items():
+            twins[name] = Signal.like(reg, name=f"{name}_shadow")
+            twin_state[name] = site(twins[name], "checker", f"{name}_shadow")
+        self._control_step(m, twin_state, twins, **inputs)
+        return Cat(*state.values()) != Cat(*twin_state.values())
 
     def _weights_ready(self, full, drain):
         """The loader takes a beat into a bank that is neither full nor still draining (its
@@ -101,19 +183,16 @@ class SenseEngine(ConfigComponent):
 
         array = place(m, "array", SystolicArray(config=cfg, faults=faults, name="array"))
 
-        # -- weight banks -----------------------------------------------------------------------
+        # -- weight banks and drain -------------------------------------------------------------
         # A bank is free (``~full``, ``drain == 0``), then loaded one PE row per beat, then full
         # until the last vector of its pass is issued (the last pixel vector, or the last
         # checksum digit with the pixel-side check), then draining until that vector has passed
-        # the last column, which frees it again.
-        # (``*_reg`` is the register, the plain name what its consumers see: a fault site's
-        # output in fault-injection builds, the register itself otherwise)
-        load_bank_reg = Signal(name="load_bank")
-        load_row_reg = Signal(range(rows), name="load_row")
-        issue_bank_reg = Signal(name="issue_bank")
-        load_bank = site(load_bank_reg, "bank_control", "load_bank")
-        load_row = site(load_row_reg, "bank_control", "load_row")
-        issue_bank = site(issue_bank_reg, "bank_control", "issue_bank")
+        # the last column, which frees it again. The state is in ``_control_step``; ``state``
+        # is what its consumers see (a fault site's output in fault-injection builds).
+        regs = self._control_registers()
+        state = {name: site(reg, kind, name) for name, (reg, kind) in regs.items()}
+        regs = {name: reg for name, (reg, _) in regs.items()}
+        load_bank, load_row, issue_bank = state["load_bank"], state["load_row"], state["issue_bank"]
         pixel = self.pixels.payload
         accept = Signal()
         pass_done = Signal()  # the pass's last vector is issued this cycle
@@ -124,79 +203,53 @@ class SenseEngine(ConfigComponent):
             array.w_bank.eq(load_bank),
             array.w_data.eq(self.weights.payload),
         ]
-        with m.If(array.w_en):
-            m.d.sync += load_row_reg.eq(Mux(load_row == rows - 1, 0, load_row + 1))
-            with m.If(load_row == rows - 1):
-                m.d.sync += load_bank_reg.eq(~load_bank)
-        with m.If(pass_done):
-            m.d.sync += issue_bank_reg.eq(~issue_bank)
-
         x_in = Signal.like(pixel.data, name="x_issue")
         m.d.comb += [pass_done.eq(accept & pixel.end), x_in.eq(Mux(accept, pixel.data, 0))]
+        final_end = None
+        if cfg.corrects:
+            # The feeder's ``last`` is per pixel and its digits carry last=0, so its drain
+            # starts on the end beat (last digit) of a pass whose command was ``final``.
+            final_end = pixel.end & (pixel.final if cfg.feeder else pixel.last)
+        self._control_step(m, state, regs, w_en=array.w_en, accept=accept, pixel=pixel,
+                           final_end=final_end)
 
         # -- drain (abft="both"): a pixel tile's results stay in the accumulators until its
         # last pass has been checked, then leave one per cycle, corrected on the way out.
         # The drain runs beside the next tile's first pass, which never reads the
         # accumulators and writes each tag after the drain has read it.
         hold = 0
+        control_hits = []  # abft="both": the control state's own checks
         if cfg.corrects:
             hold = Signal()
-            drain_reg = Signal(data.StructLayout({"valid": 1, "tag": range(cfg.acc_depth)}),
-                               name="drain_step")
-            drain_left_reg = Signal(range(cfg.acc_depth + 1), name="drain_left")
-            drain_left = site(drain_left_reg, "drain_sequencer", "drain_left")
-            drain_step = drain_reg
-            if faults.enabled:
-                drain_step = Signal.like(drain_reg, name="drain_step_seen")
-                m.d.comb += [drain_step.valid.eq(drain_reg.valid),
-                             drain_step.tag.eq(site(drain_reg.tag, "drain_sequencer",
-                                                    "drain_tag"))]
-            m.d.comb += drain_reg.valid.eq(drain_left != 0)
-            with m.If(drain_step.valid):
-                m.d.sync += [drain_left_reg.eq(drain_left - 1),
-                             drain_reg.tag.eq(drain_step.tag + 1)]
+            drain_step = Signal(_with_parity({"valid": 1, "tag": range(cfg.acc_depth)}),
+                                name="drain_step")
+            m.d.comb += [drain_step.valid.eq(state["drain_left"] != 0),
+                         drain_step.tag.eq(state["drain_tag"])]
+            _set_parity(m, drain_step)
             if cfg.feeder:
-                # The feeder's ``last`` is per pixel and its digits carry last=0, so the drain
-                # starts on the end beat (last digit) of a pass whose command was ``final``, and
-                # drains the whole pixel tile (``issued + skipped``): the final pass need not
-                # issue the highest pixel. Skipping lets issued tags run ahead of the drain, so
-                # a data vector may go only if it writes an entry the drain has already read
-                # (a ``first`` vector with a tag at most the drain's); any other data vector
-                # (not first, placeholders included) needs the read port the drain holds.
-                # Digit vectors never touch the accumulators: only the final end one waits.
-                final_end = pixel.end & pixel.final
+                # The feeder drains the whole pixel tile (``issued + skipped``): the final pass
+                # need not issue the highest pixel. Skipping lets issued tags run ahead of the
+                # drain, so a data vector may go only if it writes an entry the drain has
+                # already read (a ``first`` vector with a tag at most the drain's); any other
+                # data vector (not first, placeholders included) needs the read port the drain
+                # holds. Digit vectors never touch the accumulators: only the final end one
+                # waits.
                 ahead = ~pixel.first | (pixel.tag > drain_step.tag)
                 m.d.comb += hold.eq(drain_step.valid & (final_end | (~pixel.check & ahead)))
-                with m.If(accept & final_end):
-                    m.d.sync += [drain_left_reg.eq(pixel.issued + pixel.skipped),
-                                 drain_reg.tag.eq(0)]
             else:
-                last_tag_reg = Signal(range(cfg.acc_depth), name="last_tag")
-                last_tag = site(last_tag_reg, "drain_sequencer", "last_tag")
-                final_end = pixel.end & pixel.last
                 # Hold what would read the accumulators or start a second drain.
                 m.d.comb += hold.eq(drain_step.valid & (~pixel.first | final_end))
-                with m.If(accept & ~pixel.check):
-                    m.d.sync += last_tag_reg.eq(pixel.tag)
-                with m.If(accept & final_end):
-                    m.d.sync += [drain_left_reg.eq(last_tag + 1), drain_reg.tag.eq(0)]
+            control_hits.append(self._shadow_check(m, site, state, w_en=array.w_en,
+                                                   accept=accept, pixel=pixel,
+                                                   final_end=final_end))
 
         for b in range(2):
-            full_reg = Signal(name=f"bank{b}_full")
-            drain_count_reg = Signal(range(cols), name=f"bank{b}_drain")
-            full = site(full_reg, "bank_control", f"bank{b}_full")
-            drain = site(drain_count_reg, "bank_control", f"bank{b}_drain")
+            full, drain = state[f"bank{b}_full"], state[f"bank{b}_drain"]
             with m.If(load_bank == b):
                 m.d.comb += self.weights.ready.eq(self._weights_ready(full, drain))
             with m.If(issue_bank == b):
                 m.d.comb += self.pixels.ready.eq(self.advance & full & ~hold if cfg.corrects
                                                  else self.advance & full)
-            with m.If(drain != 0):
-                m.d.sync += drain_count_reg.eq(drain - 1)
-            with m.If(array.w_en & (load_bank == b) & (load_row == rows - 1)):
-                m.d.sync += full_reg.eq(1)
-            with m.If(pass_done & (issue_bank == b)):
-                m.d.sync += [full_reg.eq(0), drain_count_reg.eq(cols - 1)]
 
         # -- skew: row i sees the vector i + 1 cycles after acceptance --------------------------
         for i in range(rows):
@@ -205,6 +258,10 @@ class SenseEngine(ConfigComponent):
             bank_taps = _delay(m, issue_bank, self._skew(i), f"bank_row{i}", faults=faults,
                                kind="bank_control")
             m.d.comb += [array.x_in[i].eq(x_taps[-1]), array.bank_in[i].eq(bank_taps[-1])]
+            if cfg.corrects:  # the bank a row computes with steers data and checksum alike
+                twin = _delay(m, issue_bank, self._skew(i), f"bank_row{i}_shadow",
+                              faults=faults, kind="checker")
+                control_hits.append(bank_taps[-1] != twin[-1])
             if cfg.feeder:
                 issued = accept & ~pixel.check if cfg.pixel_check else accept  # not digits
                 valid_taps = _delay(m, issued, self._skew(i), f"valid_row{i}", reset_less=False,
@@ -218,7 +275,8 @@ class SenseEngine(ConfigComponent):
         if cfg.feeder:
             fields.update({"end": 1, "bank": 1, "issued": len(pixel.issued),
                            "skipped": len(pixel.skipped)})
-        meta = Signal(data.StructLayout(fields), name="meta")
+        meta = Signal(_with_parity(fields) if cfg.corrects else data.StructLayout(fields),
+                      name="meta")
         m.d.comb += [meta.valid.eq(accept), meta.first.eq(pixel.first),
                      meta.last.eq(pixel.last), meta.tag.eq(pixel.tag)]
         if cfg.feeder:
@@ -231,8 +289,15 @@ class SenseEngine(ConfigComponent):
         meta_taps = _delay(m, meta, out_stage, "meta", reset_less=False, faults=faults,
                            kind="metadata")
         if cfg.corrects:
+            _set_parity(m, meta)
             drain_taps = _delay(m, drain_step, out_stage, "drain", reset_less=False,
                                 faults=faults, kind="drain_sequencer")
+            # Every tap a consumer reads is checked: a flip anywhere in the delay lines
+            # reaches one of them before, or when, it can steer anything.
+            read = sorted({out_stage} | {self._at_bottom(j) - k for j in range(cols)
+                                         for k in (0, 1)})
+            control_hits += [_parity_error(taps[k]) for taps in (meta_taps, drain_taps)
+                             for k in read]
 
         # -- accumulate per column, then deskew so a pixel's columns leave together -------------
         # (name, column whose timing it has, tile sum); the checksum column is in step with 0
@@ -293,11 +358,20 @@ class SenseEngine(ConfigComponent):
                 m.d.comb += self.results.payload.value[j].eq(faults.wire(
                     m, Mux(fix & (located.column == j), fixed, results[j]),
                     kind="correction", block="engine", name=f"result_mux_c{j}"))
+            # The beat as it leaves, checked again against the checksum column: the
+            # correction and the output multiplexers sit after the kernel check.
+            leaving = Signal(signed(cfg.acc_width), name="output_syndrome")
+            m.d.comb += leaving.eq(sum(self.results.payload.value[j] for j in range(cols))
+                                   - results[cols])
+            control_hits.append(emit & (fix | (syndrome == 0)) & (leaving != 0))
         else:
             for j in range(cols):
                 m.d.comb += self.results.payload.value[j].eq(results[j])
+        control_hit = Signal()
+        if control_hits:
+            m.d.comb += control_hit.eq(Cat(*control_hits).any())
         if cfg.abft != "none":
-            self._status(m, mismatches, syndrome, emit, fix)
+            self._status(m, mismatches, syndrome, emit, fix, control_hit)
         if cfg.feeder:
             self._pass_stats(m, array, meta_taps[out_stage])
         return m
@@ -363,7 +437,7 @@ class SenseEngine(ConfigComponent):
             carried = carry
         return summary
 
-    def _status(self, m, checkers, syndrome, emit, fix):
+    def _status(self, m, checkers, syndrome, emit, fix, control_hit):
         """Sticky error flag, saturating counters and the first mismatch of each check."""
         cfg, status = self._config, self.status
         pixel_hit = Signal()
@@ -395,7 +469,10 @@ class SenseEngine(ConfigComponent):
                 with m.If(status.kernel_errors == 0):
                     m.d.sync += [status.kernel_beat.eq(beats),
                                  status.kernel_syndrome.eq(syndrome)]
-        with m.If((pixel_hit | kernel_hit) & ~status.error):
+        if cfg.corrects:
+            with m.If(control_hit & (status.control_errors != 0xFFFF)):
+                m.d.sync += status.control_errors.eq(status.control_errors + 1)
+        with m.If((pixel_hit | kernel_hit | control_hit) & ~status.error):
             m.d.sync += [status.error.eq(1), status.first_cycle.eq(self.cycle)]
         # Last, so it wins over anything flagged in the same cycle. The pass and beat numbers
         # of the first mismatches restart from the clear; what the correction holds about the

@@ -244,3 +244,5 @@ class SenseTop(wiring.Component):
             regs.abft_first_cycle.eq(status.first_cycle),
             regs.abft_corrected.corrected.eq(status.corrected),
         ]
+        if self._config.corrects:
+            m.d.comb += regs.abft_corrected.control_errors.eq(status.control_errors)

@@ -207,8 +207,12 @@ def status_format(config):
     from 0 since reset, the column and the syndrome), ``kernel_*`` the first kernel-side one
     (the result beat counted from 0, the syndrome); ``first_cycle`` is the cycle (counted
     from reset) in which the first mismatch was flagged; ``corrected`` counts the outputs
-    corrected (``abft="both"``).
+    corrected (``abft="both"``). With ``abft="both"``, ``control_errors`` counts the cycles in
+    which a check of the control state failed (the weight-bank and drain state against a
+    second copy, parity of the tag and drain pipelines, the outputs after correction against
+    the checksum column); they set ``error`` too.
     """
+    control = (Field("control_errors", 16),) if config.corrects else ()
     return BusFormat((
         Field("error", 1),
         Field("pixel_errors", 16),
@@ -220,6 +224,7 @@ def status_format(config):
         Field("kernel_syndrome", config.acc_width, signed=True),
         Field("first_cycle", 32),
         Field("corrected", 16),
+        *control,
     ))
 
 

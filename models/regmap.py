@@ -316,7 +316,9 @@ def register_map(config):
         ), "When the first ABFT alarm was."),
         Register("ABFT_CORRECTED", 0x38, "ro", (
             F("corrected", 0, 16, "Results corrected in the core since the last clear."),
-        ), "ABFT corrections."),
+            F("control_errors", 16, 16, "Cycles a control-state check failed since the last "
+                                        "clear (abft='both'; 0 otherwise)."),
+        ), "ABFT corrections and control-state checks."),
         Register("PROTOCOL", 0x3C, "ro", (
             F("error", 0, 1, "Sticky until a reset: the core's pixel stream broke a pass rule."),
             F("code", 4, 3, "The first broken rule (docs/formats.md, `protocol`)."),

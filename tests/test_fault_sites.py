@@ -54,8 +54,15 @@ def test_a_stuck_skew_or_deskew_register_is_detected(site_name):
     assert status["error"][0] == 1
 
 
-def test_a_stuck_output_multiplexer_corrupts_silently():
-    """After both checks: the known gap (docs/results.md), shown so that closing it shows."""
-    got, expected, status = _run("engine.result_mux_c1", bit=20)
-    assert np.any(got != expected)
-    assert status["error"][0] == 0
+@pytest.mark.parametrize("site_name, bit", [
+    ("engine.result_mux_c1", 20),   # after both checks: the outputs are checked once more
+    ("engine.meta_d5", 2),          # a tag in the metadata pipeline: its parity
+    ("engine.drain_d3", 1),         # a drain step's tag: its parity
+    ("engine.bank_row1_d1", 0),     # the bank a row computes with: its second copy
+    ("engine.drain_tag", 0),        # drain sequencer state: its second copy
+])
+def test_a_stuck_control_bit_is_flagged_by_the_control_checks(site_name, bit):
+    """The control state steers data and checksums alike, so the data checks cannot see a
+    fault there; the control checks do (they counted 0 on every fault-free run above)."""
+    _, _, status = _run(site_name, bit=bit)
+    assert status["error"][0] == 1 and status["control_errors"][0] > 0
