@@ -252,21 +252,36 @@ class SenseEngine(ConfigComponent):
                                                  else self.advance & full)
 
         # -- skew: row i sees the vector i + 1 cycles after acceptance --------------------------
+        skew_hits = []
         for i in range(rows):
             x_taps = _delay(m, x_in[i], self._skew(i), f"x_row{i}", faults=faults,
                             kind="skew_register")
             bank_taps = _delay(m, issue_bank, self._skew(i), f"bank_row{i}", faults=faults,
                                kind="bank_control")
             m.d.comb += [array.x_in[i].eq(x_taps[-1]), array.bank_in[i].eq(bank_taps[-1])]
-            if cfg.corrects:  # the bank a row computes with steers data and checksum alike
+            if cfg.corrects:
+                # The bank a row computes with, and a stuck bit in its skewed IFM values, steer
+                # data, checksum digits and checksum column alike: the data checks can miss
+                # them, so the bank has a second line and the values a parity line.
                 twin = _delay(m, issue_bank, self._skew(i), f"bank_row{i}_shadow",
                               faults=faults, kind="checker")
-                control_hits.append(bank_taps[-1] != twin[-1])
+                parity = _delay(m, x_in[i].as_value().xor(), self._skew(i),
+                                f"x_row{i}_parity", faults=faults, kind="checker")
+                skew_hits += [bank_taps[-1] != twin[-1],
+                              x_taps[-1].as_value().xor() != parity[-1]]
             if cfg.feeder:
                 issued = accept & ~pixel.check if cfg.pixel_check else accept  # not digits
                 valid_taps = _delay(m, issued, self._skew(i), f"valid_row{i}", reset_less=False,
                                     faults=faults, kind="skew_register")
                 m.d.comb += array.valid_in[i].eq(valid_taps[-1])
+
+        if cfg.corrects:
+            # The skew registers have no reset: until every one has been written since the
+            # reset (``rows`` advancing cycles), what they hold means nothing.
+            settled = Signal(range(rows + 1), name="skew_settled")
+            with m.If(settled != rows):
+                m.d.sync += settled.eq(settled + 1)
+            control_hits.append((settled == rows) & Cat(*skew_hits).any())
 
         # -- metadata travels beside the wavefront: down the rows, then along the columns -------
         fields = {"valid": 1, "first": 1, "last": 1, "tag": range(cfg.acc_depth)}
