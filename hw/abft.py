@@ -58,8 +58,16 @@ class ChecksumPE(ConfigComponent):
         for lane in range(cfg.row_span):
             product = Signal(signed(cfg.ifm_width + cfg.checksum_weight_width),
                              name=f"product{lane}")
-            m.d.comb += product.eq(
-                Mux(self.bank_in, banks[1][lane], banks[0][lane]) * self.x_in[lane])
+            # the data PEs' stages: operands registered, then the product, then the sum
+            weight = Signal.like(banks[0][lane], name=f"weight_reg{lane}", reset_less=True)
+            operand = Signal.like(self.x_in[lane], name=f"operand_reg{lane}", reset_less=True)
+            weight_seen = self._faults.register(m, weight, kind="checker", block=self._name,
+                                                name=f"weight_reg{lane}")
+            operand_seen = self._faults.register(m, operand, kind="checker", block=self._name,
+                                                 name=f"operand_reg{lane}")
+            m.d.sync += [weight.eq(Mux(self.bank_in, banks[1][lane], banks[0][lane])),
+                         operand.eq(self.x_in[lane])]
+            m.d.comb += product.eq(weight_seen * operand_seen)
             product = self._faults.wire(m, product, kind="checker", block=self._name,
                                         name=f"product{lane}")
             product_reg = Signal.like(product, name=f"product_reg{lane}", reset_less=True)

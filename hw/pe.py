@@ -32,8 +32,8 @@ class ProcessingElement(ConfigComponent):
     bank_in : In(1)
         Weight bank that ``x_in`` is to meet.
     psum_in : In(signed(acc_width))
-        Partial sum from the PE above (0 at the top row), one cycle after the ``x_in`` it
-        is to meet.
+        Partial sum from the PE above (0 at the top row), ``pe_latency - 1`` cycles after
+        the ``x_in`` it is to meet.
     x_out, bank_out : Out
         ``x_in`` and ``bank_in``, registered: to the PE on the right.
     psum_out : Out(signed(acc_width))
@@ -49,10 +49,11 @@ class ProcessingElement(ConfigComponent):
         selected IFM value is zero). A gated multiplier's weight input is forced to zero as
         well (operand isolation), so both its inputs stay at zero while it is gated.
 
-    Latency: one cycle from ``x_in`` to ``x_out``; ``pe_latency`` (2) cycles from ``x_in`` to
-    the ``psum_out`` it contributes to (the multiplier's register, then the partial sum's),
-    which takes ``psum_in`` one cycle after ``x_in``: the rows below see their vector a cycle
-    later, so the sum from above arrives just in time. Throughput is one pixel vector per
+    Latency: one cycle from ``x_in`` to ``x_out``; ``pe_latency`` (3) cycles from ``x_in`` to
+    the ``psum_out`` it contributes to (the multiplier's input registers, its output register,
+    then the partial sum's), which takes ``psum_in`` two cycles after ``x_in``: the rows below
+    see their vector a cycle later and their sum from above a cycle later, so it arrives just
+    in time. Throughput is one pixel vector per
     cycle.
 
     ``forwards=False`` tells a fault-injection build that nothing reads ``x_out`` (the last
@@ -127,19 +128,28 @@ class ProcessingElement(ConfigComponent):
             index = Mux(self.bank_in, banks[1][1][lane], banks[0][1][lane]) if cfg.sparse \
                 else None
             operand = self.select(lane, index)
-            product = Signal(signed(cfg.ifm_width + cfg.weight_width), name=f"product{lane}")
             if cfg.feeder:  # zero-operand gating: both multiplier inputs held at zero
                 gate = Signal(name=f"gate{lane}")
                 isolated = Signal.like(weight, name=f"isolated_weight{lane}")
                 m.d.comb += [gate.eq(self.gates(operand, weight)),
                              self.gated[lane].eq(gate & self.valid_in),
-                             isolated.eq(Mux(gate, 0, weight)), product.eq(isolated * operand)]
-            else:
-                m.d.comb += product.eq(weight * operand)
+                             isolated.eq(Mux(gate, 0, weight))]
+                weight = isolated
+            # The operand stage: bank select and index multiplexer end at the multiplier's
+            # input registers (a DSP block's A and B registers), the multiplier at its output
+            # register, the adder chain in the cycle after: three short cycles, not one long.
+            weight_reg = Signal.like(weight, name=f"weight_reg{lane}", reset_less=True)
+            operand_reg = Signal(signed(cfg.ifm_width), name=f"operand_reg{lane}",
+                                 reset_less=True)
+            weight_seen = faults.register(m, weight_reg, kind="multiplier", block=block,
+                                          name=f"weight_reg{lane}")
+            operand_seen = faults.register(m, operand_reg, kind="multiplier", block=block,
+                                           name=f"operand_reg{lane}")
+            m.d.sync += [weight_reg.eq(weight), operand_reg.eq(operand)]
+            product = Signal(signed(cfg.ifm_width + cfg.weight_width), name=f"product{lane}")
+            m.d.comb += product.eq(weight_seen * operand_seen)
             product = faults.wire(m, product, kind="multiplier", block=block,
                                   name=f"product{lane}")
-            # The multiplier stage: the adder chain no longer follows the multiplier in one
-            # cycle (a DSP block absorbs this register as its output register).
             product_reg = Signal.like(product, name=f"product_reg{lane}", reset_less=True)
             products.append(faults.register(m, product_reg, kind="multiplier", block=block,
                                             name=f"product_reg{lane}"))

@@ -234,9 +234,10 @@ class ArrayConfig:
     @property
     def pe_latency(self) -> int:
         """Cycles from a vector at a PE's ``x_in`` to its partial sum at ``psum_out``: the
-        multiplier's output register, then the partial-sum register. The multiplier stage
-        keeps the adder chain out of the multiplier's path, which set the clock before."""
-        return 2
+        multiplier's input registers (after the bank select and index multiplexer), its output
+        register, then the partial-sum register. In one cycle, that path set the clock of
+        every array build (``make timing``)."""
+        return 3
 
     @property
     def feeder_load_latency(self) -> int:

@@ -11,7 +11,7 @@ valid and the result stream always ready (no back-pressure, no idle cycles):
   complete and after pass ``n-1`` issued its last vector.
 * With the pixel-side check, a pass issues ``check_digits`` checksum digit vectors after
   its last pixel vector, and its bank drains after the last digit.
-* A result beat is valid ``latency = rows + cols + pe_latency`` (``pe_latency = 2``) cycles after its vector was issued.
+* A result beat is valid ``latency = rows + cols + pe_latency`` (``pe_latency = 3``) cycles after its vector was issued.
 * With both checks (``abft="both"``), a pixel tile's results are held in the accumulators
   until its last pass has been checked, then drained one per cycle from the cycle after
   the pass's last vector (result ``p`` is valid ``latency`` cycles after drain step ``p``),

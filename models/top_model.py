@@ -14,7 +14,7 @@ by cycle, one state machine per block, each the transfer-level image of its RTL:
 * the IFM feeder (:class:`sense_hw.feeder.IfmFeeder`): table, two IFM banks, pass commands,
   one vector per cycle in the schedule's issue order, checksum digits after each pass;
 * the engine (:class:`sense_hw.core.SenseEngine`): double-buffered weight banks, the
-  issue rule, the drain of ``abft="both"`` with its hold rule, ``rows + cols + 2`` cycles
+  issue rule, the drain of ``abft="both"`` with its hold rule, ``rows + cols + 3`` cycles
   from a vector to its result, all stepping only while the core advances;
 * the output stage's parameter FIFO (``SyncFIFOBuffered``, depth 4), its two-stage
   pipeline, and the result sender (``ceil(beat bytes / bus bytes)`` words per beat).

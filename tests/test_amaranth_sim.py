@@ -86,6 +86,11 @@ def test_abft_builds_are_exact_and_quiet_without_faults(abft, sparse):
         assert status["error"][0] == 0, status
 
 
+def _in_step(config, start):
+    """An upset cycle chosen for one-cycle PEs, moved with the partial sums it is to hit."""
+    return start + config.pe_latency - 1
+
+
 def _fault_run(config, site_name, mode, start, bit=3, shape=None, stall=()):
     from amaranth.back import rtlil
     from sense_hw.core import SenseCore
@@ -114,12 +119,12 @@ def test_a_stuck_multiplier_is_detected_by_both_checks():
     assert status["pixel_column"] == 2
 
 
-@pytest.mark.parametrize("start, pass_", [(21, 1), (33, 3), (51, 5)])
+@pytest.mark.parametrize("start, pass_", [(20, 1), (32, 3), (50, 5)])
 def test_a_psum_upset_is_located_and_corrected_in_the_core(start, pass_):
     """One wrong tile sum, in a middle or the final reduction tile: corrected."""
     config = ArrayConfig(rows=2, cols=3, acc_depth=8, abft="both", faults=True)
-    got, expected, status = _fault_run(config, "pe_r0_c1.psum_reg", mode=3, start=start,
-                                       bit=12)
+    got, expected, status = _fault_run(config, "pe_r0_c1.psum_reg", mode=3,
+                                       start=_in_step(config, start), bit=12)
     assert np.array_equal(got, expected)
     assert status["pixel_errors"] == status["kernel_errors"] == status["corrected"] == 1
     assert (status["pixel_column"], status["pixel_pass"]) == (1, pass_)
@@ -128,7 +133,8 @@ def test_a_psum_upset_is_located_and_corrected_in_the_core(start, pass_):
 
 def test_without_correction_the_same_upset_is_only_detected():
     config = ArrayConfig(rows=2, cols=3, acc_depth=8, abft="pixel", faults=True)
-    got, expected, status = _fault_run(config, "pe_r0_c1.psum_reg", mode=3, start=21, bit=12)
+    got, expected, status = _fault_run(config, "pe_r0_c1.psum_reg", mode=3,
+                                       start=_in_step(config, 20), bit=12)
     assert np.count_nonzero(got != expected) == 1
     assert status["error"] and status["pixel_errors"] == 1
 
@@ -143,12 +149,12 @@ def test_a_stuck_weight_is_invisible_to_the_pixel_check_alone():
         assert bool(status["error"]) == seen
 
 
-@pytest.mark.parametrize("start", [4, 10, 16])
+@pytest.mark.parametrize("start", [3, 9, 15])
 def test_correction_with_drains_of_one_pixel_tiles_in_flight_together(start):
     """One-pixel tiles on a wide array: several tiles' drains cross the columns at once."""
     config = ArrayConfig(rows=1, cols=4, acc_depth=1, abft="both", faults=True)
-    got, expected, status = _fault_run(config, "pe_r0_c0.psum_reg", mode=3, start=start,
-                                       bit=9, shape=(6, 3, 4))
+    got, expected, status = _fault_run(config, "pe_r0_c0.psum_reg", mode=3,
+                                       start=_in_step(config, start), bit=9, shape=(6, 3, 4))
     assert np.array_equal(got, expected)
     assert status["corrected"] == 1
 

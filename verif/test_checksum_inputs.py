@@ -71,10 +71,12 @@ def corrupt_checksum_weights(config, weights, rng):
     its field; returns ``(weights, delta)``."""
     beats = {key: value.copy() for key, value in weights.items()}
     limit = 1 << (config.checksum_weight_width - 1)
-    old = beats["checksum"]
+    old = np.asarray(beats["checksum"], dtype=np.int64)  # no wrap in a narrow dtype
     delta = 1 << int(rng.integers(0, config.weight_width))
     up = old + delta < limit  # the field is more than twice delta wide: one way fits
-    beats["checksum"] = np.where(up, old + delta, old - delta)
+    new = np.where(up, old + delta, old - delta)
+    assert ((new >= -limit) & (new < limit)).all(), f"checksum weights {old} +- {delta}"
+    beats["checksum"] = new
     return beats, delta
 
 

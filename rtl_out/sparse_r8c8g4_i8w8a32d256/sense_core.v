@@ -552,26 +552,26 @@ endmodule
 module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__valid, weights__ready, pixels__payload, pixels__valid, pixels__ready, results__payload, results__valid, results__ready, advance);
   wire _000_;
   wire _001_;
-  reg [31:0] _002_;
-  reg [31:0] _003_;
-  reg [31:0] _004_;
+  reg _002_;
+  reg _003_;
+  reg _004_;
   reg [31:0] _005_;
   reg [31:0] _006_;
   reg [31:0] _007_;
   reg [31:0] _008_;
   reg [31:0] _009_;
-  reg _010_;
-  reg _011_;
+  reg [31:0] _010_;
+  reg [31:0] _011_;
   wire _012_;
-  reg _013_;
+  reg [31:0] _013_;
   reg _014_;
   reg _015_;
   reg _016_;
   reg _017_;
   reg _018_;
-  reg [10:0] _019_;
-  reg [10:0] _020_;
-  reg [10:0] _021_;
+  reg _019_;
+  reg _020_;
+  reg _021_;
   reg [10:0] _022_;
   wire _023_;
   reg [10:0] _024_;
@@ -589,10 +589,10 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   reg [10:0] _036_;
   reg [10:0] _037_;
   reg [10:0] _038_;
-  reg [31:0] _039_;
-  reg [31:0] _040_;
-  reg [31:0] _041_;
-  reg [31:0] _042_;
+  reg [10:0] _039_;
+  reg [10:0] _040_;
+  reg [10:0] _041_;
+  reg [10:0] _042_;
   reg [31:0] _043_;
   reg [31:0] _044_;
   wire _045_;
@@ -620,97 +620,101 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   wire [3:0] _067_;
   reg [31:0] _068_;
   reg [31:0] _069_;
-  wire [3:0] _070_;
-  wire _071_;
-  wire _072_;
-  wire _073_;
-  wire _074_;
+  reg [31:0] _070_;
+  reg [31:0] _071_;
+  reg [31:0] _072_;
+  reg [31:0] _073_;
+  wire [3:0] _074_;
   wire _075_;
-  wire [3:0] _076_;
+  wire _076_;
   wire _077_;
   wire _078_;
   wire _079_;
   wire _080_;
-  wire _081_;
+  wire [3:0] _081_;
   wire _082_;
   wire _083_;
   wire _084_;
-  wire [3:0] _085_;
+  wire _085_;
   wire _086_;
   wire _087_;
   wire _088_;
   wire _089_;
   wire _090_;
-  wire _091_;
-  reg [2:0] _092_;
-  reg _093_;
-  reg _094_;
+  wire [3:0] _091_;
+  wire _092_;
+  wire _093_;
+  wire _094_;
   wire _095_;
-  reg [2:0] _096_;
-  reg _097_;
-  reg [2:0] _098_;
-  reg _099_;
-  reg [31:0] _100_;
+  wire _096_;
+  wire _097_;
+  wire _098_;
+  wire _099_;
+  reg [2:0] _100_;
   reg _101_;
-  reg [31:0] _102_;
-  reg [31:0] _103_;
+  reg _102_;
+  reg [2:0] _103_;
   reg _104_;
-  reg _105_;
-  wire _106_;
+  reg [2:0] _105_;
+  reg _106_;
   reg [31:0] _107_;
-  reg [31:0] _108_;
+  reg _108_;
   reg [31:0] _109_;
-  reg _110_;
-  reg _111_;
+  wire _110_;
+  reg [31:0] _111_;
   reg _112_;
-  reg [31:0] _113_;
+  reg _113_;
   reg [31:0] _114_;
   reg [31:0] _115_;
   reg [31:0] _116_;
-  wire _117_;
+  reg _117_;
   reg _118_;
   reg _119_;
-  reg _120_;
-  reg _121_;
+  reg [31:0] _120_;
+  wire _121_;
   reg [31:0] _122_;
   reg [31:0] _123_;
   reg [31:0] _124_;
-  reg [31:0] _125_;
-  reg [31:0] _126_;
+  reg _125_;
+  reg _126_;
   reg _127_;
-  wire _128_;
-  reg _129_;
-  reg _130_;
-  reg _131_;
-  reg _132_;
+  reg _128_;
+  reg [31:0] _129_;
+  reg [31:0] _130_;
+  reg [31:0] _131_;
+  wire _132_;
   reg [31:0] _133_;
   reg [31:0] _134_;
-  reg [31:0] _135_;
-  reg [31:0] _136_;
-  reg [31:0] _137_;
-  reg [31:0] _138_;
-  wire _139_;
-  reg _140_;
-  reg _141_;
-  reg _142_;
-  reg _143_;
-  reg _144_;
-  reg _145_;
+  reg _135_;
+  reg _136_;
+  reg _137_;
+  reg _138_;
+  reg _139_;
+  reg [31:0] _140_;
+  reg [31:0] _141_;
+  reg [31:0] _142_;
+  wire _143_;
+  reg [31:0] _144_;
+  reg [31:0] _145_;
   reg [31:0] _146_;
-  reg [31:0] _147_;
-  reg [31:0] _148_;
-  reg [31:0] _149_;
-  wire _150_;
-  reg [31:0] _151_;
-  reg [31:0] _152_;
+  reg _147_;
+  reg _148_;
+  reg _149_;
+  reg _150_;
+  reg _151_;
+  reg _152_;
   reg [31:0] _153_;
-  reg _154_;
-  reg _155_;
-  reg _156_;
-  reg _157_;
-  reg _158_;
-  reg _159_;
-  reg _160_;
+  wire _154_;
+  reg [31:0] _155_;
+  reg [31:0] _156_;
+  reg [31:0] _157_;
+  reg [31:0] _158_;
+  reg [31:0] _159_;
+  reg [31:0] _160_;
+  reg _161_;
+  reg _162_;
+  reg _163_;
+  reg _164_;
   wire [31:0] acc_c0_result;
   wire [31:0] acc_c1_result;
   wire [31:0] acc_c2_result;
@@ -782,6 +786,7 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   reg [10:0] meta_d16 = 11'h000;
   reg [10:0] meta_d17 = 11'h000;
   reg [10:0] meta_d18 = 11'h000;
+  reg [10:0] meta_d19 = 11'h000;
   reg [10:0] meta_d2 = 11'h000;
   reg [10:0] meta_d3 = 11'h000;
   reg [10:0] meta_d4 = 11'h000;
@@ -881,383 +886,388 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   assign pass_done = accept & pixels__payload[266];
   assign x_issue = accept ? pixels__payload[255:0] : 256'h0000000000000000000000000000000000000000000000000000000000000000;
   assign _000_ = ! array_w_bank;
-  assign _073_ = ~ bank0_full;
-  assign _084_ = advance & _073_;
-  assign _095_ = ! bank0_drain;
-  assign _106_ = _084_ & _095_;
-  assign _117_ = ! issue_bank;
-  assign _128_ = advance & bank0_full;
-  assign _150_ = ~ bank1_full;
-  assign _001_ = advance & _150_;
+  assign _077_ = ~ bank0_full;
+  assign _088_ = advance & _077_;
+  assign _099_ = ! bank0_drain;
+  assign _110_ = _088_ & _099_;
+  assign _121_ = ! issue_bank;
+  assign _132_ = advance & bank0_full;
+  assign _154_ = ~ bank1_full;
+  assign _001_ = advance & _154_;
   assign _012_ = ! bank1_drain;
   assign _023_ = _001_ & _012_;
   assign _045_ = advance & bank1_full;
-  assign results__valid = meta_d18[0] & meta_d18[2];
+  assign results__valid = meta_d19[0] & meta_d19[2];
   assign _056_ = array_w_row == 3'h7;
   assign _067_ = array_w_row + 1'h1;
-  assign _070_ = _056_ ? 4'h0 : _067_;
-  assign _071_ = array_w_row == 3'h7;
-  assign _072_ = ~ array_w_bank;
-  assign _074_ = ~ issue_bank;
-  assign _075_ = | bank0_drain;
-  assign _076_ = bank0_drain - 1'h1;
-  assign _077_ = ! array_w_bank;
-  assign _078_ = array_w_en & _077_;
-  assign _079_ = array_w_row == 3'h7;
-  assign _080_ = _078_ & _079_;
-  assign _081_ = ! issue_bank;
-  assign _082_ = pass_done & _081_;
-  assign _083_ = | bank1_drain;
-  assign _085_ = bank1_drain - 1'h1;
-  assign _087_ = array_w_en & _086_;
-  assign _088_ = array_w_row == 3'h7;
-  assign _089_ = _087_ & _088_;
-  assign _091_ = pass_done & _090_;
+  assign _074_ = _056_ ? 4'h0 : _067_;
+  assign _075_ = array_w_row == 3'h7;
+  assign _076_ = ~ array_w_bank;
+  assign _078_ = accept & pixels__payload[266];
+  assign _079_ = ~ issue_bank;
+  assign _080_ = | bank0_drain;
+  assign _081_ = bank0_drain - 1'h1;
+  assign _082_ = ! array_w_bank;
+  assign _083_ = array_w_en & _082_;
+  assign _084_ = array_w_row == 3'h7;
+  assign _085_ = _083_ & _084_;
+  assign _086_ = accept & pixels__payload[266];
+  assign _087_ = ! issue_bank;
+  assign _089_ = _086_ & _087_;
+  assign _090_ = | bank1_drain;
+  assign _091_ = bank1_drain - 1'h1;
+  assign _093_ = array_w_en & _092_;
+  assign _094_ = array_w_row == 3'h7;
+  assign _095_ = _093_ & _094_;
+  assign _096_ = accept & pixels__payload[266];
+  assign _098_ = _096_ & _097_;
   always_ff @(posedge clk)
-    array_w_row <= _092_;
+    array_w_row <= _100_;
   always_ff @(posedge clk)
-    array_w_bank <= _093_;
+    array_w_bank <= _101_;
   always_ff @(posedge clk)
-    issue_bank <= _094_;
+    issue_bank <= _102_;
   always_ff @(posedge clk)
-    bank0_drain <= _096_;
+    bank0_drain <= _103_;
   always_ff @(posedge clk)
-    bank0_full <= _097_;
+    bank0_full <= _104_;
   always_ff @(posedge clk)
-    bank1_drain <= _098_;
+    bank1_drain <= _105_;
   always_ff @(posedge clk)
-    bank1_full <= _099_;
+    bank1_full <= _106_;
   always_ff @(posedge clk)
-    x_row0_d1 <= _100_;
+    x_row0_d1 <= _107_;
   always_ff @(posedge clk)
-    bank_row0_d1 <= _101_;
+    bank_row0_d1 <= _108_;
   always_ff @(posedge clk)
-    x_row1_d1 <= _102_;
+    x_row1_d1 <= _109_;
   always_ff @(posedge clk)
-    x_row1_d2 <= _103_;
+    x_row1_d2 <= _111_;
   always_ff @(posedge clk)
-    bank_row1_d1 <= _104_;
+    bank_row1_d1 <= _112_;
   always_ff @(posedge clk)
-    bank_row1_d2 <= _105_;
+    bank_row1_d2 <= _113_;
   always_ff @(posedge clk)
-    x_row2_d1 <= _107_;
+    x_row2_d1 <= _114_;
   always_ff @(posedge clk)
-    x_row2_d2 <= _108_;
+    x_row2_d2 <= _115_;
   always_ff @(posedge clk)
-    x_row2_d3 <= _109_;
+    x_row2_d3 <= _116_;
   always_ff @(posedge clk)
-    bank_row2_d1 <= _110_;
+    bank_row2_d1 <= _117_;
   always_ff @(posedge clk)
-    bank_row2_d2 <= _111_;
+    bank_row2_d2 <= _118_;
   always_ff @(posedge clk)
-    bank_row2_d3 <= _112_;
+    bank_row2_d3 <= _119_;
   always_ff @(posedge clk)
-    x_row3_d1 <= _113_;
+    x_row3_d1 <= _120_;
   always_ff @(posedge clk)
-    x_row3_d2 <= _114_;
+    x_row3_d2 <= _122_;
   always_ff @(posedge clk)
-    x_row3_d3 <= _115_;
+    x_row3_d3 <= _123_;
   always_ff @(posedge clk)
-    x_row3_d4 <= _116_;
+    x_row3_d4 <= _124_;
   always_ff @(posedge clk)
-    bank_row3_d1 <= _118_;
+    bank_row3_d1 <= _125_;
   always_ff @(posedge clk)
-    bank_row3_d2 <= _119_;
+    bank_row3_d2 <= _126_;
   always_ff @(posedge clk)
-    bank_row3_d3 <= _120_;
+    bank_row3_d3 <= _127_;
   always_ff @(posedge clk)
-    bank_row3_d4 <= _121_;
+    bank_row3_d4 <= _128_;
   always_ff @(posedge clk)
-    x_row4_d1 <= _122_;
+    x_row4_d1 <= _129_;
   always_ff @(posedge clk)
-    x_row4_d2 <= _123_;
+    x_row4_d2 <= _130_;
   always_ff @(posedge clk)
-    x_row4_d3 <= _124_;
+    x_row4_d3 <= _131_;
   always_ff @(posedge clk)
-    x_row4_d4 <= _125_;
+    x_row4_d4 <= _133_;
   always_ff @(posedge clk)
-    x_row4_d5 <= _126_;
+    x_row4_d5 <= _134_;
   always_ff @(posedge clk)
-    bank_row4_d1 <= _127_;
+    bank_row4_d1 <= _135_;
   always_ff @(posedge clk)
-    bank_row4_d2 <= _129_;
+    bank_row4_d2 <= _136_;
   always_ff @(posedge clk)
-    bank_row4_d3 <= _130_;
+    bank_row4_d3 <= _137_;
   always_ff @(posedge clk)
-    bank_row4_d4 <= _131_;
+    bank_row4_d4 <= _138_;
   always_ff @(posedge clk)
-    bank_row4_d5 <= _132_;
+    bank_row4_d5 <= _139_;
   always_ff @(posedge clk)
-    x_row5_d1 <= _133_;
+    x_row5_d1 <= _140_;
   always_ff @(posedge clk)
-    x_row5_d2 <= _134_;
+    x_row5_d2 <= _141_;
   always_ff @(posedge clk)
-    x_row5_d3 <= _135_;
+    x_row5_d3 <= _142_;
   always_ff @(posedge clk)
-    x_row5_d4 <= _136_;
+    x_row5_d4 <= _144_;
   always_ff @(posedge clk)
-    x_row5_d5 <= _137_;
+    x_row5_d5 <= _145_;
   always_ff @(posedge clk)
-    x_row5_d6 <= _138_;
+    x_row5_d6 <= _146_;
   always_ff @(posedge clk)
-    bank_row5_d1 <= _140_;
+    bank_row5_d1 <= _147_;
   always_ff @(posedge clk)
-    bank_row5_d2 <= _141_;
+    bank_row5_d2 <= _148_;
   always_ff @(posedge clk)
-    bank_row5_d3 <= _142_;
+    bank_row5_d3 <= _149_;
   always_ff @(posedge clk)
-    bank_row5_d4 <= _143_;
+    bank_row5_d4 <= _150_;
   always_ff @(posedge clk)
-    bank_row5_d5 <= _144_;
+    bank_row5_d5 <= _151_;
   always_ff @(posedge clk)
-    bank_row5_d6 <= _145_;
+    bank_row5_d6 <= _152_;
   always_ff @(posedge clk)
-    x_row6_d1 <= _146_;
+    x_row6_d1 <= _153_;
   always_ff @(posedge clk)
-    x_row6_d2 <= _147_;
+    x_row6_d2 <= _155_;
   always_ff @(posedge clk)
-    x_row6_d3 <= _148_;
+    x_row6_d3 <= _156_;
   always_ff @(posedge clk)
-    x_row6_d4 <= _149_;
+    x_row6_d4 <= _157_;
   always_ff @(posedge clk)
-    x_row6_d5 <= _151_;
+    x_row6_d5 <= _158_;
   always_ff @(posedge clk)
-    x_row6_d6 <= _152_;
+    x_row6_d6 <= _159_;
   always_ff @(posedge clk)
-    x_row6_d7 <= _153_;
+    x_row6_d7 <= _160_;
   always_ff @(posedge clk)
-    bank_row6_d1 <= _154_;
+    bank_row6_d1 <= _161_;
   always_ff @(posedge clk)
-    bank_row6_d2 <= _155_;
+    bank_row6_d2 <= _162_;
   always_ff @(posedge clk)
-    bank_row6_d3 <= _156_;
+    bank_row6_d3 <= _163_;
   always_ff @(posedge clk)
-    bank_row6_d4 <= _157_;
+    bank_row6_d4 <= _164_;
   always_ff @(posedge clk)
-    bank_row6_d5 <= _158_;
+    bank_row6_d5 <= _002_;
   always_ff @(posedge clk)
-    bank_row6_d6 <= _159_;
+    bank_row6_d6 <= _003_;
   always_ff @(posedge clk)
-    bank_row6_d7 <= _160_;
+    bank_row6_d7 <= _004_;
   always_ff @(posedge clk)
-    x_row7_d1 <= _002_;
+    x_row7_d1 <= _005_;
   always_ff @(posedge clk)
-    x_row7_d2 <= _003_;
+    x_row7_d2 <= _006_;
   always_ff @(posedge clk)
-    x_row7_d3 <= _004_;
+    x_row7_d3 <= _007_;
   always_ff @(posedge clk)
-    x_row7_d4 <= _005_;
+    x_row7_d4 <= _008_;
   always_ff @(posedge clk)
-    x_row7_d5 <= _006_;
+    x_row7_d5 <= _009_;
   always_ff @(posedge clk)
-    x_row7_d6 <= _007_;
+    x_row7_d6 <= _010_;
   always_ff @(posedge clk)
-    x_row7_d7 <= _008_;
+    x_row7_d7 <= _011_;
   always_ff @(posedge clk)
-    x_row7_d8 <= _009_;
+    x_row7_d8 <= _013_;
   always_ff @(posedge clk)
-    bank_row7_d1 <= _010_;
+    bank_row7_d1 <= _014_;
   always_ff @(posedge clk)
-    bank_row7_d2 <= _011_;
+    bank_row7_d2 <= _015_;
   always_ff @(posedge clk)
-    bank_row7_d3 <= _013_;
+    bank_row7_d3 <= _016_;
   always_ff @(posedge clk)
-    bank_row7_d4 <= _014_;
+    bank_row7_d4 <= _017_;
   always_ff @(posedge clk)
-    bank_row7_d5 <= _015_;
+    bank_row7_d5 <= _018_;
   always_ff @(posedge clk)
-    bank_row7_d6 <= _016_;
+    bank_row7_d6 <= _019_;
   always_ff @(posedge clk)
-    bank_row7_d7 <= _017_;
+    bank_row7_d7 <= _020_;
   always_ff @(posedge clk)
-    bank_row7_d8 <= _018_;
+    bank_row7_d8 <= _021_;
   always_ff @(posedge clk)
-    meta_d1 <= _019_;
+    meta_d1 <= _022_;
   always_ff @(posedge clk)
-    meta_d2 <= _020_;
+    meta_d2 <= _024_;
   always_ff @(posedge clk)
-    meta_d3 <= _021_;
+    meta_d3 <= _025_;
   always_ff @(posedge clk)
-    meta_d4 <= _022_;
+    meta_d4 <= _026_;
   always_ff @(posedge clk)
-    meta_d5 <= _024_;
+    meta_d5 <= _027_;
   always_ff @(posedge clk)
-    meta_d6 <= _025_;
+    meta_d6 <= _028_;
   always_ff @(posedge clk)
-    meta_d7 <= _026_;
+    meta_d7 <= _029_;
   always_ff @(posedge clk)
-    meta_d8 <= _027_;
+    meta_d8 <= _030_;
   always_ff @(posedge clk)
-    meta_d9 <= _028_;
+    meta_d9 <= _031_;
   always_ff @(posedge clk)
-    meta_d10 <= _029_;
+    meta_d10 <= _032_;
   always_ff @(posedge clk)
-    meta_d11 <= _030_;
+    meta_d11 <= _033_;
   always_ff @(posedge clk)
-    meta_d12 <= _031_;
+    meta_d12 <= _035_;
   always_ff @(posedge clk)
-    meta_d13 <= _032_;
+    meta_d13 <= _036_;
   always_ff @(posedge clk)
-    meta_d14 <= _033_;
+    meta_d14 <= _037_;
   always_ff @(posedge clk)
-    meta_d15 <= _035_;
+    meta_d15 <= _038_;
   always_ff @(posedge clk)
-    meta_d16 <= _036_;
+    meta_d16 <= _039_;
   always_ff @(posedge clk)
-    meta_d17 <= _037_;
+    meta_d17 <= _040_;
   always_ff @(posedge clk)
-    meta_d18 <= _038_;
+    meta_d18 <= _041_;
   always_ff @(posedge clk)
-    result_c0_d1 <= _039_;
+    meta_d19 <= _042_;
   always_ff @(posedge clk)
-    result_c0_d2 <= _040_;
+    result_c0_d1 <= _043_;
   always_ff @(posedge clk)
-    result_c0_d3 <= _041_;
+    result_c0_d2 <= _044_;
   always_ff @(posedge clk)
-    result_c0_d4 <= _042_;
+    result_c0_d3 <= _046_;
   always_ff @(posedge clk)
-    result_c0_d5 <= _043_;
+    result_c0_d4 <= _047_;
   always_ff @(posedge clk)
-    result_c0_d6 <= _044_;
+    result_c0_d5 <= _048_;
   always_ff @(posedge clk)
-    result_c0_d7 <= _046_;
+    result_c0_d6 <= _049_;
   always_ff @(posedge clk)
-    result_c1_d1 <= _047_;
+    result_c0_d7 <= _050_;
   always_ff @(posedge clk)
-    result_c1_d2 <= _048_;
+    result_c1_d1 <= _051_;
   always_ff @(posedge clk)
-    result_c1_d3 <= _049_;
+    result_c1_d2 <= _052_;
   always_ff @(posedge clk)
-    result_c1_d4 <= _050_;
+    result_c1_d3 <= _053_;
   always_ff @(posedge clk)
-    result_c1_d5 <= _051_;
+    result_c1_d4 <= _054_;
   always_ff @(posedge clk)
-    result_c1_d6 <= _052_;
+    result_c1_d5 <= _055_;
   always_ff @(posedge clk)
-    result_c2_d1 <= _053_;
+    result_c1_d6 <= _057_;
   always_ff @(posedge clk)
-    result_c2_d2 <= _054_;
+    result_c2_d1 <= _058_;
   always_ff @(posedge clk)
-    result_c2_d3 <= _055_;
+    result_c2_d2 <= _059_;
   always_ff @(posedge clk)
-    result_c2_d4 <= _057_;
+    result_c2_d3 <= _060_;
   always_ff @(posedge clk)
-    result_c2_d5 <= _058_;
+    result_c2_d4 <= _061_;
   always_ff @(posedge clk)
-    result_c3_d1 <= _059_;
+    result_c2_d5 <= _062_;
   always_ff @(posedge clk)
-    result_c3_d2 <= _060_;
+    result_c3_d1 <= _063_;
   always_ff @(posedge clk)
-    result_c3_d3 <= _061_;
+    result_c3_d2 <= _064_;
   always_ff @(posedge clk)
-    result_c3_d4 <= _062_;
+    result_c3_d3 <= _065_;
   always_ff @(posedge clk)
-    result_c4_d1 <= _063_;
+    result_c3_d4 <= _066_;
   always_ff @(posedge clk)
-    result_c4_d2 <= _064_;
+    result_c4_d1 <= _068_;
   always_ff @(posedge clk)
-    result_c4_d3 <= _065_;
+    result_c4_d2 <= _069_;
   always_ff @(posedge clk)
-    result_c5_d1 <= _066_;
+    result_c4_d3 <= _070_;
   always_ff @(posedge clk)
-    result_c5_d2 <= _068_;
+    result_c5_d1 <= _071_;
   always_ff @(posedge clk)
-    result_c6_d1 <= _069_;
+    result_c5_d2 <= _072_;
+  always_ff @(posedge clk)
+    result_c6_d1 <= _073_;
   sparse_r8c8g4_i8w8a32d256_accumulator acc_c0 (
-    .clk(clk),
-    .en(advance),
-    .first(meta_d10[1]),
-    .last(meta_d10[2]),
-    .psum(array_psum_out[31:0]),
-    .rd_tag(meta_d9[10:3]),
-    .result(acc_c0_result),
-    .rst(rst),
-    .tag(meta_d10[10:3]),
-    .valid(meta_d10[0])
-  );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c1 (
     .clk(clk),
     .en(advance),
     .first(meta_d11[1]),
     .last(meta_d11[2]),
-    .psum(array_psum_out[63:32]),
+    .psum(array_psum_out[31:0]),
     .rd_tag(meta_d10[10:3]),
-    .result(acc_c1_result),
+    .result(acc_c0_result),
     .rst(rst),
     .tag(meta_d11[10:3]),
     .valid(meta_d11[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c2 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c1 (
     .clk(clk),
     .en(advance),
     .first(meta_d12[1]),
     .last(meta_d12[2]),
-    .psum(array_psum_out[95:64]),
+    .psum(array_psum_out[63:32]),
     .rd_tag(meta_d11[10:3]),
-    .result(acc_c2_result),
+    .result(acc_c1_result),
     .rst(rst),
     .tag(meta_d12[10:3]),
     .valid(meta_d12[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c3 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c2 (
     .clk(clk),
     .en(advance),
     .first(meta_d13[1]),
     .last(meta_d13[2]),
-    .psum(array_psum_out[127:96]),
+    .psum(array_psum_out[95:64]),
     .rd_tag(meta_d12[10:3]),
-    .result(acc_c3_result),
+    .result(acc_c2_result),
     .rst(rst),
     .tag(meta_d13[10:3]),
     .valid(meta_d13[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c4 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c3 (
     .clk(clk),
     .en(advance),
     .first(meta_d14[1]),
     .last(meta_d14[2]),
-    .psum(array_psum_out[159:128]),
+    .psum(array_psum_out[127:96]),
     .rd_tag(meta_d13[10:3]),
-    .result(acc_c4_result),
+    .result(acc_c3_result),
     .rst(rst),
     .tag(meta_d14[10:3]),
     .valid(meta_d14[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c5 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c4 (
     .clk(clk),
     .en(advance),
     .first(meta_d15[1]),
     .last(meta_d15[2]),
-    .psum(array_psum_out[191:160]),
+    .psum(array_psum_out[159:128]),
     .rd_tag(meta_d14[10:3]),
-    .result(acc_c5_result),
+    .result(acc_c4_result),
     .rst(rst),
     .tag(meta_d15[10:3]),
     .valid(meta_d15[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c6 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c5 (
     .clk(clk),
     .en(advance),
     .first(meta_d16[1]),
     .last(meta_d16[2]),
-    .psum(array_psum_out[223:192]),
+    .psum(array_psum_out[191:160]),
     .rd_tag(meta_d15[10:3]),
-    .result(acc_c6_result),
+    .result(acc_c5_result),
     .rst(rst),
     .tag(meta_d16[10:3]),
     .valid(meta_d16[0])
   );
-  sparse_r8c8g4_i8w8a32d256_accumulator acc_c7 (
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c6 (
     .clk(clk),
     .en(advance),
     .first(meta_d17[1]),
     .last(meta_d17[2]),
-    .psum(array_psum_out[255:224]),
+    .psum(array_psum_out[223:192]),
     .rd_tag(meta_d16[10:3]),
-    .result(acc_c7_result),
+    .result(acc_c6_result),
     .rst(rst),
     .tag(meta_d17[10:3]),
     .valid(meta_d17[0])
+  );
+  sparse_r8c8g4_i8w8a32d256_accumulator acc_c7 (
+    .clk(clk),
+    .en(advance),
+    .first(meta_d18[1]),
+    .last(meta_d18[2]),
+    .psum(array_psum_out[255:224]),
+    .rd_tag(meta_d17[10:3]),
+    .result(acc_c7_result),
+    .rst(rst),
+    .tag(meta_d18[10:3]),
+    .valid(meta_d18[0])
   );
   sparse_r8c8g4_i8w8a32d256_array array (
     .bank_in(array_bank_in),
@@ -1274,872 +1284,881 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   always_comb begin
     weights__ready = 1'h0;
     if (_000_) begin
-      weights__ready = _106_;
+      weights__ready = _110_;
     end
-    if (_139_) begin
+    if (_143_) begin
       weights__ready = _023_;
     end
   end
   always_comb begin
     pixels__ready = 1'h0;
-    if (_117_) begin
-      pixels__ready = _128_;
+    if (_121_) begin
+      pixels__ready = _132_;
     end
     if (_034_) begin
       pixels__ready = _045_;
     end
   end
   always_comb begin
-    _092_ = array_w_row;
+    _100_ = array_w_row;
     if (advance) begin
       if (array_w_en) begin
-        _092_ = _070_[2:0];
+        _100_ = _074_[2:0];
       end
     end
     if (rst) begin
-      _092_ = 3'h0;
+      _100_ = 3'h0;
     end
   end
   always_comb begin
-    _093_ = array_w_bank;
+    _101_ = array_w_bank;
     if (advance) begin
       if (array_w_en) begin
-        if (_071_) begin
-          _093_ = _072_;
+        if (_075_) begin
+          _101_ = _076_;
         end
       end
     end
     if (rst) begin
-      _093_ = 1'h0;
+      _101_ = 1'h0;
     end
   end
   always_comb begin
-    _094_ = issue_bank;
+    _102_ = issue_bank;
     if (advance) begin
-      if (pass_done) begin
-        _094_ = _074_;
+      if (_078_) begin
+        _102_ = _079_;
       end
     end
     if (rst) begin
-      _094_ = 1'h0;
+      _102_ = 1'h0;
     end
   end
   always_comb begin
-    _096_ = bank0_drain;
-    if (advance) begin
-      if (_075_) begin
-        _096_ = _076_[2:0];
-      end
-      if (_082_) begin
-        _096_ = 3'h7;
-      end
-    end
-    if (rst) begin
-      _096_ = 3'h0;
-    end
-  end
-  always_comb begin
-    _097_ = bank0_full;
+    _103_ = bank0_drain;
     if (advance) begin
       if (_080_) begin
-        _097_ = 1'h1;
+        _103_ = _081_[2:0];
       end
-      if (_082_) begin
-        _097_ = 1'h0;
-      end
-    end
-    if (rst) begin
-      _097_ = 1'h0;
-    end
-  end
-  always_comb begin
-    _098_ = bank1_drain;
-    if (advance) begin
-      if (_083_) begin
-        _098_ = _085_[2:0];
-      end
-      if (_091_) begin
-        _098_ = 3'h7;
-      end
-    end
-    if (rst) begin
-      _098_ = 3'h0;
-    end
-  end
-  always_comb begin
-    _099_ = bank1_full;
-    if (advance) begin
       if (_089_) begin
-        _099_ = 1'h1;
-      end
-      if (_091_) begin
-        _099_ = 1'h0;
+        _103_ = 3'h7;
       end
     end
     if (rst) begin
-      _099_ = 1'h0;
+      _103_ = 3'h0;
     end
   end
   always_comb begin
-    _100_ = x_row0_d1;
+    _104_ = bank0_full;
     if (advance) begin
-      _100_ = x_issue[31:0];
-    end
-  end
-  always_comb begin
-    _101_ = bank_row0_d1;
-    if (advance) begin
-      _101_ = issue_bank;
-    end
-  end
-  always_comb begin
-    _102_ = x_row1_d1;
-    if (advance) begin
-      _102_ = x_issue[63:32];
-    end
-  end
-  always_comb begin
-    _103_ = x_row1_d2;
-    if (advance) begin
-      _103_ = x_row1_d1;
-    end
-  end
-  always_comb begin
-    _104_ = bank_row1_d1;
-    if (advance) begin
-      _104_ = issue_bank;
-    end
-  end
-  always_comb begin
-    _105_ = bank_row1_d2;
-    if (advance) begin
-      _105_ = bank_row1_d1;
-    end
-  end
-  always_comb begin
-    _107_ = x_row2_d1;
-    if (advance) begin
-      _107_ = x_issue[95:64];
-    end
-  end
-  always_comb begin
-    _108_ = x_row2_d2;
-    if (advance) begin
-      _108_ = x_row2_d1;
-    end
-  end
-  always_comb begin
-    _109_ = x_row2_d3;
-    if (advance) begin
-      _109_ = x_row2_d2;
-    end
-  end
-  always_comb begin
-    _110_ = bank_row2_d1;
-    if (advance) begin
-      _110_ = issue_bank;
-    end
-  end
-  always_comb begin
-    _111_ = bank_row2_d2;
-    if (advance) begin
-      _111_ = bank_row2_d1;
-    end
-  end
-  always_comb begin
-    _112_ = bank_row2_d3;
-    if (advance) begin
-      _112_ = bank_row2_d2;
-    end
-  end
-  always_comb begin
-    _113_ = x_row3_d1;
-    if (advance) begin
-      _113_ = x_issue[127:96];
-    end
-  end
-  always_comb begin
-    _114_ = x_row3_d2;
-    if (advance) begin
-      _114_ = x_row3_d1;
-    end
-  end
-  always_comb begin
-    _115_ = x_row3_d3;
-    if (advance) begin
-      _115_ = x_row3_d2;
-    end
-  end
-  always_comb begin
-    _116_ = x_row3_d4;
-    if (advance) begin
-      _116_ = x_row3_d3;
-    end
-  end
-  always_comb begin
-    _118_ = bank_row3_d1;
-    if (advance) begin
-      _118_ = issue_bank;
-    end
-  end
-  always_comb begin
-    _119_ = bank_row3_d2;
-    if (advance) begin
-      _119_ = bank_row3_d1;
-    end
-  end
-  always_comb begin
-    _120_ = bank_row3_d3;
-    if (advance) begin
-      _120_ = bank_row3_d2;
-    end
-  end
-  always_comb begin
-    _121_ = bank_row3_d4;
-    if (advance) begin
-      _121_ = bank_row3_d3;
-    end
-  end
-  always_comb begin
-    _122_ = x_row4_d1;
-    if (advance) begin
-      _122_ = x_issue[159:128];
-    end
-  end
-  always_comb begin
-    _123_ = x_row4_d2;
-    if (advance) begin
-      _123_ = x_row4_d1;
-    end
-  end
-  always_comb begin
-    _124_ = x_row4_d3;
-    if (advance) begin
-      _124_ = x_row4_d2;
-    end
-  end
-  always_comb begin
-    _125_ = x_row4_d4;
-    if (advance) begin
-      _125_ = x_row4_d3;
-    end
-  end
-  always_comb begin
-    _126_ = x_row4_d5;
-    if (advance) begin
-      _126_ = x_row4_d4;
-    end
-  end
-  always_comb begin
-    _127_ = bank_row4_d1;
-    if (advance) begin
-      _127_ = issue_bank;
-    end
-  end
-  always_comb begin
-    _129_ = bank_row4_d2;
-    if (advance) begin
-      _129_ = bank_row4_d1;
-    end
-  end
-  always_comb begin
-    _130_ = bank_row4_d3;
-    if (advance) begin
-      _130_ = bank_row4_d2;
-    end
-  end
-  always_comb begin
-    _131_ = bank_row4_d4;
-    if (advance) begin
-      _131_ = bank_row4_d3;
-    end
-  end
-  always_comb begin
-    _132_ = bank_row4_d5;
-    if (advance) begin
-      _132_ = bank_row4_d4;
-    end
-  end
-  always_comb begin
-    _133_ = x_row5_d1;
-    if (advance) begin
-      _133_ = x_issue[191:160];
-    end
-  end
-  always_comb begin
-    _134_ = x_row5_d2;
-    if (advance) begin
-      _134_ = x_row5_d1;
-    end
-  end
-  always_comb begin
-    _135_ = x_row5_d3;
-    if (advance) begin
-      _135_ = x_row5_d2;
-    end
-  end
-  always_comb begin
-    _136_ = x_row5_d4;
-    if (advance) begin
-      _136_ = x_row5_d3;
-    end
-  end
-  always_comb begin
-    _137_ = x_row5_d5;
-    if (advance) begin
-      _137_ = x_row5_d4;
-    end
-  end
-  always_comb begin
-    _138_ = x_row5_d6;
-    if (advance) begin
-      _138_ = x_row5_d5;
-    end
-  end
-  always_comb begin
-    _140_ = bank_row5_d1;
-    if (advance) begin
-      _140_ = issue_bank;
-    end
-  end
-  always_comb begin
-    _141_ = bank_row5_d2;
-    if (advance) begin
-      _141_ = bank_row5_d1;
-    end
-  end
-  always_comb begin
-    _142_ = bank_row5_d3;
-    if (advance) begin
-      _142_ = bank_row5_d2;
-    end
-  end
-  always_comb begin
-    _143_ = bank_row5_d4;
-    if (advance) begin
-      _143_ = bank_row5_d3;
-    end
-  end
-  always_comb begin
-    _144_ = bank_row5_d5;
-    if (advance) begin
-      _144_ = bank_row5_d4;
-    end
-  end
-  always_comb begin
-    _145_ = bank_row5_d6;
-    if (advance) begin
-      _145_ = bank_row5_d5;
-    end
-  end
-  always_comb begin
-    _146_ = x_row6_d1;
-    if (advance) begin
-      _146_ = x_issue[223:192];
-    end
-  end
-  always_comb begin
-    _147_ = x_row6_d2;
-    if (advance) begin
-      _147_ = x_row6_d1;
-    end
-  end
-  always_comb begin
-    _148_ = x_row6_d3;
-    if (advance) begin
-      _148_ = x_row6_d2;
-    end
-  end
-  always_comb begin
-    _149_ = x_row6_d4;
-    if (advance) begin
-      _149_ = x_row6_d3;
-    end
-  end
-  always_comb begin
-    _151_ = x_row6_d5;
-    if (advance) begin
-      _151_ = x_row6_d4;
-    end
-  end
-  always_comb begin
-    _152_ = x_row6_d6;
-    if (advance) begin
-      _152_ = x_row6_d5;
-    end
-  end
-  always_comb begin
-    _153_ = x_row6_d7;
-    if (advance) begin
-      _153_ = x_row6_d6;
-    end
-  end
-  always_comb begin
-    _154_ = bank_row6_d1;
-    if (advance) begin
-      _154_ = issue_bank;
-    end
-  end
-  always_comb begin
-    _155_ = bank_row6_d2;
-    if (advance) begin
-      _155_ = bank_row6_d1;
-    end
-  end
-  always_comb begin
-    _156_ = bank_row6_d3;
-    if (advance) begin
-      _156_ = bank_row6_d2;
-    end
-  end
-  always_comb begin
-    _157_ = bank_row6_d4;
-    if (advance) begin
-      _157_ = bank_row6_d3;
-    end
-  end
-  always_comb begin
-    _158_ = bank_row6_d5;
-    if (advance) begin
-      _158_ = bank_row6_d4;
-    end
-  end
-  always_comb begin
-    _159_ = bank_row6_d6;
-    if (advance) begin
-      _159_ = bank_row6_d5;
-    end
-  end
-  always_comb begin
-    _160_ = bank_row6_d7;
-    if (advance) begin
-      _160_ = bank_row6_d6;
-    end
-  end
-  always_comb begin
-    _002_ = x_row7_d1;
-    if (advance) begin
-      _002_ = x_issue[255:224];
-    end
-  end
-  always_comb begin
-    _003_ = x_row7_d2;
-    if (advance) begin
-      _003_ = x_row7_d1;
-    end
-  end
-  always_comb begin
-    _004_ = x_row7_d3;
-    if (advance) begin
-      _004_ = x_row7_d2;
-    end
-  end
-  always_comb begin
-    _005_ = x_row7_d4;
-    if (advance) begin
-      _005_ = x_row7_d3;
-    end
-  end
-  always_comb begin
-    _006_ = x_row7_d5;
-    if (advance) begin
-      _006_ = x_row7_d4;
-    end
-  end
-  always_comb begin
-    _007_ = x_row7_d6;
-    if (advance) begin
-      _007_ = x_row7_d5;
-    end
-  end
-  always_comb begin
-    _008_ = x_row7_d7;
-    if (advance) begin
-      _008_ = x_row7_d6;
-    end
-  end
-  always_comb begin
-    _009_ = x_row7_d8;
-    if (advance) begin
-      _009_ = x_row7_d7;
-    end
-  end
-  always_comb begin
-    _010_ = bank_row7_d1;
-    if (advance) begin
-      _010_ = issue_bank;
-    end
-  end
-  always_comb begin
-    _011_ = bank_row7_d2;
-    if (advance) begin
-      _011_ = bank_row7_d1;
-    end
-  end
-  always_comb begin
-    _013_ = bank_row7_d3;
-    if (advance) begin
-      _013_ = bank_row7_d2;
-    end
-  end
-  always_comb begin
-    _014_ = bank_row7_d4;
-    if (advance) begin
-      _014_ = bank_row7_d3;
-    end
-  end
-  always_comb begin
-    _015_ = bank_row7_d5;
-    if (advance) begin
-      _015_ = bank_row7_d4;
-    end
-  end
-  always_comb begin
-    _016_ = bank_row7_d6;
-    if (advance) begin
-      _016_ = bank_row7_d5;
-    end
-  end
-  always_comb begin
-    _017_ = bank_row7_d7;
-    if (advance) begin
-      _017_ = bank_row7_d6;
-    end
-  end
-  always_comb begin
-    _018_ = bank_row7_d8;
-    if (advance) begin
-      _018_ = bank_row7_d7;
-    end
-  end
-  always_comb begin
-    _019_ = meta_d1;
-    if (advance) begin
-      _019_ = meta;
+      if (_085_) begin
+        _104_ = 1'h1;
+      end
+      if (_089_) begin
+        _104_ = 1'h0;
+      end
     end
     if (rst) begin
-      _019_ = 11'h000;
+      _104_ = 1'h0;
     end
   end
   always_comb begin
-    _020_ = meta_d2;
+    _105_ = bank1_drain;
     if (advance) begin
-      _020_ = meta_d1;
+      if (_090_) begin
+        _105_ = _091_[2:0];
+      end
+      if (_098_) begin
+        _105_ = 3'h7;
+      end
     end
     if (rst) begin
-      _020_ = 11'h000;
+      _105_ = 3'h0;
     end
   end
   always_comb begin
-    _021_ = meta_d3;
+    _106_ = bank1_full;
     if (advance) begin
-      _021_ = meta_d2;
+      if (_095_) begin
+        _106_ = 1'h1;
+      end
+      if (_098_) begin
+        _106_ = 1'h0;
+      end
     end
     if (rst) begin
-      _021_ = 11'h000;
+      _106_ = 1'h0;
     end
   end
   always_comb begin
-    _022_ = meta_d4;
+    _107_ = x_row0_d1;
     if (advance) begin
-      _022_ = meta_d3;
+      _107_ = x_issue[31:0];
+    end
+  end
+  always_comb begin
+    _108_ = bank_row0_d1;
+    if (advance) begin
+      _108_ = issue_bank;
+    end
+  end
+  always_comb begin
+    _109_ = x_row1_d1;
+    if (advance) begin
+      _109_ = x_issue[63:32];
+    end
+  end
+  always_comb begin
+    _111_ = x_row1_d2;
+    if (advance) begin
+      _111_ = x_row1_d1;
+    end
+  end
+  always_comb begin
+    _112_ = bank_row1_d1;
+    if (advance) begin
+      _112_ = issue_bank;
+    end
+  end
+  always_comb begin
+    _113_ = bank_row1_d2;
+    if (advance) begin
+      _113_ = bank_row1_d1;
+    end
+  end
+  always_comb begin
+    _114_ = x_row2_d1;
+    if (advance) begin
+      _114_ = x_issue[95:64];
+    end
+  end
+  always_comb begin
+    _115_ = x_row2_d2;
+    if (advance) begin
+      _115_ = x_row2_d1;
+    end
+  end
+  always_comb begin
+    _116_ = x_row2_d3;
+    if (advance) begin
+      _116_ = x_row2_d2;
+    end
+  end
+  always_comb begin
+    _117_ = bank_row2_d1;
+    if (advance) begin
+      _117_ = issue_bank;
+    end
+  end
+  always_comb begin
+    _118_ = bank_row2_d2;
+    if (advance) begin
+      _118_ = bank_row2_d1;
+    end
+  end
+  always_comb begin
+    _119_ = bank_row2_d3;
+    if (advance) begin
+      _119_ = bank_row2_d2;
+    end
+  end
+  always_comb begin
+    _120_ = x_row3_d1;
+    if (advance) begin
+      _120_ = x_issue[127:96];
+    end
+  end
+  always_comb begin
+    _122_ = x_row3_d2;
+    if (advance) begin
+      _122_ = x_row3_d1;
+    end
+  end
+  always_comb begin
+    _123_ = x_row3_d3;
+    if (advance) begin
+      _123_ = x_row3_d2;
+    end
+  end
+  always_comb begin
+    _124_ = x_row3_d4;
+    if (advance) begin
+      _124_ = x_row3_d3;
+    end
+  end
+  always_comb begin
+    _125_ = bank_row3_d1;
+    if (advance) begin
+      _125_ = issue_bank;
+    end
+  end
+  always_comb begin
+    _126_ = bank_row3_d2;
+    if (advance) begin
+      _126_ = bank_row3_d1;
+    end
+  end
+  always_comb begin
+    _127_ = bank_row3_d3;
+    if (advance) begin
+      _127_ = bank_row3_d2;
+    end
+  end
+  always_comb begin
+    _128_ = bank_row3_d4;
+    if (advance) begin
+      _128_ = bank_row3_d3;
+    end
+  end
+  always_comb begin
+    _129_ = x_row4_d1;
+    if (advance) begin
+      _129_ = x_issue[159:128];
+    end
+  end
+  always_comb begin
+    _130_ = x_row4_d2;
+    if (advance) begin
+      _130_ = x_row4_d1;
+    end
+  end
+  always_comb begin
+    _131_ = x_row4_d3;
+    if (advance) begin
+      _131_ = x_row4_d2;
+    end
+  end
+  always_comb begin
+    _133_ = x_row4_d4;
+    if (advance) begin
+      _133_ = x_row4_d3;
+    end
+  end
+  always_comb begin
+    _134_ = x_row4_d5;
+    if (advance) begin
+      _134_ = x_row4_d4;
+    end
+  end
+  always_comb begin
+    _135_ = bank_row4_d1;
+    if (advance) begin
+      _135_ = issue_bank;
+    end
+  end
+  always_comb begin
+    _136_ = bank_row4_d2;
+    if (advance) begin
+      _136_ = bank_row4_d1;
+    end
+  end
+  always_comb begin
+    _137_ = bank_row4_d3;
+    if (advance) begin
+      _137_ = bank_row4_d2;
+    end
+  end
+  always_comb begin
+    _138_ = bank_row4_d4;
+    if (advance) begin
+      _138_ = bank_row4_d3;
+    end
+  end
+  always_comb begin
+    _139_ = bank_row4_d5;
+    if (advance) begin
+      _139_ = bank_row4_d4;
+    end
+  end
+  always_comb begin
+    _140_ = x_row5_d1;
+    if (advance) begin
+      _140_ = x_issue[191:160];
+    end
+  end
+  always_comb begin
+    _141_ = x_row5_d2;
+    if (advance) begin
+      _141_ = x_row5_d1;
+    end
+  end
+  always_comb begin
+    _142_ = x_row5_d3;
+    if (advance) begin
+      _142_ = x_row5_d2;
+    end
+  end
+  always_comb begin
+    _144_ = x_row5_d4;
+    if (advance) begin
+      _144_ = x_row5_d3;
+    end
+  end
+  always_comb begin
+    _145_ = x_row5_d5;
+    if (advance) begin
+      _145_ = x_row5_d4;
+    end
+  end
+  always_comb begin
+    _146_ = x_row5_d6;
+    if (advance) begin
+      _146_ = x_row5_d5;
+    end
+  end
+  always_comb begin
+    _147_ = bank_row5_d1;
+    if (advance) begin
+      _147_ = issue_bank;
+    end
+  end
+  always_comb begin
+    _148_ = bank_row5_d2;
+    if (advance) begin
+      _148_ = bank_row5_d1;
+    end
+  end
+  always_comb begin
+    _149_ = bank_row5_d3;
+    if (advance) begin
+      _149_ = bank_row5_d2;
+    end
+  end
+  always_comb begin
+    _150_ = bank_row5_d4;
+    if (advance) begin
+      _150_ = bank_row5_d3;
+    end
+  end
+  always_comb begin
+    _151_ = bank_row5_d5;
+    if (advance) begin
+      _151_ = bank_row5_d4;
+    end
+  end
+  always_comb begin
+    _152_ = bank_row5_d6;
+    if (advance) begin
+      _152_ = bank_row5_d5;
+    end
+  end
+  always_comb begin
+    _153_ = x_row6_d1;
+    if (advance) begin
+      _153_ = x_issue[223:192];
+    end
+  end
+  always_comb begin
+    _155_ = x_row6_d2;
+    if (advance) begin
+      _155_ = x_row6_d1;
+    end
+  end
+  always_comb begin
+    _156_ = x_row6_d3;
+    if (advance) begin
+      _156_ = x_row6_d2;
+    end
+  end
+  always_comb begin
+    _157_ = x_row6_d4;
+    if (advance) begin
+      _157_ = x_row6_d3;
+    end
+  end
+  always_comb begin
+    _158_ = x_row6_d5;
+    if (advance) begin
+      _158_ = x_row6_d4;
+    end
+  end
+  always_comb begin
+    _159_ = x_row6_d6;
+    if (advance) begin
+      _159_ = x_row6_d5;
+    end
+  end
+  always_comb begin
+    _160_ = x_row6_d7;
+    if (advance) begin
+      _160_ = x_row6_d6;
+    end
+  end
+  always_comb begin
+    _161_ = bank_row6_d1;
+    if (advance) begin
+      _161_ = issue_bank;
+    end
+  end
+  always_comb begin
+    _162_ = bank_row6_d2;
+    if (advance) begin
+      _162_ = bank_row6_d1;
+    end
+  end
+  always_comb begin
+    _163_ = bank_row6_d3;
+    if (advance) begin
+      _163_ = bank_row6_d2;
+    end
+  end
+  always_comb begin
+    _164_ = bank_row6_d4;
+    if (advance) begin
+      _164_ = bank_row6_d3;
+    end
+  end
+  always_comb begin
+    _002_ = bank_row6_d5;
+    if (advance) begin
+      _002_ = bank_row6_d4;
+    end
+  end
+  always_comb begin
+    _003_ = bank_row6_d6;
+    if (advance) begin
+      _003_ = bank_row6_d5;
+    end
+  end
+  always_comb begin
+    _004_ = bank_row6_d7;
+    if (advance) begin
+      _004_ = bank_row6_d6;
+    end
+  end
+  always_comb begin
+    _005_ = x_row7_d1;
+    if (advance) begin
+      _005_ = x_issue[255:224];
+    end
+  end
+  always_comb begin
+    _006_ = x_row7_d2;
+    if (advance) begin
+      _006_ = x_row7_d1;
+    end
+  end
+  always_comb begin
+    _007_ = x_row7_d3;
+    if (advance) begin
+      _007_ = x_row7_d2;
+    end
+  end
+  always_comb begin
+    _008_ = x_row7_d4;
+    if (advance) begin
+      _008_ = x_row7_d3;
+    end
+  end
+  always_comb begin
+    _009_ = x_row7_d5;
+    if (advance) begin
+      _009_ = x_row7_d4;
+    end
+  end
+  always_comb begin
+    _010_ = x_row7_d6;
+    if (advance) begin
+      _010_ = x_row7_d5;
+    end
+  end
+  always_comb begin
+    _011_ = x_row7_d7;
+    if (advance) begin
+      _011_ = x_row7_d6;
+    end
+  end
+  always_comb begin
+    _013_ = x_row7_d8;
+    if (advance) begin
+      _013_ = x_row7_d7;
+    end
+  end
+  always_comb begin
+    _014_ = bank_row7_d1;
+    if (advance) begin
+      _014_ = issue_bank;
+    end
+  end
+  always_comb begin
+    _015_ = bank_row7_d2;
+    if (advance) begin
+      _015_ = bank_row7_d1;
+    end
+  end
+  always_comb begin
+    _016_ = bank_row7_d3;
+    if (advance) begin
+      _016_ = bank_row7_d2;
+    end
+  end
+  always_comb begin
+    _017_ = bank_row7_d4;
+    if (advance) begin
+      _017_ = bank_row7_d3;
+    end
+  end
+  always_comb begin
+    _018_ = bank_row7_d5;
+    if (advance) begin
+      _018_ = bank_row7_d4;
+    end
+  end
+  always_comb begin
+    _019_ = bank_row7_d6;
+    if (advance) begin
+      _019_ = bank_row7_d5;
+    end
+  end
+  always_comb begin
+    _020_ = bank_row7_d7;
+    if (advance) begin
+      _020_ = bank_row7_d6;
+    end
+  end
+  always_comb begin
+    _021_ = bank_row7_d8;
+    if (advance) begin
+      _021_ = bank_row7_d7;
+    end
+  end
+  always_comb begin
+    _022_ = meta_d1;
+    if (advance) begin
+      _022_ = meta;
     end
     if (rst) begin
       _022_ = 11'h000;
     end
   end
   always_comb begin
-    _024_ = meta_d5;
+    _024_ = meta_d2;
     if (advance) begin
-      _024_ = meta_d4;
+      _024_ = meta_d1;
     end
     if (rst) begin
       _024_ = 11'h000;
     end
   end
   always_comb begin
-    _025_ = meta_d6;
+    _025_ = meta_d3;
     if (advance) begin
-      _025_ = meta_d5;
+      _025_ = meta_d2;
     end
     if (rst) begin
       _025_ = 11'h000;
     end
   end
   always_comb begin
-    _026_ = meta_d7;
+    _026_ = meta_d4;
     if (advance) begin
-      _026_ = meta_d6;
+      _026_ = meta_d3;
     end
     if (rst) begin
       _026_ = 11'h000;
     end
   end
   always_comb begin
-    _027_ = meta_d8;
+    _027_ = meta_d5;
     if (advance) begin
-      _027_ = meta_d7;
+      _027_ = meta_d4;
     end
     if (rst) begin
       _027_ = 11'h000;
     end
   end
   always_comb begin
-    _028_ = meta_d9;
+    _028_ = meta_d6;
     if (advance) begin
-      _028_ = meta_d8;
+      _028_ = meta_d5;
     end
     if (rst) begin
       _028_ = 11'h000;
     end
   end
   always_comb begin
-    _029_ = meta_d10;
+    _029_ = meta_d7;
     if (advance) begin
-      _029_ = meta_d9;
+      _029_ = meta_d6;
     end
     if (rst) begin
       _029_ = 11'h000;
     end
   end
   always_comb begin
-    _030_ = meta_d11;
+    _030_ = meta_d8;
     if (advance) begin
-      _030_ = meta_d10;
+      _030_ = meta_d7;
     end
     if (rst) begin
       _030_ = 11'h000;
     end
   end
   always_comb begin
-    _031_ = meta_d12;
+    _031_ = meta_d9;
     if (advance) begin
-      _031_ = meta_d11;
+      _031_ = meta_d8;
     end
     if (rst) begin
       _031_ = 11'h000;
     end
   end
   always_comb begin
-    _032_ = meta_d13;
+    _032_ = meta_d10;
     if (advance) begin
-      _032_ = meta_d12;
+      _032_ = meta_d9;
     end
     if (rst) begin
       _032_ = 11'h000;
     end
   end
   always_comb begin
-    _033_ = meta_d14;
+    _033_ = meta_d11;
     if (advance) begin
-      _033_ = meta_d13;
+      _033_ = meta_d10;
     end
     if (rst) begin
       _033_ = 11'h000;
     end
   end
   always_comb begin
-    _035_ = meta_d15;
+    _035_ = meta_d12;
     if (advance) begin
-      _035_ = meta_d14;
+      _035_ = meta_d11;
     end
     if (rst) begin
       _035_ = 11'h000;
     end
   end
   always_comb begin
-    _036_ = meta_d16;
+    _036_ = meta_d13;
     if (advance) begin
-      _036_ = meta_d15;
+      _036_ = meta_d12;
     end
     if (rst) begin
       _036_ = 11'h000;
     end
   end
   always_comb begin
-    _037_ = meta_d17;
+    _037_ = meta_d14;
     if (advance) begin
-      _037_ = meta_d16;
+      _037_ = meta_d13;
     end
     if (rst) begin
       _037_ = 11'h000;
     end
   end
   always_comb begin
-    _038_ = meta_d18;
+    _038_ = meta_d15;
     if (advance) begin
-      _038_ = meta_d17;
+      _038_ = meta_d14;
     end
     if (rst) begin
       _038_ = 11'h000;
     end
   end
   always_comb begin
-    _039_ = result_c0_d1;
+    _039_ = meta_d16;
     if (advance) begin
-      _039_ = acc_c0_result;
+      _039_ = meta_d15;
+    end
+    if (rst) begin
+      _039_ = 11'h000;
     end
   end
   always_comb begin
-    _040_ = result_c0_d2;
+    _040_ = meta_d17;
     if (advance) begin
-      _040_ = result_c0_d1;
+      _040_ = meta_d16;
+    end
+    if (rst) begin
+      _040_ = 11'h000;
     end
   end
   always_comb begin
-    _041_ = result_c0_d3;
+    _041_ = meta_d18;
     if (advance) begin
-      _041_ = result_c0_d2;
+      _041_ = meta_d17;
+    end
+    if (rst) begin
+      _041_ = 11'h000;
     end
   end
   always_comb begin
-    _042_ = result_c0_d4;
+    _042_ = meta_d19;
     if (advance) begin
-      _042_ = result_c0_d3;
+      _042_ = meta_d18;
+    end
+    if (rst) begin
+      _042_ = 11'h000;
     end
   end
   always_comb begin
-    _043_ = result_c0_d5;
+    _043_ = result_c0_d1;
     if (advance) begin
-      _043_ = result_c0_d4;
+      _043_ = acc_c0_result;
     end
   end
   always_comb begin
-    _044_ = result_c0_d6;
+    _044_ = result_c0_d2;
     if (advance) begin
-      _044_ = result_c0_d5;
+      _044_ = result_c0_d1;
     end
   end
   always_comb begin
-    _046_ = result_c0_d7;
+    _046_ = result_c0_d3;
     if (advance) begin
-      _046_ = result_c0_d6;
+      _046_ = result_c0_d2;
     end
   end
   always_comb begin
-    _047_ = result_c1_d1;
+    _047_ = result_c0_d4;
     if (advance) begin
-      _047_ = acc_c1_result;
+      _047_ = result_c0_d3;
     end
   end
   always_comb begin
-    _048_ = result_c1_d2;
+    _048_ = result_c0_d5;
     if (advance) begin
-      _048_ = result_c1_d1;
+      _048_ = result_c0_d4;
     end
   end
   always_comb begin
-    _049_ = result_c1_d3;
+    _049_ = result_c0_d6;
     if (advance) begin
-      _049_ = result_c1_d2;
+      _049_ = result_c0_d5;
     end
   end
   always_comb begin
-    _050_ = result_c1_d4;
+    _050_ = result_c0_d7;
     if (advance) begin
-      _050_ = result_c1_d3;
+      _050_ = result_c0_d6;
     end
   end
   always_comb begin
-    _051_ = result_c1_d5;
+    _051_ = result_c1_d1;
     if (advance) begin
-      _051_ = result_c1_d4;
+      _051_ = acc_c1_result;
     end
   end
   always_comb begin
-    _052_ = result_c1_d6;
+    _052_ = result_c1_d2;
     if (advance) begin
-      _052_ = result_c1_d5;
+      _052_ = result_c1_d1;
     end
   end
   always_comb begin
-    _053_ = result_c2_d1;
+    _053_ = result_c1_d3;
     if (advance) begin
-      _053_ = acc_c2_result;
+      _053_ = result_c1_d2;
     end
   end
   always_comb begin
-    _054_ = result_c2_d2;
+    _054_ = result_c1_d4;
     if (advance) begin
-      _054_ = result_c2_d1;
+      _054_ = result_c1_d3;
     end
   end
   always_comb begin
-    _055_ = result_c2_d3;
+    _055_ = result_c1_d5;
     if (advance) begin
-      _055_ = result_c2_d2;
+      _055_ = result_c1_d4;
     end
   end
   always_comb begin
-    _057_ = result_c2_d4;
+    _057_ = result_c1_d6;
     if (advance) begin
-      _057_ = result_c2_d3;
+      _057_ = result_c1_d5;
     end
   end
   always_comb begin
-    _058_ = result_c2_d5;
+    _058_ = result_c2_d1;
     if (advance) begin
-      _058_ = result_c2_d4;
+      _058_ = acc_c2_result;
     end
   end
   always_comb begin
-    _059_ = result_c3_d1;
+    _059_ = result_c2_d2;
     if (advance) begin
-      _059_ = acc_c3_result;
+      _059_ = result_c2_d1;
     end
   end
   always_comb begin
-    _060_ = result_c3_d2;
+    _060_ = result_c2_d3;
     if (advance) begin
-      _060_ = result_c3_d1;
+      _060_ = result_c2_d2;
     end
   end
   always_comb begin
-    _061_ = result_c3_d3;
+    _061_ = result_c2_d4;
     if (advance) begin
-      _061_ = result_c3_d2;
+      _061_ = result_c2_d3;
     end
   end
   always_comb begin
-    _062_ = result_c3_d4;
+    _062_ = result_c2_d5;
     if (advance) begin
-      _062_ = result_c3_d3;
+      _062_ = result_c2_d4;
     end
   end
   always_comb begin
-    _063_ = result_c4_d1;
+    _063_ = result_c3_d1;
     if (advance) begin
-      _063_ = acc_c4_result;
+      _063_ = acc_c3_result;
     end
   end
   always_comb begin
-    _064_ = result_c4_d2;
+    _064_ = result_c3_d2;
     if (advance) begin
-      _064_ = result_c4_d1;
+      _064_ = result_c3_d1;
     end
   end
   always_comb begin
-    _065_ = result_c4_d3;
+    _065_ = result_c3_d3;
     if (advance) begin
-      _065_ = result_c4_d2;
+      _065_ = result_c3_d2;
     end
   end
   always_comb begin
-    _066_ = result_c5_d1;
+    _066_ = result_c3_d4;
     if (advance) begin
-      _066_ = acc_c5_result;
+      _066_ = result_c3_d3;
     end
   end
   always_comb begin
-    _068_ = result_c5_d2;
+    _068_ = result_c4_d1;
     if (advance) begin
-      _068_ = result_c5_d1;
+      _068_ = acc_c4_result;
     end
   end
   always_comb begin
-    _069_ = result_c6_d1;
+    _069_ = result_c4_d2;
     if (advance) begin
-      _069_ = acc_c6_result;
+      _069_ = result_c4_d1;
+    end
+  end
+  always_comb begin
+    _070_ = result_c4_d3;
+    if (advance) begin
+      _070_ = result_c4_d2;
+    end
+  end
+  always_comb begin
+    _071_ = result_c5_d1;
+    if (advance) begin
+      _071_ = acc_c5_result;
+    end
+  end
+  always_comb begin
+    _072_ = result_c5_d2;
+    if (advance) begin
+      _072_ = result_c5_d1;
+    end
+  end
+  always_comb begin
+    _073_ = result_c6_d1;
+    if (advance) begin
+      _073_ = acc_c6_result;
     end
   end
   assign results__payload[255:224] = acc_c7_result;
@@ -2150,7 +2169,7 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   assign results__payload[95:64] = result_c2_d5;
   assign results__payload[63:32] = result_c1_d6;
   assign results__payload[31:0] = result_c0_d7;
-  assign results__payload[263:256] = meta_d18[10:3];
+  assign results__payload[263:256] = meta_d19[10:3];
   assign meta[10:3] = pixels__payload[263:256];
   assign meta[2] = pixels__payload[265];
   assign meta[1] = pixels__payload[264];
@@ -2171,10 +2190,10 @@ module sparse_r8c8g4_i8w8a32d256_engine(clk, rst, weights__payload, weights__val
   assign array_x_in[95:64] = x_row2_d3;
   assign array_x_in[63:32] = x_row1_d2;
   assign array_x_in[31:0] = x_row0_d1;
-  assign _139_ = array_w_bank;
+  assign _143_ = array_w_bank;
   assign _034_ = issue_bank;
-  assign _086_ = array_w_bank;
-  assign _090_ = issue_bank;
+  assign _092_ = array_w_bank;
+  assign _097_ = issue_bank;
 endmodule
 
 module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out, bank_out, psum_out, w_en, w_bank, w_value, w_index);
@@ -2187,21 +2206,25 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   reg [3:0] _06_;
   reg [15:0] _07_;
   reg [3:0] _08_;
-  reg [15:0] _09_;
-  reg [15:0] _10_;
+  reg [7:0] _09_;
+  reg [7:0] _10_;
   wire _11_;
-  reg [31:0] _12_;
-  reg _13_;
-  reg [31:0] _14_;
-  wire [5:0] _15_;
-  wire _16_;
-  wire [5:0] _17_;
-  wire _18_;
-  wire [7:0] _19_;
-  wire [1:0] _20_;
-  wire [7:0] _21_;
-  wire [7:0] _22_;
-  wire [1:0] _23_;
+  reg [15:0] _12_;
+  reg [7:0] _13_;
+  reg [7:0] _14_;
+  reg [15:0] _15_;
+  reg [31:0] _16_;
+  reg _17_;
+  reg [31:0] _18_;
+  wire _19_;
+  wire [5:0] _20_;
+  wire [5:0] _21_;
+  wire _22_;
+  wire [7:0] _23_;
+  wire [1:0] _24_;
+  wire [7:0] _25_;
+  wire [7:0] _26_;
+  wire [1:0] _27_;
   input bank_in;
   wire bank_in;
   output bank_out;
@@ -2210,6 +2233,8 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   wire clk;
   input en;
   wire en;
+  reg [7:0] operand_reg0 = 8'h00;
+  reg [7:0] operand_reg1 = 8'h00;
   wire [15:0] product0;
   wire [15:0] product1;
   reg [15:0] product_reg0 = 16'h0000;
@@ -2232,23 +2257,25 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   wire [15:0] w_value;
   reg [15:0] w_value_b0 = 16'h0000;
   reg [15:0] w_value_b1 = 16'h0000;
+  reg [7:0] weight_reg0 = 8'h00;
+  reg [7:0] weight_reg1 = 8'h00;
   input [31:0] x_in;
   wire [31:0] x_in;
   output [31:0] x_out;
   reg [31:0] x_out = 32'd0;
   assign _00_ = ! w_bank;
   assign _11_ = w_en & _00_;
-  assign _18_ = w_en & _16_;
-  assign _19_ = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
-  assign _20_ = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
-  assign _15_ = _20_ * 4'h8;
-  assign _21_ = x_in >> _15_;
-  assign product0 = $signed(_19_) * $signed(_21_);
-  assign _22_ = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
-  assign _23_ = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
-  assign _17_ = _23_ * 4'h8;
-  assign _01_ = x_in >> _17_;
-  assign product1 = $signed(_22_) * $signed(_01_);
+  assign _22_ = w_en & _19_;
+  assign _23_ = bank_in ? w_value_b1[7:0] : w_value_b0[7:0];
+  assign _24_ = bank_in ? w_index_b1[1:0] : w_index_b0[1:0];
+  assign _20_ = _24_ * 4'h8;
+  assign _25_ = x_in >> _20_;
+  assign _26_ = bank_in ? w_value_b1[15:8] : w_value_b0[15:8];
+  assign _27_ = bank_in ? w_index_b1[3:2] : w_index_b0[3:2];
+  assign _21_ = _27_ * 4'h8;
+  assign _01_ = x_in >> _21_;
+  assign product0 = $signed(weight_reg0) * $signed(operand_reg0);
+  assign product1 = $signed(weight_reg1) * $signed(operand_reg1);
   assign _02_ = $signed(1'h0) + $signed(product_reg0);
   assign _03_ = $signed(_02_) + $signed(product_reg1);
   assign _04_ = $signed(psum_in) + $signed(_03_);
@@ -2261,15 +2288,23 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   always_ff @(posedge clk)
     w_index_b1 <= _08_;
   always_ff @(posedge clk)
-    product_reg0 <= _09_;
+    weight_reg0 <= _09_;
   always_ff @(posedge clk)
-    product_reg1 <= _10_;
+    operand_reg0 <= _10_;
   always_ff @(posedge clk)
-    x_out <= _12_;
+    product_reg0 <= _12_;
   always_ff @(posedge clk)
-    bank_out <= _13_;
+    weight_reg1 <= _13_;
   always_ff @(posedge clk)
-    psum_out <= _14_;
+    operand_reg1 <= _14_;
+  always_ff @(posedge clk)
+    product_reg1 <= _15_;
+  always_ff @(posedge clk)
+    x_out <= _16_;
+  always_ff @(posedge clk)
+    bank_out <= _17_;
+  always_ff @(posedge clk)
+    psum_out <= _18_;
   always_comb begin
     _05_ = w_value_b0;
     if (en) begin
@@ -2289,7 +2324,7 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   always_comb begin
     _07_ = w_value_b1;
     if (en) begin
-      if (_18_) begin
+      if (_22_) begin
         _07_ = w_value;
       end
     end
@@ -2297,42 +2332,66 @@ module sparse_r8c8g4_i8w8a32d256_pe(clk, rst, en, x_in, bank_in, psum_in, x_out,
   always_comb begin
     _08_ = w_index_b1;
     if (en) begin
-      if (_18_) begin
+      if (_22_) begin
         _08_ = w_index;
       end
     end
   end
   always_comb begin
-    _09_ = product_reg0;
+    _09_ = weight_reg0;
     if (en) begin
-      _09_ = product0;
+      _09_ = _23_;
     end
   end
   always_comb begin
-    _10_ = product_reg1;
+    _10_ = operand_reg0;
     if (en) begin
-      _10_ = product1;
+      _10_ = _25_;
     end
   end
   always_comb begin
-    _12_ = x_out;
+    _12_ = product_reg0;
     if (en) begin
-      _12_ = x_in;
+      _12_ = product0;
     end
   end
   always_comb begin
-    _13_ = bank_out;
+    _13_ = weight_reg1;
     if (en) begin
-      _13_ = bank_in;
+      _13_ = _26_;
     end
   end
   always_comb begin
-    _14_ = psum_out;
+    _14_ = operand_reg1;
     if (en) begin
-      _14_ = _04_[31:0];
+      _14_ = _01_;
     end
   end
-  assign _16_ = w_bank;
+  always_comb begin
+    _15_ = product_reg1;
+    if (en) begin
+      _15_ = product1;
+    end
+  end
+  always_comb begin
+    _16_ = x_out;
+    if (en) begin
+      _16_ = x_in;
+    end
+  end
+  always_comb begin
+    _17_ = bank_out;
+    if (en) begin
+      _17_ = bank_in;
+    end
+  end
+  always_comb begin
+    _18_ = psum_out;
+    if (en) begin
+      _18_ = _04_[31:0];
+    end
+  end
+  assign _19_ = w_bank;
 endmodule
 
 module sparse_r8c8g4_i8w8a32d256_pe_row(clk, rst, en, x_in, bank_in, psum_in, psum_out, w_en, w_bank, w_value, w_index);
