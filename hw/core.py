@@ -374,17 +374,23 @@ class SenseEngine(ConfigComponent):
                     m, Mux(fix & (located.column == j), fixed, results[j]),
                     kind="correction", block="engine", name=f"result_mux_c{j}"))
             # The beat as it leaves, checked again against the checksum column: the
-            # correction and the output multiplexers sit after the kernel check.
+            # correction and the output multiplexers sit after the kernel check. The check
+            # runs a cycle later, on a copy, so it does not lengthen the outputs' path.
+            left = Signal(data.ArrayLayout(signed(cfg.acc_width), cols + 1),
+                          name="leaving_values", reset_less=True)
+            left_checked = Signal(name="leaving_checked")
+            m.d.sync += [left[j].eq(self.results.payload.value[j]) for j in range(cols)]
+            m.d.sync += [left[cols].eq(results[cols]),
+                         left_checked.eq(emit & (fix | (syndrome == 0)))]
             leaving = Signal(signed(cfg.acc_width), name="output_syndrome")
-            m.d.comb += leaving.eq(sum(self.results.payload.value[j] for j in range(cols))
-                                   - results[cols])
-            control_hits.append(emit & (fix | (syndrome == 0)) & (leaving != 0))
+            m.d.comb += leaving.eq(sum(left[j] for j in range(cols)) - left[cols])
+            control_hits.append(left_checked & (leaving != 0))
         else:
             for j in range(cols):
                 m.d.comb += self.results.payload.value[j].eq(results[j])
         control_hit = Signal()
-        if control_hits:
-            m.d.comb += control_hit.eq(Cat(*control_hits).any())
+        if control_hits:  # registered: the checks' OR tree ends at a flip-flop, not in status
+            m.d.sync += control_hit.eq(Cat(*control_hits).any())
         if cfg.abft != "none":
             self._status(m, mismatches, syndrome, emit, fix, control_hit)
         if cfg.feeder:
