@@ -49,7 +49,8 @@ class PERow(ConfigComponent):
     valid_in : In(1)
         Feeder builds only: ``x_in`` is an issued vector.
     gated : Out(ArrayLayout(unsigned(...), 2))
-        Feeder builds only: the row's gated multiplies this cycle, by weight bank.
+        Feeder builds only: the row's gated multiplies by weight bank, registered: two
+        cycles after the vectors that ``x_in`` carried when the PEs gated them.
 
     Throughput one pixel vector per cycle.
     """
@@ -107,10 +108,12 @@ class PERow(ConfigComponent):
                 m.d.comb += pe.valid_in.eq(self.valid_in if left is None else left.valid_out)
             pes.append(pe)
         if cfg.feeder:
-            counts = [(pe.bank_in, sum(pe.gated[k] for k in range(cfg.mults_per_pe)))
+            # A register per row: an array-wide count in one cycle limited a feeder build's
+            # clock (make timing).
+            counts = [(pe.bank_out, sum(pe.gated[k] for k in range(cfg.mults_per_pe)))
                       for pe in pes]
             for b in range(2):
-                m.d.comb += self.gated[b].eq(sum(Mux(bank == b, count, 0)
+                m.d.sync += self.gated[b].eq(sum(Mux(bank == b, count, 0)
                                                  for bank, count in counts))
         return m
 
@@ -133,8 +136,8 @@ class SystolicArray(ConfigComponent):
     valid_in : In(rows)
         Feeder builds only: per-row "``x_in`` is an issued vector", skewed like ``x_in``.
     gated : Out(ArrayLayout(unsigned(...), 2))
-        Feeder builds only: multiplies gated this cycle in the PEs working with weight
-        bank 0 and bank 1.
+        Feeder builds only: multiplies gated in the PEs working with weight bank 0 and
+        bank 1, two cycles after the PEs gated them (the rows' registered counts, summed).
     check_psum_out : Out(signed(acc_width))
         With the kernel-side check only: the checksum column's ``w_s . x`` for the vector,
         in step with column 0's sum.

@@ -160,8 +160,9 @@ class SenseEngine(ConfigComponent):
         return self._skew(self._config.rows - 1) + column + self._config.pe_latency
 
     def _deskew(self, column):
-        """Cycles column ``column``'s result waits, so a pixel's columns leave together."""
-        return self._config.cols - 1 - column
+        """Cycles column ``column``'s result waits, so a pixel's columns leave together,
+        then beside the kernel check's registered syndrome (``check_latency``)."""
+        return self._config.cols - 1 - column + self._config.check_latency
 
     def _fixes(self, emit, located, syndrome):
         """The beat leaving is corrected: one column located, and its pixel-side syndrome is
@@ -319,7 +320,8 @@ class SenseEngine(ConfigComponent):
         columns = [(f"acc_c{j}", j, array.psum_out[j]) for j in range(cols)]
         if cfg.kernel_check:
             columns.append(("acc_cs", 0, array.check_psum_out))
-        results = []
+        results = []  # what leaves
+        aligned = []  # a pixel's columns together, a cycle before they leave (kernel check)
         mismatches = []
         for name, j, psum in columns:
             acc = place(m, name, ColumnAccumulator(config=cfg, faults=self._faults, name=name))
@@ -338,8 +340,10 @@ class SenseEngine(ConfigComponent):
                 m.d.comb += [acc.last.eq(0), acc.drain.eq(drain_taps[self._at_bottom(j)].valid)]
                 with m.If(reading.valid):
                     m.d.comb += acc.rd_tag.eq(reading.tag)
-            results.append(_delay(m, acc.result, self._deskew(j), f"result_{name[4:]}",
-                                  faults=faults, kind="deskew_register")[-1])
+            taps = _delay(m, acc.result, self._deskew(j), f"result_{name[4:]}",
+                          faults=faults, kind="deskew_register")
+            results.append(taps[-1])
+            aligned.append(taps[-1 - cfg.check_latency])
             if cfg.pixel_check and name != "acc_cs":
                 checker = place(m, f"check_c{j}", ColumnChecker(config=cfg, faults=self._faults,
                                                                  name=f"check_c{j}"))
@@ -355,13 +359,19 @@ class SenseEngine(ConfigComponent):
         m.d.comb += [self.results.valid.eq(emit), self.results.payload.tag.eq(tag)]
         syndrome = None
         if cfg.kernel_check:
-            syndrome = Signal(signed(cfg.acc_width), name="kernel_syndrome")
-            m.d.comb += syndrome.eq(sum(results[:cols]) - results[cols])
-            syndrome = self._faults.wire(m, syndrome, kind="checker", block="engine",
-                                         name="kernel_syndrome")
+            # Registered, while the beat waits a cycle beside it: the sum over the columns
+            # and the correction after it were one path, the slowest of abft builds.
+            syndrome_reg = Signal(signed(cfg.acc_width), name="kernel_syndrome",
+                                  reset_less=True)
+            syndrome = faults.register(m, syndrome_reg, kind="checker", block="engine",
+                                       name="kernel_syndrome")
+            m.d.sync += syndrome_reg.eq(sum(aligned[:cols]) - aligned[cols])
         fix = Signal()
         if cfg.corrects:
-            located = self._tile_summary(m, mismatches, drain_taps)
+            # The summary waits with the beat: the next tile's may replace it meanwhile.
+            located = _delay(m, self._tile_summary(m, mismatches, drain_taps),
+                             cfg.check_latency, "tile_located", faults=faults,
+                             kind="checker")[-1]
             m.d.comb += fix.eq(self._fixes(emit, located, syndrome))
             fix = faults.wire(m, fix, kind="correction", block="engine", name="fix")
             # One subtractor: the located column's value, corrected, replaces it.
@@ -393,8 +403,8 @@ class SenseEngine(ConfigComponent):
             m.d.sync += control_hit.eq(Cat(*control_hits).any())
         if cfg.abft != "none":
             self._status(m, mismatches, syndrome, emit, fix, control_hit)
-        if cfg.feeder:
-            self._pass_stats(m, array, meta_taps[out_stage])
+        if cfg.feeder:  # before the check's stage: when the gated counts may restart
+            self._pass_stats(m, array, meta_taps[out_stage - cfg.check_latency])
         return m
 
     def _pass_stats(self, m, array, out):
@@ -404,10 +414,11 @@ class SenseEngine(ConfigComponent):
         its first multiply at the earliest in the cycle its predecessor's count is read,
         so that count restarts from that cycle's gated multiplies. A multiply counts when its
         product is registered, ``pe_latency - 1`` cycles after the PE gated it, which keeps
-        that rule whatever the PE's depth.
+        that rule whatever the PE's depth. The array's count comes two cycles after the
+        gating already (a register in each PE and in each row).
         """
         gated = [Signal(32, name=f"gated_bank{b}") for b in range(2)]
-        done = _delay(m, array.gated, self._config.pe_latency - 1, "gated_done")[-1]
+        done = _delay(m, array.gated, self._config.pe_latency - 3, "gated_done")[-1]
         report = out.valid & out.end
         for b in range(2):
             with m.If(report & (out.bank == b)):

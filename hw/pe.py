@@ -45,9 +45,10 @@ class ProcessingElement(ConfigComponent):
     valid_in, valid_out : In(1), Out(1)
         Feeder builds only: ``x_in`` is an issued vector; registered to the right like ``x_in``.
     gated : Out(G/2)
-        Feeder builds only: multiplier ``lane`` is gated this cycle (a valid vector whose
-        selected IFM value is zero). A gated multiplier's weight input is forced to zero as
-        well (operand isolation), so both its inputs stay at zero while it is gated.
+        Feeder builds only: multiplier ``lane`` was gated for the vector now in its input
+        registers (a valid vector whose selected IFM value is zero), registered: one cycle
+        after ``x_in``, in step with ``bank_out``. A gated multiplier's weight input is forced
+        to zero as well (operand isolation), so both its inputs stay at zero while it is gated.
 
     Latency: one cycle from ``x_in`` to ``x_out``; ``pe_latency`` (3) cycles from ``x_in`` to
     the ``psum_out`` it contributes to (the multiplier's input registers, its output register,
@@ -123,6 +124,9 @@ class ProcessingElement(ConfigComponent):
             banks.append((value_out, index_out))
 
         products = []
+        if cfg.feeder:  # registered beside the operands: the row counts from flip-flops
+            gated_reg = Signal(cfg.mults_per_pe, name="gated_reg")
+            m.d.comb += self.gated.eq(gated_reg)
         for lane in range(cfg.mults_per_pe):
             weight = Mux(self.bank_in, banks[1][0][lane], banks[0][0][lane])
             index = Mux(self.bank_in, banks[1][1][lane], banks[0][1][lane]) if cfg.sparse \
@@ -132,8 +136,8 @@ class ProcessingElement(ConfigComponent):
                 gate = Signal(name=f"gate{lane}")
                 isolated = Signal.like(weight, name=f"isolated_weight{lane}")
                 m.d.comb += [gate.eq(self.gates(operand, weight)),
-                             self.gated[lane].eq(gate & self.valid_in),
                              isolated.eq(Mux(gate, 0, weight))]
+                m.d.sync += gated_reg[lane].eq(gate & self.valid_in)
                 weight = isolated
             # The operand stage: bank select and index multiplexer end at the multiplier's
             # input registers (a DSP block's A and B registers), the multiplier at its output

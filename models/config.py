@@ -246,11 +246,19 @@ class ArrayConfig:
         return 2
 
     @property
+    def check_latency(self) -> int:
+        """Cycles the kernel-side check adds before a result beat leaves: its syndrome (a sum
+        over the columns and the checksum column) is registered, and the beat waits beside it,
+        so the syndrome, the correction and the output multiplexers are not one path."""
+        return 1 if self.kernel_check else 0
+
+    @property
     def latency(self) -> int:
         """Cycles from a pixel vector's acceptance to its result beat being valid: the first
         skew register, one cycle per further row, the last row's PE (``pe_latency``), one
-        cycle per column to the right (forwarding, then deskew) and the accumulator."""
-        return self.rows + self.cols + self.pe_latency
+        cycle per column to the right (forwarding, then deskew), the accumulator and the
+        kernel check's stage (``check_latency``)."""
+        return self.rows + self.cols + self.pe_latency + self.check_latency
 
     @property
     def name(self) -> str:

@@ -186,13 +186,14 @@ def feeder_timings(config, groups, reduction_tiles, kernel_tiles, issued, issue=
 
 def feeder_cycles(config, schedule):
     """Cycles of a feeder :class:`sense_models.feeder.FeederSchedule`, up to and including
-    the cycle the last pass's counters come out (one cycle after its last vector's result
-    would: they pass through a FIFO); with ``abft="both"``, up to and including the cycle
-    the last drained result is accepted (the drain outlasts the counters)."""
+    the cycle the last pass's counters come out (they leave the pipeline before the kernel
+    check's stage, then pass through a FIFO: one cycle after the last vector's result would
+    without that stage); with ``abft="both"``, up to and including the cycle the last
+    drained result is accepted (the drain outlasts the counters)."""
     tiling = schedule.tiling
     timings = feeder_timings(config, schedule.groups, tiling.reduction_tiles,
                              tiling.kernel_tiles, [int(n) for n in schedule.stats["issued"]],
                              schedule.issue if config.corrects else None)
     if config.corrects:  # the last drain ends after the counters: up to the last result
         return timings[-1].issue_end + schedule.groups[-1] + config.latency + 1
-    return timings[-1].issue_end + config.latency + 2
+    return timings[-1].issue_end + config.latency - config.check_latency + 2

@@ -30,7 +30,9 @@ def test_every_engine_class_has_its_sites():
     counts = Counter(s["class"] for s in _sites(BOTH))
     rows, cols = BOTH.rows, BOTH.cols
     assert counts["skew_register"] == rows * (rows + 1) // 2
-    assert counts["deskew_register"] == cols * (cols - 1) // 2 + cols - 1  # + checksum column
+    # the deskew triangle, the checksum column's, then the check's stage for every column
+    assert counts["deskew_register"] == \
+        cols * (cols - 1) // 2 + cols - 1 + (cols + 1) * BOTH.check_latency
     assert counts["metadata"] == BOTH.latency
     assert counts["bank_control"] == 7 + rows * (rows + 1) // 2
     assert counts["drain_sequencer"] == 3 + BOTH.latency
