@@ -392,9 +392,13 @@ class SenseEngine(ConfigComponent):
             m.d.sync += [left[j].eq(self.results.payload.value[j]) for j in range(cols)]
             m.d.sync += [left[cols].eq(results[cols]),
                          left_checked.eq(emit & (fix | (syndrome == 0)))]
-            leaving = Signal(signed(cfg.acc_width), name="output_syndrome")
-            m.d.comb += leaving.eq(sum(left[j] for j in range(cols)) - left[cols])
-            control_hits.append(left_checked & (leaving != 0))
+            # The sum is registered before it is compared: in one cycle with the checks' OR
+            # it limited abft='both' (make timing).
+            leaving = Signal(signed(cfg.acc_width), name="output_syndrome", reset_less=True)
+            leaving_checked = Signal(name="output_syndrome_checked")
+            m.d.sync += [leaving.eq(sum(left[j] for j in range(cols)) - left[cols]),
+                         leaving_checked.eq(left_checked)]
+            control_hits.append(leaving_checked & (leaving != 0))
         else:
             for j in range(cols):
                 m.d.comb += self.results.payload.value[j].eq(results[j])
