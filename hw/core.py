@@ -14,6 +14,8 @@ from .feeder import IfmFeeder
 from .hierarchy import place
 from .layouts import (fault_layout, ifm_layout, pass_layout, pixel_layout, result_layout,
                       stats_layout, status_layout, table_layout, weight_layout)
+from .parity import parity_error as _parity_error, set_parity as _set_parity, \
+    with_parity as _with_parity
 from .protocol import PixelProtocolChecker, protocol_layout
 
 __all__ = ["SenseEngine", "SenseCore"]
@@ -33,21 +35,6 @@ def _delay(m, value, cycles, name, *, reset_less=True, faults=NO_FAULTS, kind=No
         m.d.sync += reg.eq(taps[-1])
         taps.append(tap)
     return taps
-
-
-def _with_parity(fields):
-    """A struct of ``fields`` and, last, a parity bit over them (see :func:`_set_parity`)."""
-    return data.StructLayout({**fields, "parity": 1})
-
-
-def _set_parity(m, value):
-    """Even parity over a :func:`_with_parity` struct: its ``parity`` bit makes it even."""
-    m.d.comb += value.parity.eq(value.as_value()[:-1].xor())
-
-
-def _parity_error(value):
-    """A :func:`_with_parity` struct whose parity no longer holds: a bit changed on the way."""
-    return value.as_value().xor()
 
 
 def _stream_members(config):
@@ -77,6 +64,8 @@ class SenseEngine(ConfigComponent):
         if config.abft != "none":
             members["cycle"] = In(32)
             members["clear_status"] = In(1)  # applied in a cycle the engine advances
+        if config.feeder and config.corrects:
+            members["feeder_error"] = In(1)  # the feeder's own checks (IfmFeeder.error)
         return members
 
     def _control_registers(self):
@@ -399,6 +388,8 @@ class SenseEngine(ConfigComponent):
             m.d.sync += [leaving.eq(sum(left[j] for j in range(cols)) - left[cols]),
                          leaving_checked.eq(left_checked)]
             control_hits.append(leaving_checked & (leaving != 0))
+            if cfg.feeder:
+                control_hits.append(self.feeder_error)
         else:
             for j in range(cols):
                 m.d.comb += self.results.payload.value[j].eq(results[j])
@@ -649,7 +640,11 @@ class SenseCore(ConfigComponent):
         m.d.comb += engine.advance.eq(advance)
         wiring.connect(m, wiring.flipped(self.weights), engine.weights)
         if cfg.feeder:
-            feeder = place(m, "feeder", IfmFeeder(config=cfg, name="feeder"))
+            # The feeder does not stop with the engine: its flips wait for an advancing cycle.
+            feeder = place(m, "feeder", IfmFeeder(
+                config=cfg, faults=faults and faults.stepping(advance), name="feeder"))
+            if cfg.corrects:
+                m.d.comb += engine.feeder_error.eq(feeder.error)
             for port in ("table", "ifm", "passes"):
                 wiring.connect(m, wiring.flipped(getattr(self, port)), getattr(feeder, port))
             wiring.connect(m, feeder.vectors, engine.pixels)

@@ -18,15 +18,20 @@ The fault model, per site (selected at run time by ``fault.site``, bit ``fault.b
 
 from __future__ import annotations
 
+import copy
+
 from amaranth.hdl import Const, Module, Signal, Value
 from amaranth.lib import data
 
-__all__ = ["SITE_CLASSES", "FLIP", "FaultSites", "NO_FAULTS"]
+__all__ = ["SITE_CLASSES", "FEEDER_SITE_CLASSES", "FLIP", "FaultSites", "NO_FAULTS"]
 
+#: The IFM feeder's site classes (feeder builds only): its pixel buffers, its
+#: channel-permutation table, its zero flags.
+FEEDER_SITE_CLASSES = ("feeder_buffer", "feeder_table", "feeder_flags")
 #: Site classes, as the campaign reports them.
 SITE_CLASSES = ("multiplier", "adder", "psum_register", "ifm_register", "weight_register",
                 "index_register", "accumulator", "checker", "skew_register", "deskew_register",
-                "metadata", "bank_control", "drain_sequencer", "correction")
+                "metadata", "bank_control", "drain_sequencer", "correction") + FEEDER_SITE_CLASSES
 
 _STUCK0, _STUCK1, _FLIP = 1, 2, 3
 FLIP = _FLIP
@@ -40,6 +45,9 @@ class _NoFaults:
 
     def register(self, m, register, *, kind, block, name):
         return register
+
+    def stepping(self, enable):
+        return self
 
 
 NO_FAULTS = _NoFaults()
@@ -78,6 +86,17 @@ class FaultSites:
         mask = Signal(width, name=f"fault_mask_{name}")
         m.d.comb += mask.eq(Const(1, width) << self.control.bit)
         return hit, mask
+
+    def stepping(self, enable):
+        """The registry as seen by a block that keeps running while the pipeline stalls (the
+        feeder): the same sites and numbering, but a flip takes effect only in the cycle
+        ``enable`` (the pipeline's advance) is high too, as in the blocks the stall stops.
+        Otherwise ``flip_now``, high in every stalled cycle until the pipeline advances,
+        would upset such a block's register once per cycle (an even count undoing itself).
+        """
+        view = copy.copy(self)
+        view.flip_now = self.flip_now & enable
+        return view
 
     def wire(self, m: Module, value, *, kind, block, name):
         """``value`` as its consumers see it, through a combinational fault site."""

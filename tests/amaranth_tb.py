@@ -72,7 +72,9 @@ def run_feeder_core(config, schedule, *, max_cycles=100_000, stall=(), fault=Non
     Returns ``(result fields, stats fields, cycles, status)``; ``cycles`` counts up to and
     including the cycle the last pass's counters came out, when ``status`` (ABFT builds) is
     read. Every stream is offered from cycle 0 (the feeder takes the IFM only once the table
-    is loaded); ``stall`` lists cycles in which neither output stream is ready; ``fault`` is as for :func:`run_core`. With ``rng``,
+    is loaded); with ``abft="both"`` the results that leave after it are collected as well
+    (the last tile drains once its checks are complete). ``stall`` lists cycles in which
+    neither output stream is ready; ``fault`` is as for :func:`run_core`. With ``rng``,
     each source idles and each output stream is not ready with probability 0.3 per cycle,
     independently.
     """
@@ -117,6 +119,18 @@ def run_feeder_core(config, schedule, *, max_cycles=100_000, stall=(), fault=Non
                 sent[name] += accepted[name]
             cycle += 1
         cycles[0] = cycle
+        if config.corrects:
+            # The last pixel tile's results leave after its last pass's counters (once its
+            # checks are complete), and the outgoing beats' own check reports two cycles
+            # after the last one: collect them, then let that check settle.
+            left = config.latency + config.acc_depth + 8
+            while left:
+                ctx.set(dut.results.ready, 1)
+                if ctx.get(dut.results.valid):
+                    results.append(ctx.get(dut.results.payload.as_value()))
+                    left = max(left, 4)
+                await ctx.tick()
+                left -= 1
         if config.abft != "none":
             status[0] = status_format(config).unpack([ctx.get(dut.status.as_value())])
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from sense_models.config import ArrayConfig
-from sense_hw.faults import SITE_CLASSES
+from sense_hw.faults import FEEDER_SITE_CLASSES, SITE_CLASSES
 from sense_verif.campaign import run_campaign, summarize
 
 pytestmark = pytest.mark.rtl
@@ -31,7 +31,8 @@ def test_both_checks_leave_no_silent_corruption_and_raise_no_false_alarm(tmp_pat
     assert table["all"]["runs"] == 150
     assert checked_sdc(records) == []
     assert table["all"]["detected"] + table["all"]["corrected"] > 0
-    assert {s["class"] for s in sites} == set(SITE_CLASSES)  # every class has sites
+    # every class but the feeder's has sites
+    assert {s["class"] for s in sites} == set(SITE_CLASSES) - set(FEEDER_SITE_CLASSES)
 
 
 def test_without_checkers_the_campaign_reports_silent_corruption(tmp_path):
@@ -62,6 +63,19 @@ def test_feeder_with_correction_leaves_no_silent_corruption_and_raises_no_false_
     assert {s["class"] for s in sites} == set(SITE_CLASSES)  # every class has sites
 
 
+def test_feeder_state_faults_are_all_caught_by_its_parity(tmp_path):
+    """The feeder's buffers, table and zero flags steer data and checksum digits alike; with
+    their parity, none of their faults corrupts silently, and each class is flagged."""
+    records, failures, _, _ = run_campaign(FEEDER_CONFIG, fault_runs=300, clean_runs=1,
+                                           seed=7, chunk=150, journal_dir=tmp_path,
+                                           classes=FEEDER_SITE_CLASSES)
+    table = summarize(records)
+    assert failures == 0 and table["all"]["runs"] == 300 and table["all"]["early_alarms"] == 0
+    assert checked_sdc(records) == []
+    for kind in FEEDER_SITE_CLASSES:
+        assert table[kind]["detected"] > 0, kind
+
+
 def test_feeder_campaign_reports_silent_corruption_without_checkers(tmp_path):
     """The feeder harness's comparison can fail: the same faults without ABFT corrupt."""
     config = ArrayConfig(**{**FEEDER_CONFIG.to_dict(), "abft": "none"})
@@ -71,6 +85,17 @@ def test_feeder_campaign_reports_silent_corruption_without_checkers(tmp_path):
     assert failures == 0 and table["fault_free"]["wrong_outputs"] == 0
     assert table["all"]["sdc"] > 0
     assert table["all"]["detected"] == table["all"]["corrected"] == 0
+
+
+def test_feeder_state_faults_corrupt_silently_without_checkers(tmp_path):
+    """The feeder's site classes can corrupt: without ABFT, each has silent corruptions."""
+    config = ArrayConfig(**{**FEEDER_CONFIG.to_dict(), "abft": "none"})
+    records, failures, _, _ = run_campaign(config, fault_runs=150, clean_runs=1, seed=7,
+                                           journal_dir=tmp_path, classes=FEEDER_SITE_CLASSES)
+    table = summarize(records)
+    assert failures == 0
+    for kind in FEEDER_SITE_CLASSES:
+        assert table[kind]["sdc"] > 0, kind
 
 
 def test_feeder_campaign_report_is_merged_under_its_own_key(tmp_path):

@@ -60,10 +60,11 @@ def campaign_job(config, seed):
 
 
 def run_campaign(config, *, fault_runs, clean_runs, seed, engine="cpp", workers=None,
-                 scheduler=None, chunk=CHUNK, journal_dir=None, label="faults"):
+                 scheduler=None, chunk=CHUNK, journal_dir=None, label="faults", classes=None):
     """Records of every run on ``config`` (a fault-injection build), in chunks on
     ``workers`` processes or a dask ``scheduler``, journaled in ``journal_dir``
-    (:mod:`sense_verif.campaign_runs`).
+    (:mod:`sense_verif.campaign_runs`). ``classes``: draw the faults from the sites of these
+    site classes only (default: every site).
 
     Returns ``(records, failures, sites, info)``. ``engine="cpp"`` runs on the C++ harness
     (the streamed or the feeder one); ``"cocotb"`` on the cocotb driver of the same harness
@@ -84,8 +85,11 @@ def run_campaign(config, *, fault_runs, clean_runs, seed, engine="cpp", workers=
     else:
         directory = build_harness(config, [job])
     manifest = json.loads((directory / "rtl" / "manifest.json").read_text())
+    drawn = [s for s in manifest["fault_sites"] if classes is None or s["class"] in classes]
+    if not drawn:
+        raise ValueError(f"the build has no fault site of the classes {classes}")
     records, info = run_chunks(
-        config, job, manifest["fault_sites"], engine=engine, directory=directory, binary=binary,
+        config, job, drawn, engine=engine, directory=directory, binary=binary,
         fault_runs=fault_runs, clean_runs=clean_runs, seed=seed, chunk=chunk,
         workers=workers or os.cpu_count(), scheduler=scheduler,
         journal_dir=journal_dir or JOURNAL, rtl_sha256=manifest["files"][0]["sha256"],
@@ -160,6 +164,9 @@ def main(argv=None):
     parser.add_argument("--options", nargs="*", choices=ABFT_OPTIONS, default=None,
                         help="abft options to run (default: --abft if given, else all)")
     parser.add_argument("--seed", type=non_negative_int, default=2026)
+    parser.add_argument("--classes", nargs="+", choices=SITE_CLASSES, default=None,
+                        help="draw the faults from the sites of these classes only "
+                             "(default: every site)")
     parser.add_argument("--engine", choices=("cpp", "cocotb"), default="cpp",
                         help="simulator path (default cpp, the C++ harness)")
     parser.add_argument("--workers", type=non_negative_int, default=os.cpu_count(),
@@ -187,7 +194,8 @@ def main(argv=None):
         records, failures, sites, info = run_campaign(
             option_config, fault_runs=args.runs, clean_runs=clean, seed=args.seed,
             engine=args.engine, workers=args.workers, scheduler=args.scheduler,
-            chunk=args.chunk, journal_dir=args.journal, label=f"faults {option}")
+            chunk=args.chunk, journal_dir=args.journal, label=f"faults {option}",
+            classes=args.classes)
         failed += failures or not records
         results[option] = summarize(records)
         site_counts[option] = dict(Counter(s["class"] for s in sites))
@@ -197,7 +205,7 @@ def main(argv=None):
     fault_free_outputs = sum(t["fault_free"]["outputs"] for t in results.values())
     report = {"config": dataclasses.replace(config, faults=True).to_dict(),
               "fault_runs_per_option": args.runs, "fault_free_runs_per_option": clean,
-              "seed": args.seed, "sites": site_counts,
+              "seed": args.seed, "sites": site_counts, "classes": args.classes,
               "fault_free_outputs": fault_free_outputs,
               "false_alarms": sum(t["fault_free"]["false_alarm"] for t in results.values()),
               "results": results, "runs": runs_info,
