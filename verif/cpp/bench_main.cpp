@@ -153,6 +153,7 @@ public:
 #ifdef SENSE_FAULTS
         set_hex(top_->fault, job.text("fault", line));
 #endif
+        // The harness samples the ports above in the reset (`fault` as `rst` rises).
         top_->rst = 1;
         tick();
         tick();

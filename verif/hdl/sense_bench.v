@@ -13,7 +13,8 @@
 // ABFT and fault-injection builds (defines SENSE_STATUS, SENSE_FAULTS) pass the core's
 // `status` out and its `fault` control in; the fault's start cycle is given relative to
 // cycle 0 and converted here to the core's own count (cycles since reset); `origin` is
-// cycle 0 in that count.
+// cycle 0 in that count. `fault` is sampled as `rst` rises and the stream lengths during the
+// reset: a driver sets them before it.
 module sense_bench #(
     parameter WEIGHT_W = 8,
     parameter PIXEL_W = 8,
@@ -78,11 +79,30 @@ module sense_bench #(
     reg  [31:0] pixel_index;
     reg         weight_go, pixel_go, result_go;
 
-    wire weight_valid = running && weight_index < n_weights && weight_go;
-    wire pixel_valid  = running && pixel_index < n_pixels && pixel_go;
+    // The lengths the `valid` wires compare with, sampled in reset (drivers set them before
+    // it; nothing reads them before `start`): registers rather than ports, as `fault_q` below.
+    reg  [31:0] n_weights_q, n_pixels_q;
+    always @(posedge clk) begin
+        if (rst) begin
+            n_weights_q <= n_weights;
+            n_pixels_q <= n_pixels;
+        end
+    end
+
+    wire weight_valid = running && weight_index < n_weights_q && weight_go;
+    wire pixel_valid  = running && pixel_index < n_pixels_q && pixel_go;
     wire result_ready = (running && result_go) || done;
     wire weight_ready, pixel_ready, result_valid;
     wire [RESULT_W-1:0] result_payload;
+
+`ifdef SENSE_FAULTS
+    // The fault control as it was when `rst` rose (every driver sets it before the reset),
+    // held in a register rather than read from the port: Verilator evaluates all logic fed
+    // combinationally by a top-level input at every eval, twice a clock, and every fault
+    // site reads it (the 8x8 with abft=both simulated ~4x slower reading the port directly).
+    reg [FAULT_W-1:0] fault_q;
+    always @(posedge rst) fault_q <= fault;
+`endif
 
     // The core counts cycles from reset; cycle 0 here is `origin` there.
     reg [31:0] since_reset;
@@ -103,7 +123,7 @@ module sense_bench #(
 `endif
 `ifdef SENSE_FAULTS
         // fault = {start[31:0], mode, bit, site} (sense_models.formats.fault_format)
-        .fault({fault[FAULT_W-1:FAULT_W-32] + origin, fault[FAULT_W-33:0]}),
+        .fault({fault_q[FAULT_W-1:FAULT_W-32] + origin, fault_q[FAULT_W-33:0]}),
 `endif
         .weights__payload(weight_mem[weight_index[$clog2(WEIGHT_DEPTH)-1:0]]),
         .weights__valid(weight_valid),

@@ -15,7 +15,8 @@
 // ABFT and fault-injection builds (defines SENSE_STATUS, SENSE_FAULTS) pass the core's
 // `status` out (its `clear_status` is tied off: a reset clears the status between runs) and
 // its `fault` control in, the start cycle converted from cycle 0 to cycles since reset;
-// `origin` is cycle 0 in that count.
+// `origin` is cycle 0 in that count. `fault` is sampled as `rst` rises and the stream
+// lengths during the reset: a driver sets them before it.
 module sense_feeder_bench #(
     parameter TABLE_W = 8,
     parameter IFM_W = 8,
@@ -95,10 +96,22 @@ module sense_feeder_bench #(
     reg  [31:0] table_index, ifm_index, pass_index, weight_index, stats_received;
     reg         table_go, ifm_go, pass_go, weight_go, result_go, stats_go;
 
-    wire table_valid  = running && table_index < n_table && table_go;
-    wire ifm_valid    = running && ifm_index < n_ifm && ifm_go;
-    wire pass_valid   = running && pass_index < n_passes && pass_go;
-    wire weight_valid = running && weight_index < n_weights && weight_go;
+    // The lengths the `valid` wires compare with, sampled in reset (drivers set them before
+    // it; nothing reads them before `start`): registers rather than ports, as `fault_q` below.
+    reg  [31:0] n_table_q, n_ifm_q, n_passes_q, n_weights_q;
+    always @(posedge clk) begin
+        if (rst) begin
+            n_table_q <= n_table;
+            n_ifm_q <= n_ifm;
+            n_passes_q <= n_passes;
+            n_weights_q <= n_weights;
+        end
+    end
+
+    wire table_valid  = running && table_index < n_table_q && table_go;
+    wire ifm_valid    = running && ifm_index < n_ifm_q && ifm_go;
+    wire pass_valid   = running && pass_index < n_passes_q && pass_go;
+    wire weight_valid = running && weight_index < n_weights_q && weight_go;
     wire result_ready = (running && result_go) || done;
     wire stats_ready  = (running && stats_go) || done;
     wire table_ready, ifm_ready, pass_ready, weight_ready, result_valid, stats_valid;
@@ -108,6 +121,15 @@ module sense_feeder_bench #(
     wire stats_fire  = stats_valid && stats_ready;
     wire [31:0] results_now = received + {31'd0, result_fire};
     wire [31:0] stats_now   = stats_received + {31'd0, stats_fire};
+
+`ifdef SENSE_FAULTS
+    // The fault control as it was when `rst` rose (every driver sets it before the reset),
+    // held in a register rather than read from the port: Verilator evaluates all logic fed
+    // combinationally by a top-level input at every eval, twice a clock, and every fault
+    // site reads it (the 8x8 with abft=both simulated ~4x slower reading the port directly).
+    reg [FAULT_W-1:0] fault_q;
+    always @(posedge rst) fault_q <= fault;
+`endif
 
     // The core counts cycles from reset; cycle 0 here is `origin` there.
     reg [31:0] since_reset;
@@ -129,7 +151,7 @@ module sense_feeder_bench #(
 `endif
 `ifdef SENSE_FAULTS
         // fault = {start[31:0], mode, bit, site} (sense_models.formats.fault_format)
-        .fault({fault[FAULT_W-1:FAULT_W-32] + origin, fault[FAULT_W-33:0]}),
+        .fault({fault_q[FAULT_W-1:FAULT_W-32] + origin, fault_q[FAULT_W-33:0]}),
 `endif
         .table__payload(table_mem[table_index[$clog2(TABLE_DEPTH)-1:0]]),
         .table__valid(table_valid),
