@@ -12,7 +12,7 @@ from sense_verif.test_core import TRAFFIC
 pytestmark = pytest.mark.rtl
 
 CORE_TESTS = len(SHAPE_CASES) * len(TRAFFIC)
-FEEDER_TESTS = len(FEEDER_CASES) * 2 * len(TRAFFIC) + 1  # + counters held back
+FEEDER_TESTS = len(FEEDER_CASES) * 2 * len(TRAFFIC) + 2  # + counters held back, gated carry
 
 
 @pytest.mark.parametrize("config", CORE_CONFIGS, ids=lambda c: c.name)
@@ -38,14 +38,14 @@ def test_pe(config):
 @pytest.mark.parametrize("config", ABFT_FAULT_CONFIGS, ids=lambda c: c.name)
 def test_abft_faults(config):
     directory = build(config, "core")
-    assert run_tests(config, "core", "sense_verif.test_abft", directory=directory) == (3, 0)
+    assert run_tests(config, "core", "sense_verif.test_abft", directory=directory) == (4, 0)
 
 
 @pytest.mark.parametrize("config", CHECKSUM_CONFIGS, ids=lambda c: c.name)
 def test_checksum_inputs(config):
     directory = build(config, "core")
     assert run_tests(config, "core", "sense_verif.test_checksum_inputs", directory=directory,
-                     results_name="checksums.xml") == (2, 0)
+                     results_name="checksums.xml") == (4, 0)
 
 
 # -- the comparison can fail ------------------------------------------------------------------
@@ -56,7 +56,7 @@ def test_checksum_test_fails_on_a_wrong_expectation(config):
     directory = build(config, "core")
     assert run_tests(config, "core", "sense_verif.test_checksum_inputs", directory=directory,
                      results_name="checksums-corrupt.xml",
-                     extra_env={"SENSE_CORRUPT_EXPECTED": "1"}) == (2, 2)
+                     extra_env={"SENSE_CORRUPT_EXPECTED": "1"}) == (4, 4)
 
 
 def test_core_test_fails_on_a_corrupted_expected_value():

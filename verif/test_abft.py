@@ -4,14 +4,16 @@ The fault-free regression proves the checks raise no false alarm; these inject f
 named sites and check what the checks must then do: a single upset in a data column is
 located, corrected (the outputs stay bit-exact) and reported with matching syndromes; a
 stuck multiplier is reported in its column from the first pass; ``clear_status`` clears
-the status even when pulsed while the outputs stall.
+the status even when pulsed while the outputs stall; an upset of the control state's second
+copy is a control error, and its count saturates.
 """
 
 import json
+import os
 from pathlib import Path
 
 import cocotb
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from sense_models.formats import fault_format, status_format
 from sense_models.workloads import random_layer
@@ -35,6 +37,49 @@ def site(config, block, signal):
 def status(tb):
     word = tb.dut.status.value.to_unsigned()
     return {k: int(v[0]) for k, v in status_format(tb.config).unpack([word]).items()}
+
+
+#: The status's saturating counts (``control_errors`` only with ``abft="both"``).
+STATUS_COUNTS = ("pixel_errors", "kernel_errors", "corrected", "control_errors")
+
+
+def set_status_counts(engine, config, value):
+    """Every count of :data:`STATUS_COUNTS` the build has set to ``value`` in ``engine``'s
+    status register, through the simulator (the other fields keep theirs); returns the
+    names set. A layer cannot reach the counts' high bits: 2**16 mismatches."""
+    fmt = status_format(config)
+    register = engine.status
+    word = register.value.to_unsigned()
+    names = [f.name for f in fmt.fields if f.name in STATUS_COUNTS]
+    for name in names:
+        offset, bits = fmt.offset(name), fmt[name].bits
+        word = word & ~(((1 << bits) - 1) << offset) | (value << offset)
+    register.value = word
+    return names
+
+
+async def upset_data_psum(engine, config, column, delta, vector):
+    """At the ``vector``-th data vector (not a checksum digit) that leaves the bottom PE of
+    ``column`` after the call, add ``delta`` to its partial sum through the simulator (a
+    single-event upset in a build without fault sites): both checks see it."""
+    clk = engine.clk
+    checker = getattr(engine, f"check_c{column}")
+    seen = 0
+    while seen <= vector:
+        await RisingEdge(clk)
+        seen += int(checker.valid.value) == 1 and int(checker.check.value) == 0
+    await FallingEdge(clk)
+    bottom = getattr(engine.array, f"row{config.rows - 1}")
+    psum = getattr(bottom, f"pe_c{column}").psum_out
+    psum.value = (psum.value.to_unsigned() + delta) % (1 << len(psum))
+
+
+def data_upsets(config):
+    """``(column, delta)`` of the upsets the correction tests make: plus and minus one in
+    every column (a syndrome of -1 sets every bit of the tile summary it passes through),
+    then a high bit each way."""
+    return [(j, sign) for j in range(config.cols) for sign in (1, -1)] + \
+        [(0, 1 << (config.acc_width - 2)), (config.cols - 1, -(1 << (config.acc_width // 2)))]
 
 
 async def faulted_run(tb, x, w, fault, *, rng, backpressure=0.0):
@@ -135,3 +180,55 @@ async def _clear_when_stalled(tb, cleared):
     await FallingEdge(dut.clk)
     dut.clear_status.value = 0
     cleared["stalled"] = True
+
+
+async def _preset_after_reset(tb, cycle, counts):
+    """Once the run's reset is over: the cycle count at ``cycle``, every status count at
+    ``counts`` (the fault's start is compared with the cycle count: it moves with it)."""
+    await FallingEdge(tb.dut.rst)
+    tb.dut.cycle.value = cycle
+    set_status_counts(tb.dut.engine, tb.config, counts)
+
+
+@cocotb.test()
+async def test_control_state_upsets(dut):
+    """The second copy of the bank state holds nothing the data uses: a flip of it (bank
+    0's drain count) is a control error for the cycles until both copies have counted
+    down, with no data error, no correction and exact outputs, and ``clear_status`` then
+    clears every field; stuck (the issue bank's copy), it keeps the copies apart and
+    ``control_errors`` saturates at 0xFFFF instead of wrapping (the counts start there).
+    The cycle count starts from bit patterns and the fault's start moves with it: a flip
+    is flagged in the cycle it happens or just after."""
+    tb = CoreTB(dut)
+    cfg, rng = tb.config, case_rng("abft-control")
+    x, w = random_layer(cfg, rng, "exact")
+    wrong = int(os.environ.get("SENSE_CORRUPT_EXPECTED", "0") == "1")
+    number = site(cfg, "engine", "issue_bank_shadow")
+    drain = site(cfg, "engine", "bank0_drain_shadow")
+    for cycle, counts, fault in (
+            (0xAAAA_AAAA, 0, {"site": drain, "bit": 0, "mode": FLIP}),
+            (0x5555_5555, 0, {"site": drain, "bit": 0, "mode": FLIP}),
+            (0xFFFF_0000, 0xFFFF, {"site": number, "bit": 0, "mode": STUCK_AT_1})):
+        fault["start"] = (cycle + 20) % (1 << 32)
+        preset = cocotb.start_soon(_preset_after_reset(tb, cycle, counts))
+        exact, got = await faulted_run(tb, x, w, fault, rng=rng)
+        await preset
+        dut._log.info("%s from cycle %#x, counts from %#x: %s", fault, cycle, counts, got)
+        assert exact and got["error"], f"{fault}: exact {exact}, status {got}"
+        data = ("pixel_errors", "kernel_errors", "corrected")
+        assert all(got[name] == counts for name in data), got
+        if counts:
+            assert got["control_errors"] == 0xFFFF - wrong, got
+        else:
+            assert 1 <= got["control_errors"] + wrong <= cfg.cols, got
+        # a flip disagrees at once; a stuck copy once the bank it copies leaves that value
+        soon = 4 if fault["mode"] == FLIP else 500
+        assert 0 <= got["first_cycle"] - fault["start"] <= soon, got
+        if counts:  # a stuck copy keeps disagreeing: nothing to clear
+            continue
+        dut.clear_status.value = 1
+        await RisingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        dut.clear_status.value = 0
+        await ClockCycles(dut.clk, 3)
+        assert not any(status(tb).values()), f"clear_status left {status(tb)}"

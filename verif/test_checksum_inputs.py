@@ -5,7 +5,10 @@ ring on a fault in the array. These run on the ordinary (uninstrumented) builds:
 supplies the checksums (the pixel side's digit vectors on the ``pixels`` stream, the kernel
 side's checksum weights on the ``weights`` stream), so a corrupted checksum is an error the
 check must report, in the right pass, with a syndrome that is a multiple of the corruption,
-while the outputs stay exact and nothing is "corrected" (only one side disagrees).
+while the outputs stay exact and nothing is "corrected" (only one side disagrees). The
+status counts preset to 0xFFFF must saturate and ``clear_status`` clear the whole status;
+on builds that correct, an upset of a data vector's partial sum (written through the
+simulator) must be located and corrected.
 """
 
 import dataclasses
@@ -13,14 +16,14 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, FallingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from sense_models.tiling import schedule_layer
 from sense_models.workloads import feeder_layer, random_layer
 
 from .tb_core import CoreTB, case_rng, env_config
 from .tb_feeder import FeederTB
-from .test_abft import status
+from .test_abft import data_upsets, set_status_counts, status, upset_data_psum
 
 #: Corrupted runs per checked side: each with another pass, digit and value.
 RUNS = 8
@@ -28,7 +31,7 @@ RUNS = 8
 #: What the status counters start from in each run (32-bit cycle and result-beat counts,
 #: 16-bit pass counts): their high bits would otherwise need 2**16 passes or 2**32 cycles.
 #: The status must report the preset plus the run's own count.
-PRESETS = ((0, 0), (0xFFFF_0000, 0xFF00), (0xAAAA_0000, 0xAA00), (0x5555_0000, 0x5500))
+PRESETS = ((0, 0), (0xFFFF_0000, 0xFF00), (0xAAAA_AAAA, 0xAAAA), (0x5555_5555, 0x5555))
 
 
 async def preset_counters(dut, wide, narrow):
@@ -190,3 +193,81 @@ async def test_checker_upset_is_reported_in_its_column(dut):
         assert got["corrected"] == 0, got
     assert reported >= len(UPSET_CYCLES) // 2, \
         f"only {reported} of {len(UPSET_CYCLES)} checker upsets were reported"
+
+
+async def saturate_counts(tb):
+    """Once the run's reset is over, every status count at its saturation value."""
+    await FallingEdge(tb.dut.rst)
+    return set_status_counts(tb.dut.engine, tb.config, 0xFFFF)
+
+
+async def clear_status(tb):
+    """Pulse the core's ``clear_status`` for a cycle; returns the status a few cycles on
+    (the clear waits for a cycle the engine advances; the core is idle here)."""
+    await FallingEdge(tb.dut.clk)
+    tb.dut.clear_status.value = 1
+    await RisingEdge(tb.dut.clk)
+    await FallingEdge(tb.dut.clk)
+    tb.dut.clear_status.value = 0
+    await ClockCycles(tb.dut.clk, 3)
+    return status(tb)
+
+
+@cocotb.test()
+async def test_counts_saturate_and_clear(dut):
+    """Every saturating count of the status starts a run with corrupted checksums at
+    0xFFFF (through the simulator, after the reset), the cycle, beat and pass counters at
+    bit patterns: the mismatches leave the counts at 0xFFFF (they saturate, they do not
+    wrap), flag the error in a cycle counted on from the preset, and record no first
+    mismatch (the counts say earlier ones were seen). ``clear_status`` then clears the
+    whole status word. The counts' bits go both ways, which 2**16 mismatches would take."""
+    tb = FeederTB(dut) if env_config().feeder else CoreTB(dut)
+    cfg, rng = tb.config, case_rng("status-saturate")
+    wrong = int(os.environ.get("SENSE_CORRUPT_EXPECTED", "0") == "1")
+    # One side per run: both at once could look like one located error and be "corrected".
+    sides = ["pixels"] * (cfg.pixel_check and not cfg.feeder) + ["weights"] * cfg.kernel_check
+    for run, presets in enumerate(PRESETS[2:]):
+        layer, schedule = new_layer(tb, rng)
+        side = sides[run % len(sides)] if sides else None
+        streams = {}
+        if side == "pixels":
+            streams["pixels"] = corrupt_digits(cfg, schedule.pixels, rng)[0]
+        elif side == "weights":
+            streams["weights"] = corrupt_checksum_weights(cfg, schedule.weights, rng)[0]
+        else:  # the feeder makes its own digits: checker upsets instead, one mid-pass
+            for cycle in UPSET_CYCLES[2::3]:
+                cocotb.start_soon(upset_checker(dut, 0, 1, cycle))
+        saturated = cocotb.start_soon(saturate_counts(tb))
+        got, preset = await corrupted_run(tb, layer, rng, streams, presets)
+        names = await saturated
+        dut._log.info("counts %s preset to 0xFFFF: %s", names, got)
+        assert got["error"], f"no mismatch flagged: {got}"
+        assert all(got[name] == 0xFFFF - wrong for name in names), got
+        assert got["pixel_pass"] == got["pixel_syndrome"] == 0, got
+        assert got["kernel_beat"] == got["kernel_syndrome"] == 0, got
+        _check_counts(got, preset, presets[0], ("first_cycle",))
+        cleared = await clear_status(tb)
+        assert not any(cleared.values()), f"clear_status left {cleared}"
+
+
+@cocotb.test()
+async def test_data_upset_is_corrected(dut):
+    """Builds that correct (``abft="both"``, the feeder's too): an upset of a data vector's
+    partial sum at the bottom of a column, through the simulator, is one pixel-side and
+    one kernel-side error with equal syndromes of plus or minus the upset, located in
+    that column and corrected: the outputs stay exact."""
+    tb = FeederTB(dut) if env_config().feeder else CoreTB(dut)
+    cfg, rng = tb.config, case_rng("data-upset")
+    if not cfg.corrects:
+        return
+    wrong = int(os.environ.get("SENSE_CORRUPT_EXPECTED", "0") == "1")
+    for run, (column, delta) in enumerate(data_upsets(cfg)):
+        layer, _ = new_layer(tb, rng)
+        upset = cocotb.start_soon(upset_data_psum(dut.engine, cfg, column, delta, run % 3))
+        got, _ = await corrupted_run(tb, layer, rng, {})
+        await upset
+        dut._log.info("column %d %+d: %s", column, delta, got)
+        assert (got["corrected"], got["pixel_errors"], got["kernel_errors"]) == \
+            (1, 1, 1 + wrong), got
+        assert got["pixel_column"] == column and abs(got["pixel_syndrome"]) == abs(delta), got
+        assert got["kernel_syndrome"] == got["pixel_syndrome"], got

@@ -8,7 +8,9 @@ all 64 bits). AW and W handshakes come in either order, with every ``prot`` valu
 byte reads at unaligned addresses. Streamed builds also take every malformed pixel
 sequence of :data:`sense_models.workloads.MALFORMED_CASES` as packets and report the
 model's code in PROTOCOL; builds with the pixel-side check report a checker upset in the
-ABFT registers.
+ABFT registers; builds that correct report a corrected data upset and a control-state
+upset there; feeder builds' gated-multiply counts carry through all 32 bits into
+GATED_MULTS.
 """
 
 import dataclasses
@@ -27,6 +29,7 @@ from sense_models.workloads import MALFORMED_CASES, malformed_pixels
 
 from .tb_core import case_rng
 from .tb_top import RtlBackend
+from .test_abft import data_upsets, set_status_counts, upset_data_psum
 from .test_top import expect_clean, random_layer, started
 
 #: Walking and alternating patterns: every bit of a 64-bit counter both ways.
@@ -220,9 +223,7 @@ async def test_abft_status_registers(dut):
         dut.core.cycle.value = wide
         for j in range(cfg.cols):
             getattr(dut.core.engine, f"passes_checked_c{j}").value = narrow
-        upset = cocotb.start_soon(_upset_checker(dut, column, delta))
-        await Driver(cfg, RtlBackend(tb)).run_layer_async(*random_layer(cfg, rng, f"upset{run}"))
-        await upset
+        await _layer_with_upset(tb, _upset_checker(dut, column, delta), rng, f"upset{run}")
         status, counts = await tb.fields("STATUS"), await tb.fields("ABFT_COUNTS")
         where = await tb.fields("ABFT_PIXEL")
         syndrome = await tb.read("ABFT_PIXEL_SYNDROME")
@@ -239,3 +240,115 @@ async def test_abft_status_registers(dut):
         for name in ("ABFT_COUNTS", "ABFT_PIXEL", "ABFT_PIXEL_SYNDROME", "ABFT_FIRST_CYCLE"):
             assert await tb.read(name) == 0, f"{name} not cleared"
         assert not (await tb.fields("STATUS"))["abft_error"]
+
+
+async def _layer_with_upset(tb, upset, rng, name):
+    """A random layer while ``upset`` waits for its vector; a layer that skips so many
+    zero vectors that the upset's vector never comes is replaced by another (the upset
+    would wait for ever)."""
+    upset = cocotb.start_soon(upset)
+    while True:
+        await Driver(tb.config, RtlBackend(tb)).run_layer_async(
+            *random_layer(tb.config, rng, name))
+        if upset.done():
+            return
+        tb.dut._log.info("%s: the layer ended before the upset, another one", name)
+
+
+async def _upset_shadow(dut, cycles):
+    """``cycles`` cycles on, flip bit 0 of the second copy of bank 0's drain count: the
+    copies disagree until both have counted down, and nothing else reads the copy."""
+    await ClockCycles(dut.clk, cycles)
+    await FallingEdge(dut.clk)
+    shadow = dut.core.engine.bank0_drain_shadow
+    shadow.value = shadow.value.to_unsigned() ^ 1
+
+
+async def _abft_registers(tb):
+    names = ("STATUS", "ABFT_COUNTS", "ABFT_PIXEL", "ABFT_CORRECTED")
+    got = {name: await tb.fields(name) for name in names}
+    for name in ("ABFT_PIXEL_SYNDROME", "ABFT_KERNEL_BEAT", "ABFT_KERNEL_SYNDROME"):
+        got[name] = await tb.read(name)
+    return got
+
+
+def _signed(value, bits=32):
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+@cocotb.test()
+async def test_corrections_and_control_checks(dut):
+    """Builds that correct (``abft="both"``): an upset of a data vector's partial sum at the
+    bottom of a column is one pixel-side and one kernel-side error with equal syndromes of
+    plus or minus the upset, corrected in that column (the layer stays exact);
+    a flip of the second copy of the bank state is a control error and nothing else; the
+    saturating counts preset to 0xFFFF stay there; COMMAND.clear_status clears them all."""
+    tb = await started(dut)
+    cfg = tb.config
+    if not cfg.corrects:
+        return
+    rng = case_rng("top-correct")
+    wrong = _corrupt()
+    for run, (column, delta) in enumerate(data_upsets(cfg)):
+        await _layer_with_upset(tb, upset_data_psum(dut.core.engine, cfg, column, delta,
+                                                    run % 3), rng, f"fix{run}")
+        got = await _abft_registers(tb)
+        dut._log.info("column %d %+d: %s", column, delta, got)
+        assert got["ABFT_CORRECTED"] == {"corrected": 1 + wrong, "control_errors": 0}, got
+        assert got["ABFT_COUNTS"] == {"pixel_errors": 1, "kernel_errors": 1}, got
+        assert got["ABFT_PIXEL"]["column"] == column, got
+        syndrome = _signed(got["ABFT_PIXEL_SYNDROME"])
+        assert abs(syndrome) == abs(delta), got
+        assert _signed(got["ABFT_KERNEL_SYNDROME"]) == syndrome, got
+        await tb.clear_status()
+    for run, counts in enumerate((0, 0xFFFF)):
+        upset = cocotb.start_soon(_upset_shadow(dut, 30 + 7 * run))
+        if counts:
+            await FallingEdge(dut.clk)
+            set_status_counts(dut.core.engine, cfg, counts)
+        await Driver(cfg, RtlBackend(tb)).run_layer_async(
+            *random_layer(cfg, rng, f"control{run}"))
+        await upset
+        got = await _abft_registers(tb)
+        dut._log.info("shadow upset, counts from %#x: %s", counts, got)
+        assert got["STATUS"]["abft_error"] and not got["STATUS"]["error"], got
+        control = got["ABFT_CORRECTED"]["control_errors"]
+        if counts:  # saturated, not wrapped
+            assert got["ABFT_CORRECTED"] == {"corrected": counts,
+                                             "control_errors": counts + wrong}, got
+            assert got["ABFT_COUNTS"] == {"pixel_errors": counts, "kernel_errors": counts}
+        else:  # the copies agree again once both drain counts are back at 0
+            assert 1 <= control - wrong <= cfg.cols, got
+            assert got["ABFT_COUNTS"] == {"pixel_errors": 0, "kernel_errors": 0}, got
+        await tb.clear_status()
+        got = await _abft_registers(tb)
+        assert not got["STATUS"]["abft_error"], got
+        assert not any(got["ABFT_CORRECTED"].values()) and not any(got["ABFT_COUNTS"].values())
+
+
+@cocotb.test()
+async def test_gated_counts_carry(dut):
+    """Feeder builds: before each layer a bit pattern is added to the 32-bit gated-multiply
+    count of the bank the layer's first pass uses, through the simulator (a layer gates a
+    few thousand multiplies): GATED_MULTS must grow by the model's count plus the
+    pattern, which that pass reports through the core's counter FIFO."""
+    tb = await started(dut)
+    cfg = tb.config
+    if not cfg.feeder:
+        return
+    rng = case_rng("top-gated")
+    driver = Driver(cfg, RtlBackend(tb))
+    for run, offset in enumerate((0xAAAA_AAAA, 0x5555_5555, 0xAAAA_AAAA, 0x5555_5555,
+                                  0xFFFF_0000, 0x0000_FFFF)):
+        before = (await tb.counters())["GATED_MULTS"]
+        await FallingEdge(dut.clk)  # idle: the last layer's counts have all left
+        engine = dut.core.engine
+        count = getattr(engine, f"gated_bank{int(engine.issue_bank.value)}")
+        count.value = (count.value.to_unsigned() + offset) % (1 << 32)
+        logged = len(driver.log)
+        await driver.run_layer_async(*random_layer(cfg, rng, f"gated{run}"))
+        jobs = [job for job, _ in driver.log[logged:]]
+        want = sum(int(job.schedule.stats["gated"].sum()) for job in jobs) + offset + _corrupt()
+        got = (await tb.counters())["GATED_MULTS"] - before
+        assert got == want, f"GATED_MULTS grew by {got:#x}, expected {want:#x}"
+    await expect_clean(tb)
