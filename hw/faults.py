@@ -23,7 +23,8 @@ import copy
 from amaranth.hdl import Const, Module, Signal, Value
 from amaranth.lib import data
 
-__all__ = ["SITE_CLASSES", "FEEDER_SITE_CLASSES", "FLIP", "FaultSites", "NO_FAULTS"]
+__all__ = ["SITE_CLASSES", "FEEDER_SITE_CLASSES", "STUCK_AT_0", "STUCK_AT_1", "FLIP", "FaultSites",
+           "NO_FAULTS"]
 
 #: The IFM feeder's site classes (feeder builds only): its pixel buffers, its
 #: channel-permutation table, its zero flags.
@@ -34,7 +35,7 @@ SITE_CLASSES = ("multiplier", "adder", "psum_register", "ifm_register", "weight_
                 "metadata", "bank_control", "drain_sequencer", "correction") + FEEDER_SITE_CLASSES
 
 _STUCK0, _STUCK1, _FLIP = 1, 2, 3
-FLIP = _FLIP
+STUCK_AT_0, STUCK_AT_1, FLIP = _STUCK0, _STUCK1, _FLIP  # the fault port's ``mode``
 
 
 class _NoFaults:

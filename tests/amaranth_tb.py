@@ -9,6 +9,14 @@ from sense_models.formats import (fault_format, ifm_format, pass_format, pixel_f
                                   weight_format)
 
 
+def fault_sites(config):
+    """The fault sites of a fault-injection :class:`SenseCore` (numbered as it elaborates)."""
+    from amaranth.back import rtlil
+    core = SenseCore(config=config)
+    rtlil.convert(core)
+    return core.fault_sites
+
+
 def run_core(config, schedule, *, max_cycles=100_000, fault=None, stall=()):
     """Stream ``schedule`` through a SenseCore; returns (result fields, cycles, status).
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from amaranth_tb import run_core, run_feeder_core
+from amaranth_tb import fault_sites, run_core, run_feeder_core
 from sense_hw.pe import ProcessingElement
 from sense_models.config import ArrayConfig
 from sense_models.cycle_model import feeder_cycles, tiling_cycles
@@ -92,11 +92,7 @@ def _in_step(config, start):
 
 
 def _fault_run(config, site_name, mode, start, bit=3, shape=None, stall=()):
-    from amaranth.back import rtlil
-    from sense_hw.core import SenseCore
-    core = SenseCore(config=config)
-    rtlil.convert(core)
-    site = next(s for s in core.fault_sites if f"{s['block']}.{s['signal']}" == site_name)
+    site = next(s for s in fault_sites(config) if f"{s['block']}.{s['signal']}" == site_name)
     rng = np.random.default_rng(5)
     if shape is None:
         x, w = random_layer(config, rng, "ragged")
@@ -215,11 +211,7 @@ def test_feeder_with_a_check_is_exact_quiet_and_detects_a_fault(abft, site_name,
     feeder generates the pixel-side checksum digits itself)."""
     config = ArrayConfig(rows=2, cols=3, group=4, acc_depth=4, feeder=True, feeder_tiles=4,
                          abft=abft, faults=True)
-    from amaranth.back import rtlil
-    from sense_hw.core import SenseCore
-    core = SenseCore(config=config)
-    rtlil.convert(core)
-    site = next(s["site"] for s in core.fault_sites
+    site = next(s["site"] for s in fault_sites(config)
                 if f"{s['block']}.{s['signal']}" == site_name)
     rng = np.random.default_rng(13)
     x, w, channels, kernel_area = feeder_layer(config, rng, "zero_pixels")

@@ -8,26 +8,17 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from amaranth.back import rtlil
-
-from amaranth_tb import run_core
-from sense_hw.core import SenseCore
+from amaranth_tb import fault_sites, run_core
+from sense_hw.faults import STUCK_AT_1
 from sense_models.config import ArrayConfig
 from sense_models.tiling import results_to_matrix, schedule_layer
 from sense_models.workloads import random_layer
 
 BOTH = ArrayConfig(rows=2, cols=3, acc_depth=8, abft="both", faults=True)
-STUCK_AT_1 = 2
-
-
-def _sites(config):
-    core = SenseCore(config=config)
-    rtlil.convert(core)
-    return core.fault_sites
 
 
 def test_every_engine_class_has_its_sites():
-    counts = Counter(s["class"] for s in _sites(BOTH))
+    counts = Counter(s["class"] for s in fault_sites(BOTH))
     rows, cols = BOTH.rows, BOTH.cols
     assert counts["skew_register"] == rows * (rows + 1) // 2
     # the deskew triangle, the checksum column's, then the check's stage for every column
@@ -40,7 +31,7 @@ def test_every_engine_class_has_its_sites():
 
 
 def _run(site_name, bit):
-    site = next(s for s in _sites(BOTH) if f"{s['block']}.{s['signal']}" == site_name)
+    site = next(s for s in fault_sites(BOTH) if f"{s['block']}.{s['signal']}" == site_name)
     x, w = random_layer(BOTH, np.random.default_rng(5), "ragged")
     x = np.where(x == 0, 1, x)  # zeros would hide faults
     s = schedule_layer(BOTH, x, w)

@@ -9,34 +9,24 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from amaranth.back import rtlil
-
-from amaranth_tb import run_feeder_core
-from sense_hw.core import SenseCore
-from sense_hw.faults import FEEDER_SITE_CLASSES
+from amaranth_tb import fault_sites, run_feeder_core
+from sense_hw.faults import FEEDER_SITE_CLASSES, STUCK_AT_0, STUCK_AT_1
 from sense_models.config import ArrayConfig
 from sense_models.feeder import pack_for_feeder, plan_feeder, schedule_feeder
 from sense_models.workloads import feeder_layer
 
 BOTH = ArrayConfig(rows=2, cols=3, group=4, acc_depth=4, feeder=True, feeder_tiles=4,
                    abft="both", faults=True)
-STUCK_AT_0, STUCK_AT_1 = 1, 2
-
-
-def _sites(config):
-    core = SenseCore(config=config)
-    rtlil.convert(core)
-    return core.fault_sites
 
 
 def test_every_feeder_class_has_its_sites():
-    counts = Counter(s["class"] for s in _sites(BOTH))
+    counts = Counter(s["class"] for s in fault_sites(BOTH))
     lanes, depth = BOTH.tile_reduction, BOTH.acc_depth
     assert counts["feeder_table"] == lanes                # an entry per lane, as read
     assert counts["feeder_buffer"] == 2 * lanes           # a word per lane, staged and read
     assert counts["feeder_flags"] == 2 * depth + 1        # each pixel's flags, the span read
     streamed = ArrayConfig(**{**BOTH.to_dict(), "feeder": False})
-    assert not {s["class"] for s in _sites(streamed)} & set(FEEDER_SITE_CLASSES)
+    assert not {s["class"] for s in fault_sites(streamed)} & set(FEEDER_SITE_CLASSES)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +39,7 @@ def layer():
 
 @pytest.fixture(scope="module")
 def sites():
-    return {f"{s['block']}.{s['signal']}": s for s in _sites(BOTH)}
+    return {f"{s['block']}.{s['signal']}": s for s in fault_sites(BOTH)}
 
 
 def test_the_feeder_parity_checks_are_quiet_without_a_fault(layer):
